@@ -1,0 +1,109 @@
+"""The ASGI application: `/graphql` (HTTP and WebSocket), health, readiness and metrics.
+
+Run it with `shutter api` (or `uvicorn config.asgi:app`); DATABASE_URL and REDIS_URL must point at
+running servers (`shutter api` starts the embedded ones when they are not set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from strawberry.extensions import SchemaExtension
+from tortoise import connections
+
+from config.database import StatementLog, current_statements
+from config.graphql_view import ShutterGraphQL
+from config.logging import configure_logging
+from config.metrics import MetricsMiddleware, metrics_endpoint
+from config.runtime import Runtime, start
+from config.settings import ConfigError, Settings, load_settings
+from schema.root import build_schema
+
+log = logging.getLogger(__name__)
+
+
+class SQLStatementCount(SchemaExtension):
+    """Reports the SQL statements an operation ran in `extensions.sqlStatements` (not in
+    production): what the N+1 tests pin and the benchmarks print."""
+
+    def on_operation(self) -> Iterator[None]:
+        self._log = StatementLog()
+        token = current_statements.set(self._log)
+        try:
+            yield
+        finally:
+            current_statements.reset(token)
+
+    def get_results(self) -> dict[str, Any]:
+        return {"sqlStatements": self._log.count}
+
+
+async def healthz(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    if not settings.database_url or not settings.redis_url:
+        raise ConfigError(
+            "Config 'DATABASE_URL' and 'REDIS_URL' must be set for the API process; "
+            "`shutter serve` or `shutter api` start embedded servers and set them for you."
+        )
+    database_url, redis_url = settings.database_url, settings.redis_url
+    holder: dict[str, Runtime] = {}
+
+    async def readyz(_: Request) -> JSONResponse:
+        runtime = holder.get("runtime")
+        checks = {"postgres": False, "redis": False}
+        if runtime is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await connections.get("default").execute_query("/* readyz */ SELECT 1")
+                    checks["postgres"] = True
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    checks["redis"] = bool(await runtime.redis.ping())
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    extensions = [] if settings.environment == "production" else [SQLStatementCount]
+    schema = build_schema(settings, extra_extensions=extensions)
+
+    class LazyGraphQL:
+        """The view needs the runtime, which exists only once the lifespan has started."""
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await holder["view"](scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        runtime = await start(settings, database_url=database_url, redis_url=redis_url)
+        holder["runtime"] = runtime
+        holder["view"] = ShutterGraphQL(schema, runtime)  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    graphql = LazyGraphQL()
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware)
+    return app

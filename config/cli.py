@@ -1,0 +1,213 @@
+"""`shutter`: serve, api, worker, migrate, seed.
+
+With DATABASE_URL / REDIS_URL unset, every command starts (or attaches to) the embedded
+PostgreSQL and Redis under DATA_DIR first, so one command is all a fresh checkout needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+from config.embedded import EMBEDDED_DATABASE, EmbeddedServices, ensure_database, start_embedded
+from config.logging import configure_logging
+from config.settings import ConfigError, Settings, load_settings
+
+
+@contextlib.contextmanager
+def services(settings: Settings) -> Iterator[tuple[str, str]]:
+    """(database URL, Redis URL): the configured ones, or embedded servers started here.
+
+    The URLs are also put in the environment, so the processes started from here (uvicorn
+    workers, arq workers) reach the same servers.
+    """
+    need_pg, need_redis = not settings.database_url, not settings.redis_url
+    embedded: EmbeddedServices | None = None
+    if need_pg or need_redis:
+        print(
+            f"Starting embedded {'PostgreSQL ' if need_pg else ''}"
+            f"{'Redis ' if need_redis else ''}under {settings.data_dir} ...",
+            flush=True,
+        )
+        embedded, admin_url = start_embedded(
+            settings.data_dir, need_postgres=need_pg, need_redis=need_redis
+        )
+        if admin_url:
+            asyncio.run(ensure_database(admin_url, EMBEDDED_DATABASE))
+    database_url = settings.database_url or (embedded.database_url if embedded else None)
+    redis_url = settings.redis_url or (embedded.redis_url if embedded else None)
+    assert database_url
+    assert redis_url
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["REDIS_URL"] = redis_url
+    try:
+        yield database_url, redis_url
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _migrate(settings: Settings, database_url: str) -> None:
+    from tortoise import Tortoise
+    from tortoise.migrations.api.migrate import migrate
+
+    from config.database import tortoise_config
+
+    try:
+        await migrate(config=tortoise_config(database_url, pool_size=2))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def _seed(settings: Settings, database_url: str, redis_url: str) -> bool:
+    from config.runtime import start
+    from config.seed import seed_demo
+
+    runtime = await start(settings, database_url=database_url, redis_url=redis_url)
+    try:
+        return await seed_demo(user_store=runtime.users)
+    finally:
+        await runtime.close()
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    with services(settings) as (database_url, _redis_url):
+        asyncio.run(_migrate(settings, database_url))
+    print("Migrations applied.")
+    return 0
+
+
+def cmd_seed(settings: Settings, _: argparse.Namespace) -> int:
+    from config.seed import DEMO_PASSWORD, DEMO_USERNAME
+
+    with services(settings) as (database_url, redis_url):
+        asyncio.run(_migrate(settings, database_url))
+        created = asyncio.run(_seed(settings, database_url, redis_url))
+    print("Demo world created." if created else "Demo world already there.")
+    print(f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+    return 0
+
+
+def _run_api(host: str, port: int, workers: int, log_level: str) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "config.asgi:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level.lower(),
+        proxy_headers=True,
+        ws="websockets-sansio",
+    )
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    with services(settings):
+        _run_api(args.host, args.port, args.workers, settings.log_level)
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from arq.worker import Worker
+
+    from workers.settings import worker_settings
+
+    with services(settings) as (database_url, redis_url):
+        worker = Worker(
+            **worker_settings(
+                settings,
+                queue=args.queue,
+                database_url=database_url,
+                redis_url=redis_url,
+                burst=args.burst,
+            )
+        )
+        worker.run()
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from config.seed import DEMO_PASSWORD, DEMO_USERNAME
+    from workers.queues import QUEUES
+
+    with services(settings) as (database_url, redis_url):
+        asyncio.run(_migrate(settings, database_url))
+        created = asyncio.run(_seed(settings, database_url, redis_url))
+        if created:
+            print("Seeded the demo world.")
+        workers = [
+            subprocess.Popen(  # noqa: S603 - our own CLI, same interpreter
+                [sys.executable, "-m", "config.cli", "worker", "--queue", queue],
+                env=os.environ.copy(),
+            )
+            for queue in QUEUES
+        ]
+        shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
+        print(
+            f"\n  Shutter is up.\n"
+            f"  GraphiQL:   http://{shown_host}:{args.port}/graphql\n"
+            f"  Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}\n",
+            flush=True,
+        )
+        try:
+            _run_api(args.host, args.port, 1, settings.log_level)
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                try:
+                    worker.wait(20)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shutter", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="everything in one command: services, API and worker")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    api = sub.add_parser("api", help="the GraphQL API server")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, help="API processes")
+    api.set_defaults(func=cmd_api)
+
+    worker = sub.add_parser("worker", help="an arq worker for one queue")
+    worker.add_argument("--queue", default="default")
+    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed", help="create the demo world if missing").set_defaults(func=cmd_seed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        return int(args.func(settings, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Tortoise ORM configuration, and statement counting / slow-query logging for every query.
+
+`TORTOISE_ORM` is what the `tortoise` CLI reads (`pyproject.toml [tool.tortoise]`), so
+`tortoise makemigrations` works from the repository root; the running services build the same
+config through `tortoise_config(url)`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
+
+log = logging.getLogger("shutter.sql")
+
+MODEL_MODULES = [
+    "domain.users.models",
+    "domain.graph.models",
+]
+SLOW_QUERY_SECONDS = 0.2
+
+
+def tortoise_config(database_url: str, *, pool_size: int = 10) -> dict[str, Any]:
+    parts = urlsplit(database_url)
+    query = parse_qs(parts.query)
+    # asyncpg reads a Unix socket directory from ?host=/path, as the embedded server uses.
+    host = query.get("host", [parts.hostname or "127.0.0.1"])[0]
+    credentials = {
+        "host": host,
+        "port": parts.port or 5432,
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+        "database": parts.path.lstrip("/"),
+        "minsize": 1,
+        "maxsize": pool_size,
+    }
+    return {
+        "connections": {
+            "default": {"engine": "tortoise.backends.asyncpg", "credentials": credentials}
+        },
+        "apps": {
+            "shutter": {
+                "models": MODEL_MODULES,
+                "migrations": "migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# Read by `tortoise makemigrations`; only the model list matters there.
+TORTOISE_ORM = tortoise_config(
+    os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/shutter"
+)
+
+
+@dataclass
+class StatementLog:
+    """The statements one request ran; read by the benchmark and the N+1 tests."""
+
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+current_statements: contextvars.ContextVar[StatementLog | None] = contextvars.ContextVar(
+    "current_statements", default=None
+)
+
+
+def _label(query: str) -> str:
+    """The `/* label */` a storage call put in front of its SQL, else the query's start."""
+    text = query.lstrip()
+    if text.startswith("/*"):
+        return text[2 : text.find("*/")].strip()
+    return " ".join(text.split())[:80]
+
+
+def _instrument(
+    method: Callable[..., Awaitable[Any]],
+) -> Callable[..., Awaitable[Any]]:
+    async def wrapper(self: AsyncpgDBClient, query: str, *args: Any, **kwargs: Any) -> Any:
+        statements = current_statements.get()
+        if statements is not None:
+            statements.statements.append(_label(query))
+        started = time.perf_counter()
+        try:
+            return await method(self, query, *args, **kwargs)
+        finally:
+            elapsed = time.perf_counter() - started
+            if elapsed > SLOW_QUERY_SECONDS:
+                log.warning("slow query %.0f ms: %s", elapsed * 1000, _label(query))
+
+    wrapper._shutter_counted = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def install_statement_counter() -> None:
+    """Wrap Tortoise's asyncpg client once per process (the transaction client inherits it)."""
+    for name in ("execute_query", "execute_query_dict", "execute_insert", "execute_many"):
+        method = getattr(AsyncpgDBClient, name)
+        if not getattr(method, "_shutter_counted", False):
+            setattr(AsyncpgDBClient, name, _instrument(method))
+
+
+install_statement_counter()

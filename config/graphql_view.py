@@ -1,0 +1,112 @@
+"""Strawberry's ASGI view, fitted to Shutter: bearer-token auth, the per-request context, and the
+GraphQL-over-HTTP spec's media types and status codes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+
+from config.runtime import Runtime
+from domain.errors import DomainError
+from domain.users.tokens import decode_access_token
+from resolvers.context import Context
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+def _bearer_token(value: str) -> str | None:
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _prefers_graphql_response(accept: str) -> bool:
+    """True when the client lists application/graphql-response+json before application/json."""
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media == GRAPHQL_RESPONSE_JSON:
+            return True
+        if media in {"application/json", "*/*", "application/*"}:
+            return False
+    return False
+
+
+def _unauthorized(message: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return Response(
+        json.dumps(body),
+        status_code=401,
+        media_type="application/json",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+class ShutterGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: Any, runtime: Runtime) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if runtime.settings.graphiql else None,
+            multipart_uploads_enabled=True,
+        )
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = Request(scope).headers.get("authorization")
+            if header is not None:
+                token = _bearer_token(header)
+                if token is None:
+                    response = _unauthorized("Send the token as 'Authorization: Bearer <token>'.")
+                    await response(scope, receive, send)
+                    return
+                try:
+                    scope["shutter.viewer_id"] = decode_access_token(
+                        token, secret=self.runtime.settings.jwt_secret
+                    )
+                except DomainError as error:
+                    await _unauthorized(error.message)(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return Context(
+            runtime=self.runtime,
+            request=request,
+            response=response,
+            viewer_id=request.scope.get("shutter.viewer_id"),
+        )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        accept = request.headers.get("accept", "")
+        sub_response.graphql_response_json = _prefers_graphql_response(accept)  # type: ignore[attr-defined]
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if getattr(sub_response, "graphql_response_json", False):
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+            # A request error (it did not parse or validate, so nothing ran) is a 400 in this
+            # media type; execution errors keep 200 with partial data.
+            if isinstance(response_data, dict) and _is_request_error(response_data):
+                response.status_code = 400
+        return response
+
+
+def _is_request_error(data: GraphQLHTTPResponse) -> bool:
+    errors = data.get("errors") or []
+    return (
+        data.get("data") is None and bool(errors) and all(not error.get("path") for error in errors)
+    )

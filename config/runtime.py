@@ -1,0 +1,65 @@
+"""The composition root: builds every client one process needs, once, and tears them down.
+
+The API app, the workers, the CLI and the tests all start through `start()`, so they share one
+way of connecting and nothing reaches for a global client on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiocache import RedisCache
+from aiocache.serializers import JsonSerializer
+from redis.asyncio import Redis
+from tortoise import Tortoise
+
+from config.database import tortoise_config
+from config.settings import Settings
+from domain import ids
+from domain.users.store import UserStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    users: UserStore
+    _cache: RedisCache
+
+    async def close(self) -> None:
+        await self._cache.close()
+        await self.redis.aclose()
+        await Tortoise.close_connections()
+
+
+def _cache_for(redis_url: str) -> RedisCache:
+    parsed = Redis.from_url(redis_url).connection_pool.connection_kwargs
+    return RedisCache(
+        endpoint=parsed.get("host", "127.0.0.1"),
+        port=parsed.get("port", 6379),
+        db=parsed.get("db", 0),
+        password=parsed.get("password"),
+        namespace="c",
+        serializer=JsonSerializer(),
+    )
+
+
+async def start(settings: Settings, *, database_url: str, redis_url: str) -> Runtime:
+    # Global fallback: requests, jobs and DataLoader batches run in tasks other than the one
+    # that started the process, and all of them must see the same connections.
+    await Tortoise.init(
+        config=tortoise_config(database_url, pool_size=settings.database_pool_size),
+        _enable_global_fallback=True,
+    )
+    redis = Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+    ids.install_generator(ids.IdGenerator(await ids.claim_slot(redis)))
+    cache = _cache_for(redis_url)
+    return Runtime(
+        settings=settings,
+        redis=redis,
+        users=UserStore(cache, ttl_seconds=settings.cache_ttl_seconds),
+        _cache=cache,
+    )

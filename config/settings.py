@@ -1,0 +1,126 @@
+"""Typed settings, read once from the environment.
+
+Every value is an environment variable of the same name in upper case (``DATABASE_URL``,
+``REDIS_URL`` ...). A malformed value stops the process at start with a message that names the
+variable and says what is expected, instead of failing later on first use.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The development secret is fixed so that tokens survive a restart of `make serve`; production
+# refuses to start with it (see `_production_needs_real_secrets`).
+DEV_JWT_SECRET = "shutter-development-secret-do-not-use-in-production"  # noqa: S105
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which one and what to do."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # Stores. Empty DATABASE_URL / REDIS_URL means: start the embedded servers under DATA_DIR.
+    database_url: str | None = None
+    redis_url: str | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    data_dir: Path = PROJECT_ROOT / ".data"
+
+    # Object storage: S3 when S3_BUCKET is set, else the local folder MEDIA_ROOT under /media.
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    media_root: Path = PROJECT_ROOT / ".data" / "media"
+    cdn_base_url: str | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Auth.
+    jwt_secret: str = DEV_JWT_SECRET
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=3_600, le=365 * 86_400)
+
+    # GraphQL guard rails.
+    graphql_max_depth: int = Field(default=12, ge=2, le=50)
+    graphql_max_tokens: int = Field(default=2_000, ge=100, le=100_000)
+    graphql_max_aliases: int = Field(default=30, ge=1, le=1_000)
+    graphiql: bool = True
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    auth_rate_limit_per_minute: int = Field(default=20, ge=1)
+
+    # Caching.
+    cache_ttl_seconds: int = Field(default=3_600, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"postgres", "postgresql"}:
+            raise ValueError("must look like postgresql://user:password@host:5432/dbname")
+        if not parts.path.strip("/"):
+            raise ValueError("names no database: add /dbname to the URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must look like redis://host:6379/0")
+        return value
+
+    @field_validator("s3_endpoint_url", "cdn_base_url", "public_base_url")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.environment == "production":
+            if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
+                raise ValueError(
+                    "JWT_SECRET must be set to a random string of at least 32 characters in "
+                    f"production; for example: {secrets.token_urlsafe(32)}"
+                )
+            if not self.database_url or not self.redis_url:
+                raise ValueError("DATABASE_URL and REDIS_URL must be set in production")
+        return self
+
+    @property
+    def uses_s3(self) -> bool:
+        return bool(self.s3_bucket)
+
+
+def load_settings() -> Settings:
+    """Read the environment, turning pydantic's report into one readable ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper() or "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"Config '{name}' is malformed: {message}.")
+        raise ConfigError("\n".join(problems)) from None

@@ -1,0 +1,1 @@
+"""Accounts: registration, credentials, tokens and profiles."""

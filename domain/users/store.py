@@ -1,0 +1,103 @@
+"""The read path for users: Redis first (through aiocache), Postgres for what is missing.
+
+Every lookup of a request arrives here batched by a DataLoader, so a page of users costs one
+cache round trip and at most one `WHERE id = ANY($1)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from aiocache.base import BaseCache
+from tortoise import connections
+
+USER_COLUMNS = (
+    "id, username, full_name, bio, is_private, follower_count, following_count, post_count,"
+    " created_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    """What anyone may see of an account; never carries credentials."""
+
+    id: int
+    username: str
+    full_name: str
+    bio: str
+    is_private: bool
+    follower_count: int
+    following_count: int
+    post_count: int
+    created_at: datetime
+
+    def to_cache(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any]) -> UserView:
+        return cls(**{**data, "created_at": datetime.fromisoformat(data["created_at"])})
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> UserView:
+        return cls(**{name: row[name] for name in cls.__slots__})
+
+
+class UserStore:
+    def __init__(self, cache: BaseCache, *, ttl_seconds: int) -> None:
+        self._cache = cache
+        self._ttl = ttl_seconds
+
+    async def get_many(self, ids: Iterable[int]) -> dict[int, UserView]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        found: dict[int, UserView] = {}
+        cached = await self._cache.multi_get([_key(i) for i in wanted])
+        for user_id, data in zip(wanted, cached, strict=True):
+            if data is not None:
+                found[user_id] = UserView.from_cache(data)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            rows = await connections.get("default").execute_query_dict(
+                f"/* users.by_ids */ SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1::bigint[])",
+                [missing],
+            )
+            fresh = [UserView.from_row(row) for row in rows]
+            if fresh:
+                await self._cache.multi_set(
+                    [(_key(u.id), u.to_cache()) for u in fresh], ttl=self._ttl
+                )
+            found.update((u.id, u) for u in fresh)
+        return found
+
+    async def get(self, user_id: int) -> UserView | None:
+        return (await self.get_many([user_id])).get(user_id)
+
+    async def id_for_username(self, username: str) -> int | None:
+        key = f"name:{username.lower()}"
+        cached = await self._cache.get(key)
+        if cached is not None:
+            return int(cached)
+        rows = await connections.get("default").execute_query_dict(
+            "/* users.id_by_username */ SELECT id FROM users WHERE username = $1",
+            [username.lower()],
+        )
+        if not rows:
+            return None
+        await self._cache.set(key, rows[0]["id"], ttl=self._ttl)
+        return int(rows[0]["id"])
+
+    async def invalidate(self, *user_ids: int) -> None:
+        """Drop cached copies after a write; the next read refills from Postgres."""
+        for user_id in set(user_ids):
+            await self._cache.delete(_key(user_id))
+
+
+def _key(user_id: int) -> str:
+    return f"user:{user_id}"

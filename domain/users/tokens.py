@@ -1,0 +1,143 @@
+"""Access tokens (short-lived JWTs) and rotating refresh tokens (opaque, stored hashed).
+
+A refresh token is good for one use: using it returns a new pair and retires it. Presenting a
+retired token again means it was copied, so the whole family (every token descended from that
+login) is revoked and the user must sign in again (OAuth 2.0 Security BCP, refresh token
+rotation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from tortoise.transactions import in_transaction
+
+from domain.errors import DomainError, ErrorCode
+from domain.ids import next_id
+from domain.users.models import RefreshToken
+
+ALGORITHM = "HS256"
+ISSUER = "shutter"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    user_id: int
+
+
+def create_access_token(*, user_id: int, secret: str, ttl_seconds: int) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": str(user_id),
+        "iss": ISSUER,
+        "typ": "access",
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(token: str, *, secret: str) -> int:
+    """The user id an access token was issued to; DomainError(INVALID_TOKEN) otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iat"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise DomainError(
+            ErrorCode.INVALID_TOKEN,
+            "The access token has expired; get a new one with refreshToken.",
+        ) from None
+    except jwt.InvalidTokenError:
+        raise DomainError(ErrorCode.INVALID_TOKEN, "The access token is not valid.") from None
+    if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
+        raise DomainError(ErrorCode.INVALID_TOKEN, "The access token is not valid.")
+    return int(claims["sub"])
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_tokens(
+    *, user_id: int, secret: str, access_ttl: int, refresh_ttl: int, family_id: int | None = None
+) -> TokenPair:
+    refresh = secrets.token_urlsafe(32)
+    await RefreshToken.create(
+        user_id=user_id,
+        family_id=family_id or next_id(),
+        token_hash=_digest(refresh),
+        expires_at=datetime.now(UTC) + timedelta(seconds=refresh_ttl),
+    )
+    access = create_access_token(user_id=user_id, secret=secret, ttl_seconds=access_ttl)
+    return TokenPair(access, refresh, user_id)
+
+
+async def rotate_refresh_token(
+    *, refresh_token: str, secret: str, access_ttl: int, refresh_ttl: int
+) -> TokenPair:
+    invalid = DomainError(
+        ErrorCode.INVALID_TOKEN,
+        "The refresh token is not valid or has expired; sign in again.",
+        field="refreshToken",
+    )
+    now = datetime.now(UTC)
+    async with in_transaction() as conn:
+        row = (
+            await RefreshToken.filter(token_hash=_digest(refresh_token))
+            .select_for_update()
+            .using_db(conn)
+            .first()
+        )
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            raise invalid
+        if row.used_at is not None:
+            # Reuse of a retired token: someone else holds a copy. Revoke the family.
+            await (
+                RefreshToken.filter(family_id=row.family_id, revoked_at=None)
+                .using_db(conn)
+                .update(revoked_at=now)
+            )
+            reused = True
+        else:
+            row.used_at = now
+            await row.save(using_db=conn, update_fields=["used_at"])
+            new = secrets.token_urlsafe(32)
+            await RefreshToken.create(
+                using_db=conn,
+                user_id=row.user_id,  # type: ignore[attr-defined]
+                family_id=row.family_id,
+                token_hash=_digest(new),
+                expires_at=now + timedelta(seconds=refresh_ttl),
+            )
+            reused = False
+    if reused:
+        raise invalid
+    access = create_access_token(
+        user_id=row.user_id,  # type: ignore[attr-defined]
+        secret=secret,
+        ttl_seconds=access_ttl,
+    )
+    return TokenPair(access, new, row.user_id)  # type: ignore[attr-defined]
+
+
+async def revoke_refresh_token(*, refresh_token: str) -> bool:
+    """Sign out: revoke the token's whole family. True when there was something to revoke."""
+    row = await RefreshToken.filter(token_hash=_digest(refresh_token)).first()
+    if row is None:
+        return False
+    updated = await RefreshToken.filter(family_id=row.family_id, revoked_at=None).update(
+        revoked_at=datetime.now(UTC)
+    )
+    return bool(updated)

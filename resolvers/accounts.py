@@ -1,0 +1,80 @@
+"""Sign-up, sign-in, tokens and profile edits."""
+
+from __future__ import annotations
+
+from domain.ratelimit import check_rate
+from domain.users import service as users
+from domain.users import tokens
+from domain.users.store import UserView
+from resolvers.context import Context
+
+
+async def _tokens_for(ctx: Context, user_id: int) -> tokens.TokenPair:
+    settings = ctx.runtime.settings
+    return await tokens.issue_tokens(
+        user_id=user_id,
+        secret=settings.jwt_secret,
+        access_ttl=settings.access_token_ttl_seconds,
+        refresh_ttl=settings.refresh_token_ttl_seconds,
+    )
+
+
+async def _auth_attempt(ctx: Context, what: str) -> None:
+    await check_rate(
+        ctx.runtime.redis,
+        bucket=f"auth:{what}:{ctx.client_ip}",
+        limit=ctx.runtime.settings.auth_rate_limit_per_minute,
+    )
+
+
+async def _view(ctx: Context, user_id: int) -> UserView:
+    view = await ctx.loaders.user.load(user_id)
+    assert view is not None, "a user we just wrote must be readable"
+    return view
+
+
+async def register(
+    ctx: Context, *, username: str, email: str, password: str
+) -> tuple[tokens.TokenPair, UserView]:
+    await _auth_attempt(ctx, "register")
+    user = await users.register(username=username, email=email, password=password)
+    return await _tokens_for(ctx, user.id), await _view(ctx, user.id)
+
+
+async def login(
+    ctx: Context, *, username_or_email: str, password: str
+) -> tuple[tokens.TokenPair, UserView]:
+    await _auth_attempt(ctx, "login")
+    user = await users.authenticate(username_or_email=username_or_email, password=password)
+    return await _tokens_for(ctx, user.id), await _view(ctx, user.id)
+
+
+async def refresh(ctx: Context, *, refresh_token: str) -> tuple[tokens.TokenPair, UserView]:
+    await _auth_attempt(ctx, "refresh")
+    settings = ctx.runtime.settings
+    pair = await tokens.rotate_refresh_token(
+        refresh_token=refresh_token,
+        secret=settings.jwt_secret,
+        access_ttl=settings.access_token_ttl_seconds,
+        refresh_ttl=settings.refresh_token_ttl_seconds,
+    )
+    return pair, await _view(ctx, pair.user_id)
+
+
+async def logout(ctx: Context, *, refresh_token: str) -> bool:
+    return await tokens.revoke_refresh_token(refresh_token=refresh_token)
+
+
+async def update_profile(
+    ctx: Context, *, full_name: str | None, bio: str | None, is_private: bool | None
+) -> UserView:
+    viewer = ctx.signed_in()
+    await users.update_profile(
+        user_id=viewer,
+        users=ctx.runtime.users,
+        full_name=full_name,
+        bio=bio,
+        is_private=is_private,
+    )
+    ctx.loaders.user.clear(viewer)
+    return await _view(ctx, viewer)

@@ -1,0 +1,62 @@
+"""The per-request GraphQL context: who is asking, and the request's own loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from domain.errors import DomainError, ErrorCode
+from domain.ratelimit import check_rate
+from resolvers.errors import ClientError
+from resolvers.loaders import Loaders
+
+if TYPE_CHECKING:
+    from config.runtime import Runtime
+
+
+@dataclass
+class Context:
+    runtime: Runtime
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    viewer_id: int | None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(users=self.runtime.users, viewer_id=self.viewer_id)
+
+    def require_viewer(self) -> int:
+        if self.viewer_id is None:
+            raise ClientError(
+                "Sign in to do this: send 'Authorization: Bearer <accessToken>'.",
+                code="UNAUTHENTICATED",
+            )
+        return self.viewer_id
+
+    def signed_in(self) -> int:
+        """The viewer for a mutation, or a typed UNAUTHENTICATED error for its payload."""
+        if self.viewer_id is None:
+            raise DomainError(ErrorCode.UNAUTHENTICATED, "Sign in to do this.")
+        return self.viewer_id
+
+    async def count_mutation(self) -> None:
+        """Per-viewer (or per-address when signed out) mutation rate limit."""
+        who = f"u{self.viewer_id}" if self.viewer_id else f"ip{self.client_ip}"
+        await check_rate(
+            self.runtime.redis,
+            bucket=f"mut:{who}",
+            limit=self.runtime.settings.rate_limit_per_minute,
+        )
+
+    @property
+    def client_ip(self) -> str:
+        client = self.request.client
+        return client.host if client else "unknown"
+
+
+Info = StrawberryInfo[Context, None]

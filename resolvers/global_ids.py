@@ -1,0 +1,80 @@
+"""Opaque global ids (`base64("User:123")`) and the keyset cursors of connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from domain.errors import DomainError, ErrorCode
+from domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from resolvers.errors import ClientError
+
+
+def _encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(value: str) -> str:
+    try:
+        return base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError(value) from None
+
+
+def to_global_id(type_name: str, raw_id: int) -> str:
+    return _encode(f"{type_name}:{raw_id}")
+
+
+def parse_global_id(global_id: str) -> tuple[str, int]:
+    """(type name, raw id); ValueError for anything that is not one of our ids."""
+    type_name, sep, raw = _decode(global_id).partition(":")
+    if not sep or not type_name.isalpha() or not raw.isdigit() or len(raw) > 19:
+        raise ValueError(global_id)
+    return type_name, int(raw)
+
+
+def id_argument(global_id: str, expected: str, *, argument: str = "id") -> int:
+    """A query argument's raw id, or a GraphQL error saying what was wrong."""
+    try:
+        type_name, raw_id = parse_global_id(global_id)
+    except ValueError:
+        raise ClientError(f"'{argument}' is not a valid id.", code="INVALID_ID") from None
+    if type_name != expected:
+        raise ClientError(f"'{argument}' is not the id of a {expected}.", code="INVALID_ID")
+    return raw_id
+
+
+def id_input(global_id: str, expected: str, *, field: str) -> int:
+    """A mutation input's raw id, or a typed INVALID_ID error for the payload."""
+    try:
+        type_name, raw_id = parse_global_id(global_id)
+    except ValueError:
+        raise DomainError(
+            ErrorCode.INVALID_ID, f"'{field}' is not a valid id.", field=field
+        ) from None
+    if type_name != expected:
+        raise DomainError(
+            ErrorCode.INVALID_ID, f"'{field}' is not the id of a {expected}.", field=field
+        )
+    return raw_id
+
+
+def to_cursor(position: int) -> str:
+    return _encode(f"c:{position}")
+
+
+def page_arguments(first: int | None, after: str | None) -> tuple[int, int | None]:
+    """Checked `first` and the position inside `after`, or a GraphQL error."""
+    if first is None:
+        first = DEFAULT_PAGE_SIZE
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise ClientError(f"'first' must be between 0 and {MAX_PAGE_SIZE}; got {first}.")
+    if after is None:
+        return first, None
+    try:
+        tag, _, raw = _decode(after).partition(":")
+    except ValueError:
+        tag, raw = "", ""
+    if tag != "c" or not raw.isdigit() or len(raw) > 19:
+        raise ClientError("'after' is not a cursor from this list.", code="INVALID_CURSOR")
+    return first, int(raw)

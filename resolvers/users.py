@@ -1,0 +1,143 @@
+"""Finding users and walking the follow graph, as the viewer may see it."""
+
+from __future__ import annotations
+
+from domain.errors import not_found
+from domain.graph import service as graph
+from domain.graph.models import FollowStatus
+from domain.pagination import Page
+from domain.users.store import UserView
+from resolvers.context import Context
+from resolvers.errors import ClientError
+from resolvers.global_ids import id_input, page_arguments
+
+
+async def visible_user(ctx: Context, user_id: int) -> UserView | None:
+    """The user, unless missing or on either side of a block with the viewer."""
+    view = await ctx.loaders.user.load(user_id)
+    if view is None or await ctx.loaders.blocked_with_viewer.load(user_id):
+        return None
+    return view
+
+
+async def by_username(ctx: Context, username: str) -> UserView | None:
+    user_id = await ctx.runtime.users.id_for_username(username.strip())
+    return None if user_id is None else await visible_user(ctx, user_id)
+
+
+async def viewer(ctx: Context) -> UserView | None:
+    return None if ctx.viewer_id is None else await ctx.loaders.user.load(ctx.viewer_id)
+
+
+async def can_see_graph(ctx: Context, user: UserView) -> bool:
+    """A private account's followers and following are for its approved followers only."""
+    if not user.is_private or ctx.viewer_id == user.id:
+        return True
+    return await ctx.loaders.viewer_follow_status.load(user.id) == FollowStatus.ACTIVE
+
+
+async def followers(ctx: Context, user: UserView, first: int | None, after: str | None) -> Page:
+    limit, position = page_arguments(first, after)
+    if not await can_see_graph(ctx, user):
+        return Page([], False)
+    return await graph.list_followers(
+        user_id=user.id, viewer_id=ctx.viewer_id, first=limit, after=position
+    )
+
+
+async def following(ctx: Context, user: UserView, first: int | None, after: str | None) -> Page:
+    limit, position = page_arguments(first, after)
+    if not await can_see_graph(ctx, user):
+        return Page([], False)
+    return await graph.list_following(
+        user_id=user.id, viewer_id=ctx.viewer_id, first=limit, after=position
+    )
+
+
+async def follow_requests(
+    ctx: Context, user: UserView, first: int | None, after: str | None
+) -> Page:
+    limit, position = page_arguments(first, after)
+    if ctx.viewer_id != user.id:
+        raise ClientError("Only the account's owner can see its follow requests.", code="FORBIDDEN")
+    return await graph.list_follow_requests(user_id=user.id, first=limit, after=position)
+
+
+async def search(ctx: Context, query: str, first: int | None) -> list[int]:
+    limit, _ = page_arguments(first, None)
+    if len(query) > 100:
+        raise ClientError("'query' is limited to 100 characters.")
+    return await graph.search_users(prefix=query, viewer_id=ctx.viewer_id, first=limit)
+
+
+async def users_by_ids(ctx: Context, ids: list[int]) -> list[UserView]:
+    views = await ctx.loaders.user.load_many(ids)
+    return [v for v in views if v is not None]
+
+
+# Mutations: each returns the user acted on, re-read after the write.
+
+
+async def _target(ctx: Context, global_id: str) -> int:
+    user_id = id_input(global_id, "User", field="userId")
+    if await ctx.loaders.user.load(user_id) is None:
+        raise not_found("user", field="userId")
+    return user_id
+
+
+async def _reread(ctx: Context, user_id: int) -> UserView | None:
+    ctx.loaders.user.clear(user_id)
+    ctx.loaders.viewer_follow_status.clear(user_id)
+    ctx.loaders.follows_viewer.clear(user_id)
+    ctx.loaders.blocked_with_viewer.clear(user_id)
+    if ctx.viewer_id is not None:
+        ctx.loaders.user.clear(ctx.viewer_id)
+    return await visible_user(ctx, user_id)
+
+
+async def follow(ctx: Context, global_id: str) -> tuple[FollowStatus, UserView | None]:
+    viewer_id = ctx.signed_in()
+    user_id = await _target(ctx, global_id)
+    status = await graph.follow(follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users)
+    return status, await _reread(ctx, user_id)
+
+
+async def unfollow(ctx: Context, global_id: str) -> UserView | None:
+    viewer_id = ctx.signed_in()
+    user_id = await _target(ctx, global_id)
+    await graph.unfollow(follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users)
+    return await _reread(ctx, user_id)
+
+
+async def approve_request(ctx: Context, global_id: str) -> UserView | None:
+    viewer_id = ctx.signed_in()
+    user_id = await _target(ctx, global_id)
+    await graph.approve_request(owner_id=viewer_id, requester_id=user_id, users=ctx.runtime.users)
+    return await _reread(ctx, user_id)
+
+
+async def reject_request(ctx: Context, global_id: str) -> UserView | None:
+    viewer_id = ctx.signed_in()
+    user_id = await _target(ctx, global_id)
+    await graph.reject_request(owner_id=viewer_id, requester_id=user_id)
+    return await _reread(ctx, user_id)
+
+
+async def remove_follower(ctx: Context, global_id: str) -> UserView | None:
+    viewer_id = ctx.signed_in()
+    user_id = await _target(ctx, global_id)
+    await graph.remove_follower(owner_id=viewer_id, follower_id=user_id, users=ctx.runtime.users)
+    return await _reread(ctx, user_id)
+
+
+async def block(ctx: Context, global_id: str) -> None:
+    viewer_id = ctx.signed_in()
+    user_id = await _target(ctx, global_id)
+    await graph.block(blocker_id=viewer_id, blocked_id=user_id, users=ctx.runtime.users)
+
+
+async def unblock(ctx: Context, global_id: str) -> UserView | None:
+    viewer_id = ctx.signed_in()
+    user_id = await _target(ctx, global_id)
+    await graph.unblock(blocker_id=viewer_id, blocked_id=user_id)
+    return await _reread(ctx, user_id)

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from domain.pagination import Page
+from domain.users.store import UserView
+from resolvers import users as resolve
+from resolvers.context import Info
+from resolvers.global_ids import to_cursor, to_global_id
+from schema.node import Node
+from schema.pagination import PageInfo
+
+
+@strawberry.enum(description="How the viewer follows an account.")
+class FollowState(Enum):
+    NONE = "NONE"
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+
+
+@strawberry.type(description="An account.")
+class User(Node):
+    raw_id: strawberry.Private[int]
+    username: str
+    full_name: str
+    bio: str
+    is_private: bool
+    follower_count: int
+    following_count: int
+    post_count: int
+    created_at: datetime
+
+    @classmethod
+    def from_view(cls, view: UserView) -> User:
+        return cls(
+            id=strawberry.ID(to_global_id("User", view.id)),
+            raw_id=view.id,
+            username=view.username,
+            full_name=view.full_name,
+            bio=view.bio,
+            is_private=view.is_private,
+            follower_count=view.follower_count,
+            following_count=view.following_count,
+            post_count=view.post_count,
+            created_at=view.created_at,
+        )
+
+    @classmethod
+    def maybe(cls, view: UserView | None) -> User | None:
+        return None if view is None else cls.from_view(view)
+
+    async def _view(self, info: Info) -> UserView:
+        view = await info.context.loaders.user.load(self.raw_id)
+        assert view is not None
+        return view
+
+    @strawberry.field(description="The viewer is this account.")
+    def is_viewer(self, info: Info) -> bool:
+        return info.context.viewer_id == self.raw_id
+
+    @strawberry.field(description="The viewer follows this account (an approved follow).")
+    async def viewer_follows(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_follow_status.load(self.raw_id) == "ACTIVE"
+
+    @strawberry.field(description="NONE, PENDING (request sent) or ACTIVE.")
+    async def viewer_follow_state(self, info: Info) -> FollowState:
+        status = await info.context.loaders.viewer_follow_status.load(self.raw_id)
+        return FollowState(status or "NONE")
+
+    @strawberry.field(description="This account follows the viewer.")
+    async def follows_viewer(self, info: Info) -> bool:
+        return await info.context.loaders.follows_viewer.load(self.raw_id)
+
+    @strawberry.field(description="Empty for a private account the viewer does not follow.")
+    async def followers(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> UserConnection:
+        page = await resolve.followers(info.context, await self._view(info), first, after)
+        return await UserConnection.of(info, page)
+
+    @strawberry.field(description="Empty for a private account the viewer does not follow.")
+    async def following(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> UserConnection:
+        page = await resolve.following(info.context, await self._view(info), first, after)
+        return await UserConnection.of(info, page)
+
+    @strawberry.field(description="Accounts waiting for approval; only on the viewer.")
+    async def follow_requests(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> UserConnection:
+        page = await resolve.follow_requests(info.context, await self._view(info), first, after)
+        return await UserConnection.of(info, page)
+
+
+@strawberry.type
+class UserEdge:
+    cursor: str
+    node: User
+
+
+@strawberry.type
+class UserConnection:
+    edges: list[UserEdge]
+    page_info: PageInfo
+
+    @classmethod
+    async def of(cls, info: Info, page: Page) -> UserConnection:
+        views = await info.context.loaders.user.load_many(page.ids)
+        edges = [
+            UserEdge(cursor=to_cursor(position), node=User.from_view(view))
+            for (position, _), view in zip(page.entries, views, strict=True)
+            if view is not None
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(page))

@@ -1,0 +1,65 @@
+"""arq worker settings, one class per queue; run with `shutter worker --queue NAME`.
+
+A crashed job is retried only after the longest `job_timeout` of its worker, so each queue gets
+its own worker process and short jobs never wait behind a long one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.cron import cron
+
+from config.runtime import start
+from config.settings import Settings
+from domain.users.maintenance import purge_refresh_tokens
+from workers.queues import DEFAULT_QUEUE
+
+log = logging.getLogger(__name__)
+
+
+async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
+    deleted = await purge_refresh_tokens()
+    if deleted:
+        log.info("purged %d expired refresh tokens", deleted)
+    return deleted
+
+
+def worker_settings(
+    settings: Settings, *, queue: str, database_url: str, redis_url: str, burst: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker` serving `queue`."""
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        ctx["runtime"] = await start(settings, database_url=database_url, redis_url=redis_url)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        if "runtime" in ctx:
+            await ctx["runtime"].close()
+
+    queues: dict[str, dict[str, Any]] = {
+        DEFAULT_QUEUE: {
+            "functions": [purge_expired_refresh_tokens],
+            "cron_jobs": [cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False)],
+            "job_timeout": 60,
+        },
+    }
+    if queue not in queues:
+        raise ValueError(f"unknown queue {queue!r}; choose one of {', '.join(sorted(queues))}")
+    return {
+        **queues[queue],
+        "queue_name": queue,
+        # Ride out a Redis restart: keep reconnecting for about a minute before giving up.
+        "redis_settings": replace(
+            RedisSettings.from_dsn(redis_url), conn_retries=60, conn_retry_delay=1
+        ),
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "burst": burst,
+        "poll_delay": 0 if burst else 0.5,
+        "max_tries": 5,
+        "handle_signals": not burst,
+    }
