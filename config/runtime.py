@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiocache import RedisCache
 from aiocache.serializers import JsonSerializer
@@ -30,18 +31,20 @@ class Runtime:
     _cache: RedisCache
 
     async def close(self) -> None:
-        await self._cache.close()
+        # aiocache's own close() calls redis-py's deprecated close(); close the client directly.
+        await self._cache.client.aclose()
         await self.redis.aclose()
         await Tortoise.close_connections()
 
 
 def _cache_for(redis_url: str) -> RedisCache:
-    parsed = Redis.from_url(redis_url).connection_pool.connection_kwargs
+    parts = urlsplit(redis_url)
     return RedisCache(
-        endpoint=parsed.get("host", "127.0.0.1"),
-        port=parsed.get("port", 6379),
-        db=parsed.get("db", 0),
-        password=parsed.get("password"),
+        endpoint=parts.hostname or "127.0.0.1",
+        port=parts.port or 6379,
+        db=int(parts.path.strip("/") or 0),
+        password=parts.password,
+        ssl=parts.scheme == "rediss",
         namespace="c",
         serializer=JsonSerializer(),
     )

@@ -76,5 +76,5 @@ async def update_profile(
         bio=bio,
         is_private=is_private,
     )
-    ctx.loaders.user.clear(viewer)
+    ctx.loaders.forget(viewer)
     return await _view(ctx, viewer)

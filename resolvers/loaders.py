@@ -6,7 +6,9 @@ outlive the request or leak between viewers.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
@@ -44,3 +46,13 @@ class Loaders:
             return [False] * len(ids)
         blocked = await graph.blocked_among(viewer_id=self._viewer_id, other_ids=ids)
         return [i in blocked for i in ids]
+
+    def forget(self, *user_ids: int) -> None:
+        """Drop what this request loaded about these users, after a write changed it."""
+        loaders: list[DataLoader[int, Any]] = [
+            self.user, self.viewer_follow_status, self.follows_viewer, self.blocked_with_viewer
+        ]
+        for user_id in user_ids:
+            for loader in loaders:
+                with contextlib.suppress(KeyError):  # DataLoader.clear of an unloaded key
+                    loader.clear(user_id)

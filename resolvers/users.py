@@ -86,12 +86,7 @@ async def _target(ctx: Context, global_id: str) -> int:
 
 
 async def _reread(ctx: Context, user_id: int) -> UserView | None:
-    ctx.loaders.user.clear(user_id)
-    ctx.loaders.viewer_follow_status.clear(user_id)
-    ctx.loaders.follows_viewer.clear(user_id)
-    ctx.loaders.blocked_with_viewer.clear(user_id)
-    if ctx.viewer_id is not None:
-        ctx.loaders.user.clear(ctx.viewer_id)
+    ctx.loaders.forget(user_id, *([ctx.viewer_id] if ctx.viewer_id else []))
     return await visible_user(ctx, user_id)
 
 

@@ -21,8 +21,44 @@ class FollowStatus(Enum):
 
 
 @strawberry.input
-class UserIdInput:
+class _AccountInput:
     user_id: strawberry.ID
+
+
+# One input type per mutation (Relay's convention), so each can grow on its own.
+@strawberry.input
+class FollowInput(_AccountInput):
+    pass
+
+
+@strawberry.input
+class UnfollowInput(_AccountInput):
+    pass
+
+
+@strawberry.input
+class ApproveFollowRequestInput(_AccountInput):
+    pass
+
+
+@strawberry.input
+class RejectFollowRequestInput(_AccountInput):
+    pass
+
+
+@strawberry.input
+class RemoveFollowerInput(_AccountInput):
+    pass
+
+
+@strawberry.input
+class BlockInput(_AccountInput):
+    pass
+
+
+@strawberry.input
+class UnblockInput(_AccountInput):
+    pass
 
 
 @strawberry.type
@@ -53,7 +89,7 @@ class BlockPayload:
 @strawberry.type
 class GraphMutation:
     @strawberry.mutation(description="Follow an account; a private one gets a request instead.")
-    async def follow(self, info: Info, input: UserIdInput) -> FollowPayload:
+    async def follow(self, info: Info, input: FollowInput) -> FollowPayload:
         result = await guarded(info, lambda: resolve.follow(info.context, input.user_id))
         if isinstance(result, list):
             return FollowPayload(errors=result)
@@ -62,38 +98,38 @@ class GraphMutation:
         return FollowPayload(status=state, user=User.maybe(view))
 
     @strawberry.mutation(description="Stop following, or withdraw a follow request.")
-    async def unfollow(self, info: Info, input: UserIdInput) -> UserPayload:
+    async def unfollow(self, info: Info, input: UnfollowInput) -> UserPayload:
         return UserPayload.of(
             await guarded(info, lambda: resolve.unfollow(info.context, input.user_id))
         )
 
     @strawberry.mutation(description="Let a requester follow the viewer's private account.")
-    async def approve_follow_request(self, info: Info, input: UserIdInput) -> UserPayload:
+    async def approve_follow_request(self, info: Info, input: ApproveFollowRequestInput) -> UserPayload:
         return UserPayload.of(
             await guarded(info, lambda: resolve.approve_request(info.context, input.user_id))
         )
 
     @strawberry.mutation(description="Turn down a follow request.")
-    async def reject_follow_request(self, info: Info, input: UserIdInput) -> UserPayload:
+    async def reject_follow_request(self, info: Info, input: RejectFollowRequestInput) -> UserPayload:
         return UserPayload.of(
             await guarded(info, lambda: resolve.reject_request(info.context, input.user_id))
         )
 
     @strawberry.mutation(description="Remove an account from the viewer's followers.")
-    async def remove_follower(self, info: Info, input: UserIdInput) -> UserPayload:
+    async def remove_follower(self, info: Info, input: RemoveFollowerInput) -> UserPayload:
         return UserPayload.of(
             await guarded(info, lambda: resolve.remove_follower(info.context, input.user_id))
         )
 
     @strawberry.mutation(description="Block an account: follows end both ways, each is hidden.")
-    async def block(self, info: Info, input: UserIdInput) -> BlockPayload:
+    async def block(self, info: Info, input: BlockInput) -> BlockPayload:
         result = await guarded(info, lambda: resolve.block(info.context, input.user_id))
         if isinstance(result, list):
             return BlockPayload(errors=result)
         return BlockPayload(blocked=True)
 
     @strawberry.mutation(description="Unblock an account.")
-    async def unblock(self, info: Info, input: UserIdInput) -> UserPayload:
+    async def unblock(self, info: Info, input: UnblockInput) -> UserPayload:
         return UserPayload.of(
             await guarded(info, lambda: resolve.unblock(info.context, input.user_id))
         )

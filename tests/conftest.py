@@ -1,0 +1,175 @@
+"""Real services for the suite: PostgreSQL, Redis and a live API server process.
+
+TEST_DATABASE_URL / TEST_REDIS_URL point at servers to use (CI sets them to the machine's); when
+unset, the embedded servers under .data/test are started. Each run makes its own database, and
+each test starts from empty tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+from tortoise import Tortoise, connections
+from tortoise.migrations.api.migrate import migrate
+
+from config.database import tortoise_config
+from config.embedded import database_url_for, start_embedded
+from config.runtime import Runtime, start
+from config.settings import PROJECT_ROOT, Settings
+from tests.client import GraphQLClient
+
+TABLES = ("refresh_tokens", "follows", "blocks", "users")
+# Limits the live server runs with; tests that probe a limit read them from here.
+LIVE_AUTH_RATE_LIMIT = 30
+LIVE_MAX_DEPTH = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _with_database(url: str, name: str) -> str:
+    if "@/" in url:  # the embedded server's Unix-socket URL
+        return database_url_for(url, name)
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> Iterator[tuple[str, str]]:
+    """(database URL of a fresh database, Redis URL) for this test run."""
+    admin_url = os.environ.get("TEST_DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    embedded = None
+    if not admin_url or not redis_url:
+        embedded, embedded_admin = start_embedded(
+            PROJECT_ROOT / ".data" / "test", need_postgres=not admin_url, need_redis=not redis_url
+        )
+        admin_url = admin_url or embedded_admin
+        redis_url = redis_url or embedded.redis_url
+    assert admin_url
+    assert redis_url
+    name = f"shutter_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        url = _with_database(admin_url, name)
+        try:
+            await migrate(config=tortoise_config(url, pool_size=2))
+        finally:
+            await Tortoise.close_connections()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    try:
+        yield _with_database(admin_url, name), redis_url
+    finally:
+        asyncio.run(drop())
+        if embedded is not None:
+            embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(service_urls: tuple[str, str]) -> Settings:
+    database_url, redis_url = service_urls
+    return Settings(environment="test", database_url=database_url, redis_url=redis_url)
+
+
+@pytest.fixture(scope="session")
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    assert settings.database_url
+    assert settings.redis_url
+    rt = await start(settings, database_url=settings.database_url, redis_url=settings.redis_url)
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(runtime: Runtime) -> None:
+    """Every test starts from empty tables and an empty Redis database."""
+    await connections.get("default").execute_script(
+        f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"
+    )
+    await runtime.redis.flushdb()
+
+
+@pytest.fixture
+def redis(runtime: Runtime) -> Redis:
+    return runtime.redis
+
+
+@pytest.fixture(scope="session")
+def live_server(service_urls: tuple[str, str]) -> Iterator[str]:
+    """A real API process (uvicorn) on a loopback port, as a frontend would reach it."""
+    database_url, redis_url = service_urls
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "AUTH_RATE_LIMIT_PER_MINUTE": str(LIVE_AUTH_RATE_LIMIT),
+        "GRAPHQL_MAX_DEPTH": str(LIVE_MAX_DEPTH),
+        "LOG_LEVEL": "WARNING",
+    }
+    log_path = PROJECT_ROOT / ".data" / "live-server.log"  # kept for reading after a failure
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(  # noqa: S603 - our own server
+            [sys.executable, "-m", "uvicorn", "--factory", "config.asgi:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            env=env, cwd=PROJECT_ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the live server did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    try:
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+async def client(live_server: str) -> AsyncIterator[GraphQLClient]:
+    async with httpx.AsyncClient(base_url=live_server, timeout=10) as http:
+        yield GraphQLClient(http)

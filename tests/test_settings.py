@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from config.settings import PROJECT_ROOT, ConfigError, load_settings
+
+
+def test_a_malformed_database_url_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://somewhere/db")
+    with pytest.raises(ConfigError, match="Config 'DATABASE_URL' is malformed: must look like"):
+        load_settings()
+
+
+def test_a_non_numeric_limit_is_named_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHQL_MAX_DEPTH", "deep")
+    with pytest.raises(ConfigError, match="GRAPHQL_MAX_DEPTH"):
+        load_settings()
+
+
+def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/shutter")
+    monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/0")
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    with pytest.raises(ConfigError, match="JWT_SECRET must be set"):
+        load_settings()
+    monkeypatch.setenv("JWT_SECRET", "x" * 40)
+    assert load_settings().environment == "production"
+
+
+def test_the_cli_stops_at_start_with_the_message() -> None:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "config.cli", "migrate"],
+        env={"PATH": "/usr/bin:/bin", "REDIS_URL": "http://nope"},
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert "Config 'REDIS_URL' is malformed" in result.stderr
+    assert "Traceback" not in result.stderr
