@@ -23,7 +23,7 @@ from config.database import StatementLog, current_statements
 from config.graphql_view import ShutterGraphQL
 from config.logging import configure_logging
 from config.metrics import MetricsMiddleware, metrics_endpoint
-from config.runtime import Runtime, start
+from config.runtime import start
 from config.settings import ConfigError, Settings, load_settings
 from schema.root import build_schema
 
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "`shutter serve` or `shutter api` start embedded servers and set them for you."
         )
     database_url, redis_url = settings.database_url, settings.redis_url
-    holder: dict[str, Runtime] = {}
+    holder: dict[str, Any] = {}
 
     async def readyz(_: Request) -> JSONResponse:
         runtime = holder.get("runtime")
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         runtime = await start(settings, database_url=database_url, redis_url=redis_url)
         holder["runtime"] = runtime
-        holder["view"] = ShutterGraphQL(schema, runtime)  # type: ignore[assignment]
+        holder["view"] = ShutterGraphQL(schema, runtime)
         try:
             yield
         finally:

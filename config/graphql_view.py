@@ -4,14 +4,16 @@ GraphQL-over-HTTP spec's media types and status codes."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from config.runtime import Runtime
 from domain.errors import DomainError
@@ -74,6 +76,19 @@ class ShutterGraphQL(GraphQL[Context, None]):
                     return
         await super().__call__(scope, receive, send)
 
+    async def execute_single(
+        self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        try:
+            return await super().execute_single(request, request_adapter, *args, **kwargs)
+        except HTTPException as error:
+            # The spec wants 405, not 400, for a mutation sent with GET.
+            if request_adapter.method == "GET" and isinstance(
+                error.__cause__, InvalidOperationTypeError
+            ):
+                raise HTTPException(405, error.reason) from error
+            raise
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
@@ -106,7 +121,7 @@ class ShutterGraphQL(GraphQL[Context, None]):
 
 
 def _is_request_error(data: GraphQLHTTPResponse) -> bool:
-    errors = data.get("errors") or []
+    errors = cast(list[dict[str, Any]], data.get("errors") or [])
     return (
         data.get("data") is None and bool(errors) and all(not error.get("path") for error in errors)
     )

@@ -50,7 +50,10 @@ class Loaders:
     def forget(self, *user_ids: int) -> None:
         """Drop what this request loaded about these users, after a write changed it."""
         loaders: list[DataLoader[int, Any]] = [
-            self.user, self.viewer_follow_status, self.follows_viewer, self.blocked_with_viewer
+            self.user,
+            self.viewer_follow_status,
+            self.follows_viewer,
+            self.blocked_with_viewer,
         ]
         for user_id in user_ids:
             for loader in loaders:

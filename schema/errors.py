@@ -17,14 +17,15 @@ from resolvers.context import Info
 
 T = TypeVar("T")
 
-ErrorCode = strawberry.enum(DomainErrorCode, description="Why a mutation was refused.")
+# The domain's codes, exposed as the GraphQL enum ErrorCode.
+strawberry.enum(DomainErrorCode, name="ErrorCode", description="Why a mutation was refused.")
 
 
 @strawberry.type(description="Something wrong with the input; `field` names the input at fault.")
 class UserError:
     field: str | None
     message: str
-    code: ErrorCode
+    code: DomainErrorCode
 
 
 def user_errors(error: DomainError) -> list[UserError]:

@@ -104,13 +104,17 @@ class GraphMutation:
         )
 
     @strawberry.mutation(description="Let a requester follow the viewer's private account.")
-    async def approve_follow_request(self, info: Info, input: ApproveFollowRequestInput) -> UserPayload:
+    async def approve_follow_request(
+        self, info: Info, input: ApproveFollowRequestInput
+    ) -> UserPayload:
         return UserPayload.of(
             await guarded(info, lambda: resolve.approve_request(info.context, input.user_id))
         )
 
     @strawberry.mutation(description="Turn down a follow request.")
-    async def reject_follow_request(self, info: Info, input: RejectFollowRequestInput) -> UserPayload:
+    async def reject_follow_request(
+        self, info: Info, input: RejectFollowRequestInput
+    ) -> UserPayload:
         return UserPayload.of(
             await guarded(info, lambda: resolve.reject_request(info.context, input.user_id))
         )

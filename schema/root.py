@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import strawberry
 from strawberry.extensions import (
@@ -34,13 +35,15 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         types=[User],
+        # Factories, not instances: each operation gets its own extension objects (the parser
+        # and validation caches are shared module-level LRUs all the same).
         extensions=[
-            QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-            MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-            ParserCache(maxsize=1_000),
-            ValidationCache(maxsize=1_000),
-            MaskErrors(should_mask_error=should_mask),
+            partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
+            partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
+            partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
+            partial(ParserCache, maxsize=1_000),
+            partial(ValidationCache, maxsize=1_000),
+            partial(MaskErrors, should_mask_error=should_mask),
             *extra_extensions,
         ],
     )

@@ -17,7 +17,11 @@ class GraphQLClient:
         self.token: str | None = None
 
     async def post(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None,
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         sent = dict(headers or {})

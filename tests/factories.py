@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 
@@ -23,7 +24,7 @@ def _password_hash() -> str:
     return PasswordHasher().hash(PASSWORD)
 
 
-async def make_user(username: str | None = None, *, private: bool = False, **fields: object) -> User:
+async def make_user(username: str | None = None, *, private: bool = False, **fields: Any) -> User:
     username = username or f"user{next(_counter)}"
     return await User.create(
         username=username,

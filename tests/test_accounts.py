@@ -17,12 +17,21 @@ AUTH = "accessToken refreshToken user { id username fullName followerCount }"
 VIEWER = "{ viewer { username bio isPrivate } }"
 
 
-async def register(client: GraphQLClient, username: str, email: str | None = None,
-                   password: str = "a-long-Secret-9") -> dict:
-    return await client.mutate("register", AUTH, {
-        "username": username, "email": email or f"{username.lower()}@example.test",
-        "password": password,
-    })
+async def register(
+    client: GraphQLClient,
+    username: str,
+    email: str | None = None,
+    password: str = "a-long-Secret-9",  # noqa: S107
+) -> dict:
+    return await client.mutate(
+        "register",
+        AUTH,
+        {
+            "username": username,
+            "email": email or f"{username.lower()}@example.test",
+            "password": password,
+        },
+    )
 
 
 async def test_register_signs_in_and_viewer_answers(client: GraphQLClient) -> None:
@@ -42,10 +51,13 @@ async def test_usernames_are_unique_without_regard_to_case(client: GraphQLClient
     await register(client, "ana")
     payload = await register(client, "ANA", email="other@example.test")
     assert payload["accessToken"] is None
-    assert payload["errors"] == [{
-        "field": "username", "code": "USERNAME_TAKEN",
-        "message": "This username is taken; try another one.",
-    }]
+    assert payload["errors"] == [
+        {
+            "field": "username",
+            "code": "USERNAME_TAKEN",
+            "message": "This username is taken; try another one.",
+        }
+    ]
     assert await User.all().count() == 1
 
 
@@ -59,7 +71,9 @@ async def test_duplicate_email_is_refused(client: GraphQLClient) -> None:
 async def test_every_bad_field_is_reported_and_nothing_written(client: GraphQLClient) -> None:
     payload = await register(client, "no spaces!", email="not-an-email", password="short")
     assert {(e["field"], e["code"]) for e in payload["errors"]} == {
-        ("username", "INVALID_INPUT"), ("email", "INVALID_INPUT"), ("password", "WEAK_PASSWORD"),
+        ("username", "INVALID_INPUT"),
+        ("email", "INVALID_INPUT"),
+        ("password", "WEAK_PASSWORD"),
     }
     assert await User.all().count() == 0
 
@@ -87,7 +101,8 @@ async def test_login_by_username_or_email(client: GraphQLClient) -> None:
         "login", AUTH, {"usernameOrEmail": "bo@example.test", "password": PASSWORD}
     )
     assert by_name["user"]["username"] == by_mail["user"]["username"] == "bo"
-    assert by_name["accessToken"] and by_mail["accessToken"]
+    assert by_name["accessToken"]
+    assert by_mail["accessToken"]
 
 
 async def test_wrong_password_and_unknown_user_look_the_same(client: GraphQLClient) -> None:
@@ -96,10 +111,17 @@ async def test_wrong_password_and_unknown_user_look_the_same(client: GraphQLClie
     unknown = await client.mutate(
         "login", AUTH, {"usernameOrEmail": "nobody", "password": PASSWORD}
     )
-    assert wrong["errors"] == unknown["errors"] == [{
-        "field": "password", "code": "INVALID_CREDENTIALS",
-        "message": "The username or password is not right.",
-    }]
+    assert (
+        wrong["errors"]
+        == unknown["errors"]
+        == [
+            {
+                "field": "password",
+                "code": "INVALID_CREDENTIALS",
+                "message": "The username or password is not right.",
+            }
+        ]
+    )
     assert wrong["accessToken"] is None
     assert await RefreshToken.all().count() == 0
 
@@ -137,12 +159,28 @@ async def test_unknown_refresh_token(client: GraphQLClient) -> None:
 
 async def test_forged_and_expired_tokens_get_401(client: GraphQLClient, settings: Settings) -> None:
     user = await make_user("ana")
-    forged = jwt.encode({"sub": str(user.id), "typ": "access", "iss": "shutter",
-                         "iat": int(time.time()), "exp": int(time.time()) + 60},
-                        "an-attacker-secret-of-32-bytes-or-more", algorithm="HS256")
-    expired = jwt.encode({"sub": str(user.id), "typ": "access", "iss": "shutter",
-                          "iat": int(time.time()) - 120, "exp": int(time.time()) - 60},
-                         settings.jwt_secret, algorithm="HS256")
+    forged = jwt.encode(
+        {
+            "sub": str(user.id),
+            "typ": "access",
+            "iss": "shutter",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        },
+        "an-attacker-secret-of-32-bytes-or-more",
+        algorithm="HS256",
+    )
+    expired = jwt.encode(
+        {
+            "sub": str(user.id),
+            "typ": "access",
+            "iss": "shutter",
+            "iat": int(time.time()) - 120,
+            "exp": int(time.time()) - 60,
+        },
+        settings.jwt_secret,
+        algorithm="HS256",
+    )
     for token, message in [(forged, "not valid"), (expired, "expired"), ("garbage", "not valid")]:
         response = await client.post(VIEWER, token=token)
         assert response.status_code == 401
@@ -156,11 +194,15 @@ async def test_update_profile(client: GraphQLClient, settings: Settings) -> None
     user = await make_user("ana")
     token = token_for(user, settings)
     payload = await client.mutate(
-        "updateProfile", "user { fullName bio isPrivate }",
-        {"fullName": "  Ana   Lima ", "bio": "Film cameras.", "isPrivate": True}, token=token,
+        "updateProfile",
+        "user { fullName bio isPrivate }",
+        {"fullName": "  Ana   Lima ", "bio": "Film cameras.", "isPrivate": True},
+        token=token,
     )
-    assert payload == {"user": {"fullName": "Ana Lima", "bio": "Film cameras.",
-                                "isPrivate": True}, "errors": []}
+    assert payload == {
+        "user": {"fullName": "Ana Lima", "bio": "Film cameras.", "isPrivate": True},
+        "errors": [],
+    }
     # The cached copy was invalidated: a fresh read shows the change.
     viewer = await client.query(VIEWER, token=token)
     assert viewer["viewer"]["bio"] == "Film cameras."

@@ -32,10 +32,14 @@ def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_cli_stops_at_start_with_the_message() -> None:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "config.cli", "migrate"],
         env={"PATH": "/usr/bin:/bin", "REDIS_URL": "http://nope"},
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert "Config 'REDIS_URL' is malformed" in result.stderr

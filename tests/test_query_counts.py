@@ -1,0 +1,63 @@
+"""Pins the SQL statements a query costs, so that an N+1 can never come back.
+
+The live server reports each operation's statement count in `extensions.sqlStatements`
+(outside production).
+"""
+
+from __future__ import annotations
+
+from config.runtime import Runtime
+from config.settings import Settings
+from tests.client import GraphQLClient
+from tests.factories import follow, make_user, token_for
+
+FOLLOWERS = """{ user(username: "star") { followers(first: 20) {
+    edges { node { username followerCount viewerFollows } } } } }"""
+
+
+async def statements(client: GraphQLClient, query: str, token: str) -> int:
+    body = await client.raw(query, token=token)
+    assert "errors" not in body, body
+    count: int = body["extensions"]["sqlStatements"]
+    return count
+
+
+async def test_followers_page_costs_the_same_for_5_or_20_followers(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    star, viewer = await make_user("star"), await make_user("viewer")
+    token = token_for(viewer, settings)
+    fans = [await make_user(f"fan{i:02d}") for i in range(25)]
+    for fan in fans[:5]:
+        await follow(fan, star, runtime.users)
+    await runtime.redis.flushdb()  # a cold cache
+    few_cold = await statements(client, FOLLOWERS, token)
+    for fan in fans[5:]:
+        await follow(fan, star, runtime.users)
+    await follow(viewer, fans[0], runtime.users)
+    await runtime.redis.flushdb()
+
+    cold = await statements(client, FOLLOWERS, token)
+    warm = await statements(client, FOLLOWERS, token)
+
+    # Cold: username -> id, the user, the viewer's blocks with them, the followers page,
+    # the 20 followers in one batch, the viewer's follow state for all 20 in one batch.
+    assert cold == few_cold == 6
+    # Warm: users and the username come from Redis; only per-viewer facts and the page remain.
+    assert warm == 3
+
+
+async def test_signed_out_followers_page(client: GraphQLClient, runtime: Runtime) -> None:
+    star = await make_user("star")
+    for i in range(20):
+        await follow(await make_user(f"fan{i:02d}"), star, runtime.users)
+    cold = await client.raw(FOLLOWERS)
+    warm = await client.raw(FOLLOWERS)
+
+    edges = warm["data"]["user"]["followers"]["edges"]
+    assert len(edges) == 20
+    assert all(edge["node"]["viewerFollows"] is False for edge in edges)
+    # Signed out there are no per-viewer lookups: username, user, page, the followers batch...
+    assert cold["extensions"]["sqlStatements"] == 4
+    # ... and once Redis holds the users, only the page itself.
+    assert warm["extensions"]["sqlStatements"] == 1
