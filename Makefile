@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve test lint format migrations bench clean
+.PHONY: install serve test lint format migrations clean
 
 install: $(STAMP)
 
@@ -32,9 +32,6 @@ format: $(STAMP)
 # Writes a new migration under migrations/ from the model changes.
 migrations: $(STAMP)
 	$(BIN)/tortoise makemigrations
-
-bench: $(STAMP)
-	$(BIN)/python bench/graph.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
