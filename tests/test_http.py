@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from redis.asyncio import Redis
 
 from tests.client import GraphQLClient
 from tests.conftest import LIVE_MAX_DEPTH
@@ -98,3 +99,18 @@ async def test_health_readiness_and_metrics(live_server: str) -> None:
     assert metrics.status_code == 200
     assert 'shutter_http_requests_total{route="/graphql",status="200"}' in metrics.text
     assert "shutter_http_request_seconds_bucket" in metrics.text
+
+
+async def test_unexpected_errors_are_masked(client: GraphQLClient, redis: Redis) -> None:
+    # A corrupt cache entry makes the user loader fail inside the server.
+    ana = await make_user("ana")
+    await redis.set(f"c:user:{ana.id}", '{"password_hash": "secret-internal-detail"}')
+    body = await client.raw('{ user(username: "ana") { username } }')
+    assert body["errors"] == [
+        {
+            "message": "Unexpected error.",
+            "locations": [{"line": 1, "column": 3}],
+            "path": ["user"],
+        }
+    ]
+    assert "secret-internal-detail" not in str(body)
