@@ -23,6 +23,7 @@ log = logging.getLogger("shutter.sql")
 MODEL_MODULES = [
     "domain.users.models",
     "domain.graph.models",
+    "domain.media.models",
 ]
 SLOW_QUERY_SECONDS = 0.2
 

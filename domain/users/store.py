@@ -1,8 +1,4 @@
-"""The read path for users: Redis first (through aiocache), Postgres for what is missing.
-
-Every lookup of a request arrives here batched by a DataLoader, so a page of users costs one
-cache round trip and at most one `WHERE id = ANY($1)`.
-"""
+"""The read path for users: Redis first (through aiocache), Postgres for what is missing."""
 
 from __future__ import annotations
 
@@ -13,6 +9,8 @@ from typing import Any
 
 from aiocache.base import BaseCache
 from tortoise import connections
+
+from domain.cache import RowCache
 
 USER_COLUMNS = (
     "id, username, full_name, bio, is_private, follower_count, following_count, post_count,"
@@ -52,32 +50,23 @@ class UserStore:
     def __init__(self, cache: BaseCache, *, ttl_seconds: int) -> None:
         self._cache = cache
         self._ttl = ttl_seconds
+        self._rows = RowCache[UserView](
+            cache,
+            kind="user",
+            select_sql=f"/* users.by_ids */ SELECT {USER_COLUMNS} FROM users"
+            " WHERE id = ANY($1::bigint[])",
+            from_row=UserView.from_row,
+            to_cache=UserView.to_cache,
+            from_cache=UserView.from_cache,
+            id_of=lambda user: user.id,
+            ttl_seconds=ttl_seconds,
+        )
 
     async def get_many(self, ids: Iterable[int]) -> dict[int, UserView]:
-        wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return {}
-        found: dict[int, UserView] = {}
-        cached = await self._cache.multi_get([_key(i) for i in wanted])
-        for user_id, data in zip(wanted, cached, strict=True):
-            if data is not None:
-                found[user_id] = UserView.from_cache(data)
-        missing = [i for i in wanted if i not in found]
-        if missing:
-            rows = await connections.get("default").execute_query_dict(
-                f"/* users.by_ids */ SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1::bigint[])",
-                [missing],
-            )
-            fresh = [UserView.from_row(row) for row in rows]
-            if fresh:
-                await self._cache.multi_set(
-                    [(_key(u.id), u.to_cache()) for u in fresh], ttl=self._ttl
-                )
-            found.update((u.id, u) for u in fresh)
-        return found
+        return await self._rows.get_many(ids)
 
     async def get(self, user_id: int) -> UserView | None:
-        return (await self.get_many([user_id])).get(user_id)
+        return await self._rows.get(user_id)
 
     async def id_for_username(self, username: str) -> int | None:
         key = f"name:{username.lower()}"
@@ -95,9 +84,4 @@ class UserStore:
 
     async def invalidate(self, *user_ids: int) -> None:
         """Drop cached copies after a write; the next read refills from Postgres."""
-        for user_id in set(user_ids):
-            await self._cache.delete(_key(user_id))
-
-
-def _key(user_id: int) -> str:
-    return f"user:{user_id}"
+        await self._rows.invalidate(*user_ids)
