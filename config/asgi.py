@@ -15,7 +15,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.extensions import SchemaExtension
 from tortoise import connections
 
@@ -25,6 +26,7 @@ from config.logging import configure_logging
 from config.metrics import MetricsMiddleware, metrics_endpoint
 from config.runtime import start
 from config.settings import ConfigError, Settings, load_settings
+from config.uploads import upload_endpoint
 from schema.root import build_schema
 
 log = logging.getLogger(__name__)
@@ -95,15 +97,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await runtime.close()
 
     graphql = LazyGraphQL()
-    app = Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+        Route("/uploads/{key:path}", upload_endpoint(lambda: holder["runtime"]), methods=["PUT"]),
+    ]
+    if not settings.uses_s3:
+        settings.media_root.mkdir(parents=True, exist_ok=True)
+        routes.append(Mount("/media", StaticFiles(directory=settings.media_root), name="media"))
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware)
     return app

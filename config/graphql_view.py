@@ -21,6 +21,7 @@ from domain.users.tokens import decode_access_token
 from resolvers.context import Context
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-shutter-upload")
 
 
 def _bearer_token(value: str) -> str | None:
@@ -60,7 +61,17 @@ class ShutterGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            header = Request(scope).headers.get("authorization")
+            headers = Request(scope).headers
+            if headers.get("content-type", "").startswith("multipart/form-data") and not any(
+                headers.get(name) for name in PREFLIGHT_HEADERS
+            ):
+                # A form post is a "simple" request a browser sends cross-site without asking;
+                # a custom header forces a CORS preflight, so uploads cannot be forged (CSRF).
+                await Response(
+                    "Multipart requests need a 'GraphQL-Preflight: 1' header.", status_code=400
+                )(scope, receive, send)
+                return
+            header = headers.get("authorization")
             if header is not None:
                 token = _bearer_token(header)
                 if token is None:

@@ -12,12 +12,16 @@ from urllib.parse import urlsplit
 
 from aiocache import RedisCache
 from aiocache.serializers import JsonSerializer
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
 from tortoise import Tortoise
 
 from config.database import tortoise_config
 from config.settings import Settings
 from domain import ids
+from domain.media.storage import LocalStore, ObjectStore, S3Store
+from domain.media.store import MediaStore
 from domain.users.store import UserStore
 
 log = logging.getLogger(__name__)
@@ -27,10 +31,15 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     redis: Redis
+    jobs: ArqRedis
+    store: ObjectStore
     users: UserStore
+    media: MediaStore
     _cache: RedisCache
 
     async def close(self) -> None:
+        await self.store.close()
+        await self.jobs.aclose()
         # aiocache's own close() calls redis-py's deprecated close(); close the client directly.
         await self._cache.client.aclose()
         await self.redis.aclose()
@@ -63,6 +72,27 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     return Runtime(
         settings=settings,
         redis=redis,
+        jobs=await create_pool(RedisSettings.from_dsn(redis_url)),
+        store=build_store(settings),
         users=UserStore(cache, ttl_seconds=settings.cache_ttl_seconds),
+        media=MediaStore(cache, ttl_seconds=settings.cache_ttl_seconds),
         _cache=cache,
+    )
+
+
+def build_store(settings: Settings) -> ObjectStore:
+    if settings.s3_bucket:
+        return S3Store(
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            cdn_base_url=settings.cdn_base_url,
+        )
+    return LocalStore(
+        settings.media_root,
+        public_base_url=settings.public_base_url,
+        cdn_base_url=settings.cdn_base_url,
+        signing_secret=settings.jwt_secret,
     )

@@ -28,7 +28,9 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(users=self.runtime.users, viewer_id=self.viewer_id)
+        self.loaders = Loaders(
+            users=self.runtime.users, media=self.runtime.media, viewer_id=self.viewer_id
+        )
 
     def require_viewer(self) -> int:
         if self.viewer_id is None:

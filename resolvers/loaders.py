@@ -13,20 +13,27 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from domain.graph import service as graph
+from domain.media.store import MediaStore, MediaView
 from domain.users.store import UserStore, UserView
 
 
 class Loaders:
-    def __init__(self, *, users: UserStore, viewer_id: int | None) -> None:
+    def __init__(self, *, users: UserStore, media: MediaStore, viewer_id: int | None) -> None:
         self._users = users
+        self._media = media
         self._viewer_id = viewer_id
         self.user = DataLoader[int, UserView | None](self._load_users)
+        self.media = DataLoader[int, MediaView | None](self._load_media)
         self.viewer_follow_status = DataLoader[int, str | None](self._load_follow_status)
         self.follows_viewer = DataLoader[int, bool](self._load_follows_viewer)
         self.blocked_with_viewer = DataLoader[int, bool](self._load_blocked)
 
     async def _load_users(self, ids: Sequence[int]) -> list[UserView | None]:
         found = await self._users.get_many(ids)
+        return [found.get(i) for i in ids]
+
+    async def _load_media(self, ids: Sequence[int]) -> list[MediaView | None]:
+        found = await self._media.get_many(ids)
         return [found.get(i) for i in ids]
 
     async def _load_follow_status(self, ids: Sequence[int]) -> list[str | None]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers import media
 from resolvers import users as resolve
 from resolvers.context import Info
 from resolvers.errors import ClientError
 from resolvers.global_ids import parse_global_id
+from schema.media import Media
 from schema.node import Node
 from schema.user import User
 
@@ -31,6 +33,9 @@ class UserQuery:
             raise ClientError("'id' is not a valid id.", code="INVALID_ID") from None
         if type_name == "User":
             return User.maybe(await resolve.visible_user(info.context, raw_id))
+        if type_name == "Media":
+            view = await media.own_media(info.context, raw_id)
+            return Media.from_view(view) if view else None
         return None
 
     @strawberry.field(description="An account by username (any case).")

@@ -21,11 +21,12 @@ from config.settings import Settings
 from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
 from schema.graph import GraphMutation
+from schema.media import Media, MediaMutation
 from schema.query import UserQuery
 from schema.user import User
 
 Query = merge_types("Query", (UserQuery,))
-Mutation = merge_types("Mutation", (AccountMutation, GraphMutation))
+Mutation = merge_types("Mutation", (AccountMutation, GraphMutation, MediaMutation))
 
 
 def build_schema(
@@ -34,7 +35,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[User],
+        types=[User, Media],
         # Factories, not instances: each operation gets its own extension objects (the parser
         # and validation caches are shared module-level LRUs all the same).
         extensions=[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -62,3 +63,31 @@ class GraphQLClient:
         )
         payload: dict[str, Any] = data[name]
         return payload
+
+
+UPLOAD_MEDIA = (
+    "mutation($file: Upload!) { uploadMedia(input: {file: $file}) {"
+    " media { id kind status } errors { field message code } } }"
+)
+
+
+async def upload_multipart(
+    http: httpx.AsyncClient,
+    data: bytes,
+    *,
+    filename: str,
+    content_type: str,
+    token: str,
+    preflight: bool = True,
+) -> httpx.Response:
+    """uploadMedia per the GraphQL multipart request spec."""
+    operations = json.dumps({"query": UPLOAD_MEDIA, "variables": {"file": None}})
+    headers = {"Authorization": f"Bearer {token}"}
+    if preflight:
+        headers["GraphQL-Preflight"] = "1"
+    return await http.post(
+        "/graphql",
+        data={"operations": operations, "map": json.dumps({"0": ["variables.file"]})},
+        files={"0": (filename, data, content_type)},
+        headers=headers,
+    )

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -26,11 +27,12 @@ from tortoise.migrations.api.migrate import migrate
 
 from config.database import tortoise_config
 from config.embedded import database_url_for, start_embedded
-from config.runtime import Runtime, start
+from config.runtime import Runtime, build_store, start
 from config.settings import PROJECT_ROOT, Settings
+from domain.media.storage import S3Store
 from tests.client import GraphQLClient
 
-TABLES = ("refresh_tokens", "follows", "blocks", "users")
+TABLES = ("refresh_tokens", "follows", "blocks", "media", "users")
 # Limits the live server runs with; tests that probe a limit read them from here.
 LIVE_AUTH_RATE_LIMIT = 30
 LIVE_MAX_DEPTH = 8
@@ -94,9 +96,26 @@ def service_urls() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def settings(service_urls: tuple[str, str]) -> Settings:
+def live_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def settings(service_urls: tuple[str, str], live_port: int, media_root: Path) -> Settings:
+    """The settings of the in-process runtime; they match the live server's."""
     database_url, redis_url = service_urls
-    return Settings(environment="test", database_url=database_url, redis_url=redis_url)
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        redis_url=redis_url,
+        media_root=media_root,
+        public_base_url=f"http://127.0.0.1:{live_port}",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -124,21 +143,8 @@ def redis(runtime: Runtime) -> Redis:
     return runtime.redis
 
 
-@pytest.fixture(scope="session")
-def live_server(service_urls: tuple[str, str]) -> Iterator[str]:
-    """A real API process (uvicorn) on a loopback port, as a frontend would reach it."""
-    database_url, redis_url = service_urls
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "AUTH_RATE_LIMIT_PER_MINUTE": str(LIVE_AUTH_RATE_LIMIT),
-        "GRAPHQL_MAX_DEPTH": str(LIVE_MAX_DEPTH),
-        "LOG_LEVEL": "WARNING",
-    }
-    log_path = PROJECT_ROOT / ".data" / "live-server.log"  # kept for reading after a failure
+def _start_server(port: int, env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
+    log_path = PROJECT_ROOT / ".data" / log_name  # kept for reading after a failure
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - our own server
@@ -155,7 +161,7 @@ def live_server(service_urls: tuple[str, str]) -> Iterator[str]:
                 "--log-level",
                 "warning",
             ],
-            env=env,
+            env={**os.environ, **env},
             cwd=PROJECT_ROOT,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -165,21 +171,122 @@ def live_server(service_urls: tuple[str, str]) -> Iterator[str]:
     while True:
         try:
             if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                break
+                return process
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"the live server did not start:\n{log_path.read_text()}")
+            raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
     try:
-        yield base_url
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def live_env(settings: Settings) -> dict[str, str]:
+    assert settings.database_url
+    assert settings.redis_url
+    return {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "MEDIA_ROOT": str(settings.media_root),
+        "PUBLIC_BASE_URL": settings.public_base_url,
+        "AUTH_RATE_LIMIT_PER_MINUTE": str(LIVE_AUTH_RATE_LIMIT),
+        "GRAPHQL_MAX_DEPTH": str(LIVE_MAX_DEPTH),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, live_port: int) -> Iterator[str]:
+    """A real API process (uvicorn) on a loopback port, as a frontend would reach it."""
+    process = _start_server(live_port, live_env(settings), "live-server.log")
+    try:
+        yield f"http://127.0.0.1:{live_port}"
     finally:
-        process.terminate()
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's standalone S3 server on loopback, spoken to over HTTP like any S3."""
+    port = _free_port()
+    log_path = PROJECT_ROOT / ".data" / "moto.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(  # noqa: S603 - a fixed local command
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            httpx.get(url, timeout=1)
+            break
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"moto did not start:\n{log_path.read_text()}") from None
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        _stop(process)
+
+
+S3_BUCKET = "shutter-test-media"
+
+
+@pytest.fixture(scope="session")
+def s3_settings(settings: Settings, moto_server: str) -> Settings:
+    return settings.model_copy(
+        update={
+            "s3_endpoint_url": moto_server,
+            "s3_bucket": S3_BUCKET,
+            "s3_access_key_id": "testing",
+            "s3_secret_access_key": "testing",
+            "cdn_base_url": "https://cdn.example.test",
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+async def s3_store(s3_settings: Settings) -> AsyncIterator[S3Store]:
+    store = build_store(s3_settings)
+    assert isinstance(store, S3Store)
+    s3 = await store._s3()
+    await s3.create_bucket(Bucket=S3_BUCKET)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="session")
+def s3_live_server(s3_settings: Settings, s3_store: S3Store) -> Iterator[str]:
+    """A second live API process whose media go to the S3 server."""
+    port = _free_port()
+    env = {
+        **live_env(s3_settings),
+        "S3_ENDPOINT_URL": str(s3_settings.s3_endpoint_url),
+        "S3_BUCKET": S3_BUCKET,
+        "S3_ACCESS_KEY_ID": "testing",
+        "S3_SECRET_ACCESS_KEY": "testing",
+        "CDN_BASE_URL": "https://cdn.example.test",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    process = _start_server(port, env, "live-server-s3.log")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(process)
 
 
 @pytest.fixture

@@ -3,5 +3,19 @@ checked in one place."""
 
 from __future__ import annotations
 
+from arq.connections import ArqRedis
+
 DEFAULT_QUEUE = "default"
-QUEUES = (DEFAULT_QUEUE,)
+MEDIA_QUEUE = "media"
+QUEUES = (DEFAULT_QUEUE, MEDIA_QUEUE)
+
+
+async def enqueue_process_media(jobs: ArqRedis, *, media_id: int, attempt: int) -> None:
+    """Process an uploaded media item. The job id names the attempt, so a duplicate enqueue of
+    the same attempt is dropped by arq while a retry after a failure still gets through."""
+    await jobs.enqueue_job(
+        "process_media",
+        media_id,
+        _job_id=f"process-media:{media_id}:{attempt}",
+        _queue_name=MEDIA_QUEUE,
+    )

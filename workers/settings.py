@@ -15,10 +15,32 @@ from arq.cron import cron
 
 from config.runtime import Runtime, start
 from config.settings import Settings
+from domain.media import service as media_service
+from domain.media.models import Media
 from domain.users.maintenance import purge_refresh_tokens
-from workers.queues import DEFAULT_QUEUE
+from workers.queues import DEFAULT_QUEUE, MEDIA_QUEUE, enqueue_process_media
 
 log = logging.getLogger(__name__)
+
+
+async def process_media(ctx: dict[str, Any], media_id: int) -> str | None:
+    runtime: Runtime = ctx["runtime"]
+    status = await media_service.process_media(
+        media_id=media_id, store=runtime.store, redis=runtime.redis, media_store=runtime.media
+    )
+    return status.value if status else None
+
+
+async def sweep_media(ctx: dict[str, Any]) -> int:
+    """Re-enqueue media that a lost job or a crashed worker left behind; fail hopeless ones."""
+    runtime: Runtime = ctx["runtime"]
+    retry = await media_service.sweep(
+        store=runtime.store, redis=runtime.redis, media_store=runtime.media
+    )
+    for media_id in retry:
+        media = await Media.get(id=media_id)
+        await enqueue_process_media(runtime.jobs, media_id=media_id, attempt=media.attempts)
+    return len(retry)
 
 
 async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
@@ -57,6 +79,15 @@ def worker_settings(
             "functions": [purge_expired_refresh_tokens],
             "cron_jobs": [cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False)],
             "job_timeout": 60,
+        },
+        # Long, CPU-bound jobs: their own process, so a crashed video job (retried only after
+        # job_timeout) never holds up anything else. Video work runs in a child process that
+        # dies with a cancelled job.
+        MEDIA_QUEUE: {
+            "functions": [process_media, sweep_media],
+            "cron_jobs": [cron(sweep_media, second={0}, run_at_startup=True)],
+            "job_timeout": 600,
+            "max_jobs": 2,
         },
     }
     if queue not in queues:

@@ -1,0 +1,73 @@
+"""`PUT /uploads/{key}`: the presigned upload target when media live in the local folder
+(with S3, clients PUT straight to the bucket and this route is not used)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from config.runtime import Runtime
+from domain.errors import DomainError
+from domain.media import service as media_service
+from domain.media.models import Media, MediaStatus
+from domain.media.storage import LocalStore
+from workers.queues import enqueue_process_media
+
+log = logging.getLogger(__name__)
+
+
+def _refuse(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def upload_endpoint(
+    runtime_of: Callable[[], Runtime],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def put_upload(request: Request) -> Response:
+        runtime = runtime_of()
+        store = runtime.store
+        if not isinstance(store, LocalStore):
+            return _refuse(404, "Uploads go straight to object storage on this server.")
+        key = request.path_params["key"]
+        parts = key.split("/")
+        if len(parts) != 4 or parts[0] != "m" or not parts[2].isdigit() or parts[3] != "original":
+            return _refuse(404, "No such upload.")
+        media = await Media.get_or_none(id=int(parts[2]))
+        if media is None or media.original_key != key:
+            return _refuse(404, "No such upload.")
+        try:
+            expires = int(request.query_params.get("expires", ""))
+        except ValueError:
+            return _refuse(403, "The upload URL is not valid.")
+        signature = request.query_params.get("signature", "")
+        expected = store.upload_signature(key, media.declared_type, media.declared_size, expires)
+        if not hmac.compare_digest(signature, expected):
+            return _refuse(403, "The upload URL is not valid.")
+        if expires < time.time():
+            return _refuse(403, "The upload URL has expired; ask for a new one.")
+        if request.headers.get("content-type", "").lower() != media.declared_type:
+            return _refuse(400, f"Send Content-Type: {media.declared_type}, as declared.")
+        if media.status is not MediaStatus.PENDING or media.uploaded_at is not None:
+            return _refuse(409, "This upload is already complete.")
+        limit = media.declared_size
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                return _refuse(413, f"The upload is larger than the {limit} bytes declared.")
+        if not body:
+            return _refuse(400, "The upload is empty.")
+        await store.put(key, bytes(body), media.declared_type)
+        try:
+            media = await media_service.mark_uploaded(media_id=media.id, store=store)
+        except DomainError as error:
+            return _refuse(400, error.message)
+        await enqueue_process_media(runtime.jobs, media_id=media.id, attempt=media.attempts)
+        return Response(status_code=200)
+
+    return put_upload

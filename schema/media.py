@@ -1,0 +1,205 @@
+"""Media, uploads: createUpload, completeUpload, uploadMedia."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import cast
+
+import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
+
+from domain.media.store import MediaView
+from resolvers import media as resolve
+from resolvers.context import Info
+from resolvers.global_ids import to_global_id
+from schema.errors import UserError, guarded
+from schema.node import Node
+
+
+@strawberry.enum
+class MediaKind(Enum):
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+
+
+@strawberry.enum(description="PENDING (waiting for bytes) -> PROCESSING -> READY or FAILED.")
+class MediaStatus(Enum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+@strawberry.enum
+class ImageFormat(Enum):
+    JPEG = "image/jpeg"
+    WEBP = "image/webp"
+
+
+@strawberry.type
+class MediaVariant:
+    url: str
+    width: int
+    height: int
+    content_type: str
+
+
+@strawberry.type
+class HttpHeader:
+    name: str
+    value: str
+
+
+@strawberry.type(description="A photo or video and the renditions made from it.")
+class Media(Node):
+    raw: strawberry.Private[MediaView]
+    kind: MediaKind
+    status: MediaStatus
+    failure_reason: str | None
+    width: int | None
+    height: int | None
+    blurhash: str | None
+    duration_ms: int | None
+
+    @classmethod
+    def from_view(cls, view: MediaView) -> Media:
+        return cls(
+            id=strawberry.ID(to_global_id("Media", view.id)),
+            raw=view,
+            kind=MediaKind(view.kind),
+            status=MediaStatus(view.status),
+            failure_reason=view.failure_reason,
+            width=view.width,
+            height=view.height,
+            blurhash=view.blurhash,
+            duration_ms=view.duration_ms,
+        )
+
+    @strawberry.field(description="Every rendition: image sizes in JPEG and WebP, or the MP4.")
+    def variants(self, info: Info) -> list[MediaVariant]:
+        store = info.context.runtime.store
+        return [
+            MediaVariant(
+                url=store.public_url(v["key"]),
+                width=v["width"],
+                height=v["height"],
+                content_type=v["content_type"],
+            )
+            for v in self.raw.variants
+        ]
+
+    @strawberry.field(
+        description="The variant nearest in width (the smallest at least as wide, "
+        "else the largest); for a video, its MP4. Null until READY."
+    )
+    def url(
+        self, info: Info, width: int | None = None, format: ImageFormat = ImageFormat.JPEG
+    ) -> str | None:
+        candidates = [
+            v
+            for v in self.raw.variants
+            if self.raw.kind == "VIDEO" or v["content_type"] == format.value
+        ]
+        if not candidates:
+            return None
+        candidates.sort(key=lambda v: v["width"])
+        chosen = candidates[-1]
+        if width is not None:
+            chosen = next((v for v in candidates if v["width"] >= width), candidates[-1])
+        return info.context.runtime.store.public_url(chosen["key"])
+
+    @strawberry.field(description="A still of a video's first frame (JPEG).")
+    def poster_url(self, info: Info) -> str | None:
+        key = self.raw.poster_key
+        return info.context.runtime.store.public_url(key) if key else None
+
+    @strawberry.field(description="The HLS master playlist of a video (360p, 540p, 720p).")
+    def playlist_url(self, info: Info) -> str | None:
+        key = self.raw.playlist_key
+        return info.context.runtime.store.public_url(key) if key else None
+
+
+@strawberry.input
+class CreateUploadInput:
+    kind: MediaKind
+    content_type: str
+    byte_size: int
+
+
+@strawberry.input
+class CompleteUploadInput:
+    media_id: strawberry.ID
+
+
+@strawberry.input
+class UploadMediaInput:
+    file: Upload
+
+
+@strawberry.type(
+    description="PUT the bytes to uploadUrl with uploadHeaders, then call "
+    "completeUpload (local storage notices the upload by itself)."
+)
+class CreateUploadPayload:
+    media: Media | None = None
+    upload_url: str | None = None
+    upload_headers: list[HttpHeader] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MediaPayload:
+    media: Media | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: MediaView | list[UserError]) -> MediaPayload:
+        if isinstance(result, list):
+            return cls(errors=result)
+        return cls(media=Media.from_view(result))
+
+
+@strawberry.type
+class MediaMutation:
+    @strawberry.mutation(description="Start an upload: a media id and a presigned PUT URL.")
+    async def create_upload(self, info: Info, input: CreateUploadInput) -> CreateUploadPayload:
+        result = await guarded(
+            info,
+            lambda: resolve.create_upload(
+                info.context,
+                kind=input.kind.value,
+                content_type=input.content_type,
+                byte_size=input.byte_size,
+            ),
+        )
+        if isinstance(result, list):
+            return CreateUploadPayload(errors=result)
+        view, url, headers = result
+        return CreateUploadPayload(
+            media=Media.from_view(view),
+            upload_url=url,
+            upload_headers=[HttpHeader(name=k, value=v) for k, v in headers.items()],
+        )
+
+    @strawberry.mutation(description="Say the PUT is done; processing starts.")
+    async def complete_upload(self, info: Info, input: CompleteUploadInput) -> MediaPayload:
+        return MediaPayload.of(
+            await guarded(
+                info, lambda: resolve.complete_upload(info.context, media_id=input.media_id)
+            )
+        )
+
+    @strawberry.mutation(
+        description="Upload through GraphQL multipart (send a "
+        "'GraphQL-Preflight: 1' header); processing starts at once."
+    )
+    async def upload_media(self, info: Info, input: UploadMediaInput) -> MediaPayload:
+        async def run() -> MediaView:
+            upload = cast(UploadFile, input.file)  # Starlette's, behind the Upload scalar
+            data = await upload.read()
+            return await resolve.upload_file(
+                info.context, data=data, content_type=upload.content_type or ""
+            )
+
+        return MediaPayload.of(await guarded(info, run))

@@ -1,0 +1,41 @@
+"""Image processing units: blurhash against the reference encoder, limits, orientation."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import blurhash as reference
+import pytest
+from PIL import Image
+
+from domain.media import blurhash, images
+from domain.media.errors import MediaRejected
+from tests import media_files
+
+
+def test_blurhash_matches_the_reference_encoder() -> None:
+    rng = random.Random(7)
+    for size in [(64, 48), (32, 32), (200, 90)]:
+        image = Image.new("RGB", size)
+        image.frombytes(bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 3)))
+        small = image.resize((32, 32), Image.Resampling.BILINEAR)
+        assert blurhash.encode(image) == reference.encode(small, 4, 3)
+
+
+def test_small_images_get_one_variant_at_their_own_width() -> None:
+    result = images.process_image(media_files.jpeg(100, 80))
+    assert {(v.width, v.height) for v in result.variants} == {(100, 80)}
+
+
+def test_large_images_are_refused_by_bytes() -> None:
+    with pytest.raises(MediaRejected, match="larger than 16 MB"):
+        images.process_image(b"\xff\xd8\xff" + b"\0" * (16 * 1024 * 1024))
+
+
+def test_transparency_is_flattened_onto_white() -> None:
+    out = io.BytesIO()
+    Image.new("RGBA", (200, 100), (0, 0, 0, 0)).save(out, "PNG")
+    result = images.process_image(out.getvalue())
+    jpeg = Image.open(io.BytesIO(result.variants[0].data))
+    assert jpeg.getpixel((10, 10)) == (255, 255, 255)
