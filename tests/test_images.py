@@ -14,6 +14,8 @@ from domain.media.errors import MediaRejected
 from tests import media_files
 
 
+# The reference package still calls Pillow's deprecated getdata(); ours does not.
+@pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
 def test_blurhash_matches_the_reference_encoder() -> None:
     rng = random.Random(7)
     for size in [(64, 48), (32, 32), (200, 90)]:
