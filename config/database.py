@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "domain.users.models",
     "domain.graph.models",
     "domain.media.models",
+    "domain.posts.models",
 ]
 SLOW_QUERY_SECONDS = 0.2
 

@@ -22,6 +22,8 @@ from config.settings import Settings
 from domain import ids
 from domain.media.storage import LocalStore, ObjectStore, S3Store
 from domain.media.store import MediaStore
+from domain.posts.service import Stores
+from domain.posts.store import PostStore
 from domain.users.store import UserStore
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,12 @@ class Runtime:
     store: ObjectStore
     users: UserStore
     media: MediaStore
+    posts: PostStore
     _cache: RedisCache
+
+    @property
+    def post_stores(self) -> Stores:
+        return Stores(redis=self.redis, users=self.users, media=self.media, posts=self.posts)
 
     async def close(self) -> None:
         await self.store.close()
@@ -76,6 +83,7 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         store=build_store(settings),
         users=UserStore(cache, ttl_seconds=settings.cache_ttl_seconds),
         media=MediaStore(cache, ttl_seconds=settings.cache_ttl_seconds),
+        posts=PostStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
         _cache=cache,
     )
 

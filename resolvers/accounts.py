@@ -7,6 +7,7 @@ from domain.users import service as users
 from domain.users import tokens
 from domain.users.store import UserView
 from resolvers.context import Context
+from resolvers.global_ids import id_input
 
 
 async def _tokens_for(ctx: Context, user_id: int) -> tokens.TokenPair:
@@ -66,15 +67,24 @@ async def logout(ctx: Context, *, refresh_token: str) -> bool:
 
 
 async def update_profile(
-    ctx: Context, *, full_name: str | None, bio: str | None, is_private: bool | None
+    ctx: Context,
+    *,
+    full_name: str | None,
+    bio: str | None,
+    is_private: bool | None,
+    avatar_media_id: str | None,
+    remove_avatar: bool,
 ) -> UserView:
     viewer = ctx.signed_in()
+    avatar = id_input(avatar_media_id, "Media", field="avatarMediaId") if avatar_media_id else None
     await users.update_profile(
         user_id=viewer,
         users=ctx.runtime.users,
         full_name=full_name,
         bio=bio,
         is_private=is_private,
+        avatar_media_id=avatar,
+        remove_avatar=remove_avatar,
     )
     ctx.loaders.forget(viewer)
     return await _view(ctx, viewer)

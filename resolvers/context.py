@@ -29,7 +29,10 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(
-            users=self.runtime.users, media=self.runtime.media, viewer_id=self.viewer_id
+            users=self.runtime.users,
+            media=self.runtime.media,
+            posts=self.runtime.posts,
+            viewer_id=self.viewer_id,
         )
 
     def require_viewer(self) -> int:

@@ -40,6 +40,9 @@ class UpdateProfileInput:
     full_name: str | None = None
     bio: str | None = None
     is_private: bool | None = None
+    avatar_media_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="A READY photo of yours; null removes the avatar."
+    )
 
 
 @strawberry.type(description="Tokens for the signed-in user, or why sign-in failed.")
@@ -119,10 +122,16 @@ class AccountMutation:
 
     @strawberry.mutation(description="Change the viewer's name, bio or privacy.")
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
+        avatar = input.avatar_media_id  # UNSET: keep; null: remove; an id: set
         result = await guarded(
             info,
             lambda: resolve.update_profile(
-                info.context, full_name=input.full_name, bio=input.bio, is_private=input.is_private
+                info.context,
+                full_name=input.full_name,
+                bio=input.bio,
+                is_private=input.is_private,
+                avatar_media_id=avatar or None,
+                remove_avatar=avatar is None,
             ),
         )
         if isinstance(result, list):

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import media
+from resolvers import media, posts
 from resolvers import users as resolve
 from resolvers.context import Info
 from resolvers.errors import ClientError
-from resolvers.global_ids import parse_global_id
+from resolvers.global_ids import id_argument, parse_global_id
 from schema.media import Media
 from schema.node import Node
+from schema.post import Comment, Hashtag, Post
 from schema.user import User
 
 
 @strawberry.type(description="Search results, best match first.")
 class SearchResults:
     users: list[User]
+    hashtags: list[Hashtag]
 
 
 @strawberry.type
@@ -36,7 +38,26 @@ class UserQuery:
         if type_name == "Media":
             view = await media.own_media(info.context, raw_id)
             return Media.from_view(view) if view else None
+        if type_name == "Post":
+            post = await posts.visible_post(info.context, raw_id)
+            return Post.from_view(post) if post else None
+        if type_name == "Comment":
+            comment = await posts.visible_comment(info.context, raw_id)
+            return Comment.from_view(comment) if comment else None
+        if type_name == "Hashtag":
+            tag = await info.context.loaders.hashtag.load(raw_id)
+            return Hashtag.from_row(tag) if tag else None
         return None
+
+    @strawberry.field(description="A post by its id; null when missing or not visible.")
+    async def post(self, info: Info, id: strawberry.ID) -> Post | None:
+        view = await posts.visible_post(info.context, id_argument(id, "Post"))
+        return Post.from_view(view) if view else None
+
+    @strawberry.field(description="A hashtag by name (with or without the #).")
+    async def hashtag(self, info: Info, name: str) -> Hashtag | None:
+        row = await posts.hashtag(info.context, name)
+        return Hashtag.from_row(row) if row else None
 
     @strawberry.field(description="An account by username (any case).")
     async def user(self, info: Info, username: str) -> User | None:
@@ -46,4 +67,7 @@ class UserQuery:
     async def search(self, info: Info, query: str, first: int | None = None) -> SearchResults:
         ids = await resolve.search(info.context, query, first)
         views = await resolve.users_by_ids(info.context, ids)
-        return SearchResults(users=[User.from_view(v) for v in views])
+        tags = await posts.search_hashtags(info.context, query, first)
+        return SearchResults(
+            users=[User.from_view(v) for v in views], hashtags=[Hashtag.from_row(t) for t in tags]
+        )

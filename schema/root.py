@@ -22,11 +22,13 @@ from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
 from schema.graph import GraphMutation
 from schema.media import Media, MediaMutation
+from schema.post import Comment, Hashtag, Post
+from schema.posts import PostMutation
 from schema.query import UserQuery
 from schema.user import User
 
 Query = merge_types("Query", (UserQuery,))
-Mutation = merge_types("Mutation", (AccountMutation, GraphMutation, MediaMutation))
+Mutation = merge_types("Mutation", (AccountMutation, GraphMutation, MediaMutation, PostMutation))
 
 
 def build_schema(
@@ -35,7 +37,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[User, Media],
+        types=[User, Media, Post, Comment, Hashtag],
         # Factories, not instances: each operation gets its own extension objects (the parser
         # and validation caches are shared module-level LRUs all the same).
         extensions=[

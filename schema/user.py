@@ -2,16 +2,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from domain.pagination import Page
 from domain.users.store import UserView
+from resolvers import posts as posts_resolve
 from resolvers import users as resolve
 from resolvers.context import Info
 from resolvers.global_ids import to_cursor, to_global_id
+from schema.media import Media
 from schema.node import Node
 from schema.pagination import PageInfo
+
+if TYPE_CHECKING:
+    from schema.post import PostConnection
 
 
 @strawberry.enum(description="How the viewer follows an account.")
@@ -56,6 +62,45 @@ class User(Node):
         view = await info.context.loaders.user.load(self.raw_id)
         assert view is not None
         return view
+
+    @strawberry.field
+    async def avatar(self, info: Info) -> Media | None:
+        view = await self._view(info)
+        if view.avatar_media_id is None:
+            return None
+        media = await info.context.loaders.media.load(view.avatar_media_id)
+        return Media.from_view(media) if media else None
+
+    @strawberry.field(
+        description="Newest first; empty for a private account the viewer does not follow."
+    )
+    async def posts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Annotated[PostConnection, strawberry.lazy("schema.post")]:
+        from schema.post import PostConnection
+
+        page = await posts_resolve.user_posts(info.context, await self._view(info), first, after)
+        return await PostConnection.of(info, page)
+
+    @strawberry.field(description="The account's reels, newest first.")
+    async def reels(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Annotated[PostConnection, strawberry.lazy("schema.post")]:
+        from schema.post import PostConnection
+
+        page = await posts_resolve.user_posts(
+            info.context, await self._view(info), first, after, reels=True
+        )
+        return await PostConnection.of(info, page)
+
+    @strawberry.field(description="Posts the viewer saved, newest save first; only on the viewer.")
+    async def saved_posts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Annotated[PostConnection, strawberry.lazy("schema.post")]:
+        from schema.post import PostConnection
+
+        page = await posts_resolve.saved_posts(info.context, await self._view(info), first, after)
+        return await PostConnection.of(info, page)
 
     @strawberry.field(description="The viewer is this account.")
     def is_viewer(self, info: Info) -> bool:

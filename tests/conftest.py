@@ -32,7 +32,21 @@ from config.settings import PROJECT_ROOT, Settings
 from domain.media.storage import S3Store
 from tests.client import GraphQLClient
 
-TABLES = ("refresh_tokens", "follows", "blocks", "media", "users")
+TABLES = (
+    "refresh_tokens",
+    "follows",
+    "blocks",
+    "media",
+    "users",
+    "posts",
+    "hashtags",
+    "post_hashtags",
+    "post_mentions",
+    "likes",
+    "saves",
+    "comments",
+    "comment_likes",
+)
 # Limits the live server runs with; tests that probe a limit read them from here.
 LIVE_AUTH_RATE_LIMIT = 30
 LIVE_MAX_DEPTH = 8

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from arq import create_pool
-from arq.connections import RedisSettings
-from arq.worker import Worker
-
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.users.models import RefreshToken
 from domain.users.tokens import issue_tokens
 from tests.factories import make_user
+from tests.jobs import drain
 from workers.queues import DEFAULT_QUEUE
-from workers.settings import worker_settings
 
 
 async def test_purge_job_removes_only_long_expired_refresh_tokens(
@@ -32,30 +28,19 @@ async def test_purge_job_removes_only_long_expired_refresh_tokens(
     await old_row.save(update_fields=["expires_at"])
 
     # when: the job is enqueued twice (arq delivers at least once) and the worker drains it
-    pool = await create_pool(
-        RedisSettings.from_dsn(settings.redis_url), default_queue_name=DEFAULT_QUEUE
+    jobs = runtime.jobs
+    first = await jobs.enqueue_job(
+        "purge_expired_refresh_tokens", _job_id="purge-test-1", _queue_name=DEFAULT_QUEUE
     )
-    try:
-        await pool.enqueue_job("purge_expired_refresh_tokens", _job_id="purge-test-1")
-        await pool.enqueue_job("purge_expired_refresh_tokens", _job_id="purge-test-2")
-    finally:
-        await pool.aclose()
-    worker = Worker(
-        **worker_settings(
-            settings,
-            queue=DEFAULT_QUEUE,
-            database_url=settings.database_url,
-            redis_url=settings.redis_url,
-            burst=True,
-            runtime=runtime,
-        )
+    second = await jobs.enqueue_job(
+        "purge_expired_refresh_tokens", _job_id="purge-test-2", _queue_name=DEFAULT_QUEUE
     )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    assert first is not None
+    assert second is not None
+    worker = await drain(DEFAULT_QUEUE, settings=settings, runtime=runtime)
 
     # then: the expired token is gone, the live one kept, and the second run changed nothing
-    assert worker.jobs_complete == 2
+    results = [await first.result(timeout=5), await second.result(timeout=5)]
+    assert sorted(results) == [0, 1]  # whichever ran first deleted it
     assert worker.jobs_failed == 0
     assert await RefreshToken.all().count() == 1

@@ -19,3 +19,9 @@ async def enqueue_process_media(jobs: ArqRedis, *, media_id: int, attempt: int) 
         _job_id=f"process-media:{media_id}:{attempt}",
         _queue_name=MEDIA_QUEUE,
     )
+
+
+async def enqueue_delete_media(jobs: ArqRedis, *, media_ids: list[int]) -> None:
+    """Remove the files and rows of media whose post was deleted (idempotent)."""
+    if media_ids:
+        await jobs.enqueue_job("delete_media", media_ids, _queue_name=DEFAULT_QUEUE)

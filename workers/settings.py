@@ -17,6 +17,7 @@ from config.runtime import Runtime, start
 from config.settings import Settings
 from domain.media import service as media_service
 from domain.media.models import Media
+from domain.posts import counters
 from domain.users.maintenance import purge_refresh_tokens
 from workers.queues import DEFAULT_QUEUE, MEDIA_QUEUE, enqueue_process_media
 
@@ -41,6 +42,23 @@ async def sweep_media(ctx: dict[str, Any]) -> int:
         media = await Media.get(id=media_id)
         await enqueue_process_media(runtime.jobs, media_id=media_id, attempt=media.attempts)
     return len(retry)
+
+
+async def delete_media(ctx: dict[str, Any], media_ids: list[int]) -> int:
+    runtime: Runtime = ctx["runtime"]
+    return await media_service.purge(
+        media_ids=media_ids, store=runtime.store, media_store=runtime.media
+    )
+
+
+async def flush_counters(ctx: dict[str, Any]) -> int:
+    """Write changed like / comment / save counters from Redis to Postgres."""
+    runtime: Runtime = ctx["runtime"]
+    posts = await counters.flush(runtime.redis, "post")
+    comments = await counters.flush(runtime.redis, "comment")
+    await runtime.posts.posts.invalidate(*posts)
+    await runtime.posts.comments.invalidate(*comments)
+    return len(posts) + len(comments)
 
 
 async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
@@ -76,8 +94,13 @@ def worker_settings(
 
     queues: dict[str, dict[str, Any]] = {
         DEFAULT_QUEUE: {
-            "functions": [purge_expired_refresh_tokens],
-            "cron_jobs": [cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False)],
+            "functions": [purge_expired_refresh_tokens, delete_media, flush_counters],
+            "cron_jobs": [
+                cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False),
+                cron(
+                    flush_counters, second=set(range(0, 60, 10)), run_at_startup=True, unique=True
+                ),
+            ],
             "job_timeout": 60,
         },
         # Long, CPU-bound jobs: their own process, so a crashed video job (retried only after

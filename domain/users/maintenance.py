@@ -14,8 +14,11 @@ RETENTION = timedelta(days=7)
 async def purge_refresh_tokens(*, now: datetime | None = None) -> int:
     """Delete refresh tokens that expired more than RETENTION ago; idempotent."""
     cutoff = (now or datetime.now(UTC)) - RETENTION
-    count, _ = await connections.get("default").execute_query(
-        "/* users.purge_refresh_tokens */ DELETE FROM refresh_tokens WHERE expires_at < $1",
+    # RETURNING, because Tortoise reports affected rows only for SQL that starts with DELETE,
+    # and ours starts with its label.
+    rows = await connections.get("default").execute_query_dict(
+        "/* users.purge_refresh_tokens */ DELETE FROM refresh_tokens WHERE expires_at < $1"
+        " RETURNING id",
         [cutoff],
     )
-    return int(count)
+    return len(rows)

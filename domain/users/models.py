@@ -15,6 +15,7 @@ class User(Model):
     full_name = fields.CharField(max_length=64, default="")
     bio = fields.CharField(max_length=150, default="")
     is_private = fields.BooleanField(default=False)
+    avatar_media_id = fields.BigIntField(null=True)
     # Denormalised counts, kept in the same transaction as the rows they count, so that a
     # read never runs COUNT(*).
     follower_count = fields.IntField(default=0)

@@ -8,6 +8,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode, ValidationErrors
+from domain.media.models import Media, MediaKind, MediaStatus
 from domain.users import passwords
 from domain.users.models import User
 from domain.users.store import UserStore
@@ -102,6 +103,8 @@ async def update_profile(
     full_name: str | None = None,
     bio: str | None = None,
     is_private: bool | None = None,
+    avatar_media_id: int | None = None,
+    remove_avatar: bool = False,
 ) -> None:
     changes: dict[str, object] = {}
     problems = []
@@ -129,6 +132,21 @@ async def update_profile(
         changes["bio"] = bio
     if is_private is not None:
         changes["is_private"] = is_private
+    if remove_avatar:
+        changes["avatar_media_id"] = None
+    elif avatar_media_id is not None:
+        ready = await Media.filter(
+            id=avatar_media_id, owner_id=user_id, kind=MediaKind.IMAGE, status=MediaStatus.READY
+        ).exists()
+        if not ready:
+            problems.append(
+                DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    "The avatar must be one of your photos, processed (READY).",
+                    field="avatarMediaId",
+                )
+            )
+        changes["avatar_media_id"] = avatar_media_id
     if problems:
         raise ValidationErrors(problems)
     if not changes:

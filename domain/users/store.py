@@ -13,8 +13,8 @@ from tortoise import connections
 from domain.cache import RowCache
 
 USER_COLUMNS = (
-    "id, username, full_name, bio, is_private, follower_count, following_count, post_count,"
-    " created_at"
+    "id, username, full_name, bio, is_private, avatar_media_id, follower_count, following_count,"
+    " post_count, created_at"
 )
 
 
@@ -27,6 +27,7 @@ class UserView:
     full_name: str
     bio: str
     is_private: bool
+    avatar_media_id: int | None
     follower_count: int
     following_count: int
     post_count: int

@@ -1,0 +1,159 @@
+"""Reading lists of posts and comments, as keyset pages, filtered for the viewer in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tortoise import connections
+
+from domain.pagination import Page
+from domain.posts.visibility import visible_authors_sql
+
+_MAX_ID = 2**63 - 1
+
+
+async def _page(sql: str, args: list[object], first: int) -> Page:
+    rows = await connections.get("default").execute_query_dict(sql, args)
+    return Page.from_rows([(row["pos"], row["item"]) for row in rows], first)
+
+
+async def author_posts(
+    *, author_id: int, first: int, after: int | None, kinds: Sequence[str] | None = None
+) -> Page:
+    """An author's posts, newest first (the caller has checked the viewer may see them)."""
+    return await _page(
+        "/* posts.by_author */ SELECT id AS pos, id AS item FROM posts"
+        " WHERE author_id = $1 AND id < $2 AND kind = ANY($4::text[])"
+        " ORDER BY id DESC LIMIT $3",
+        [author_id, after or _MAX_ID, first + 1, list(kinds or ["PHOTO", "CAROUSEL", "REEL"])],
+        first,
+    )
+
+
+@dataclass(frozen=True)
+class HashtagRow:
+    id: int
+    name: str
+    post_count: int
+
+
+async def hashtag_by_name(name: str) -> HashtagRow | None:
+    rows = await connections.get("default").execute_query_dict(
+        "/* hashtags.by_name */ SELECT id, name, post_count FROM hashtags WHERE name = $1",
+        [name.strip().lstrip("#").lower()],
+    )
+    return HashtagRow(**rows[0]) if rows else None
+
+
+async def hashtags_by_ids(ids: Sequence[int]) -> dict[int, HashtagRow]:
+    rows = await connections.get("default").execute_query_dict(
+        "/* hashtags.by_ids */ SELECT id, name, post_count FROM hashtags"
+        " WHERE id = ANY($1::bigint[])",
+        [list(ids)],
+    )
+    return {row["id"]: HashtagRow(**row) for row in rows}
+
+
+async def search_hashtags(*, prefix: str, first: int) -> list[HashtagRow]:
+    prefix = prefix.strip().lstrip("#").lower()
+    if not prefix:
+        return []
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await connections.get("default").execute_query_dict(
+        "/* hashtags.search */ SELECT id, name, post_count FROM hashtags WHERE name LIKE $1"
+        " AND post_count > 0 ORDER BY (name = $2) DESC, post_count DESC, name LIMIT $3",
+        [escaped + "%", prefix, first],
+    )
+    return [HashtagRow(**row) for row in rows]
+
+
+async def hashtag_posts(
+    *, hashtag_id: int, viewer_id: int | None, first: int, after: int | None
+) -> Page:
+    return await _page(
+        "/* posts.by_hashtag */ SELECT ph.post_id AS pos, ph.post_id AS item"
+        " FROM post_hashtags ph JOIN posts p ON p.id = ph.post_id"
+        " JOIN users u ON u.id = p.author_id"
+        " WHERE ph.hashtag_id = $1 AND ph.post_id < $2"
+        f" AND {visible_authors_sql('p.author_id', 'u.is_private', '$4')}"
+        " ORDER BY ph.post_id DESC LIMIT $3",
+        [hashtag_id, after or _MAX_ID, first + 1, viewer_id or 0],
+        first,
+    )
+
+
+async def saved_posts(*, user_id: int, first: int, after: int | None) -> Page:
+    return await _page(
+        "/* posts.saved */ SELECT s.id AS pos, s.post_id AS item FROM saves s"
+        " JOIN posts p ON p.id = s.post_id JOIN users u ON u.id = p.author_id"
+        " WHERE s.user_id = $1 AND s.id < $2"
+        f" AND {visible_authors_sql('p.author_id', 'u.is_private', '$1')}"
+        " ORDER BY s.id DESC LIMIT $3",
+        [user_id, after or _MAX_ID, first + 1],
+        first,
+    )
+
+
+def _comment_not_blocked(viewer: str) -> str:
+    return (
+        f"NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = {viewer}"
+        f" AND b.blocked_id = c.author_id) OR (b.blocker_id = c.author_id"
+        f" AND b.blocked_id = {viewer}))"
+    )
+
+
+async def comments(*, post_id: int, viewer_id: int | None, first: int, after: int | None) -> Page:
+    """Top-level comments, newest first, without those of accounts blocked with the viewer."""
+    return await _page(
+        "/* comments.top_level */ SELECT c.id AS pos, c.id AS item FROM comments c"
+        " WHERE c.post_id = $1 AND c.reply_to_id IS NULL AND c.id < $2"
+        f" AND {_comment_not_blocked('$4')} ORDER BY c.id DESC LIMIT $3",
+        [post_id, after or _MAX_ID, first + 1, viewer_id or 0],
+        first,
+    )
+
+
+async def replies(
+    *, comment_id: int, post_id: int, viewer_id: int | None, first: int, after: int | None
+) -> Page:
+    """Replies to a comment, oldest first: they read as a conversation."""
+    return await _page(
+        "/* comments.replies */ SELECT c.id AS pos, c.id AS item FROM comments c"
+        " WHERE c.post_id = $5 AND c.reply_to_id = $1 AND c.id > $2"
+        f" AND {_comment_not_blocked('$4')} ORDER BY c.id ASC LIMIT $3",
+        [comment_id, after or 0, first + 1, viewer_id or 0, post_id],
+        first,
+    )
+
+
+async def _members(sql: str, user_id: int, ids: Sequence[int]) -> set[int]:
+    rows = await connections.get("default").execute_query_dict(sql, [user_id, list(ids)])
+    return {row["item"] for row in rows}
+
+
+async def liked_posts_among(user_id: int, post_ids: Sequence[int]) -> set[int]:
+    return await _members(
+        "/* likes.among */ SELECT post_id AS item FROM likes"
+        " WHERE user_id = $1 AND post_id = ANY($2::bigint[])",
+        user_id,
+        post_ids,
+    )
+
+
+async def saved_posts_among(user_id: int, post_ids: Sequence[int]) -> set[int]:
+    return await _members(
+        "/* saves.among */ SELECT post_id AS item FROM saves"
+        " WHERE user_id = $1 AND post_id = ANY($2::bigint[])",
+        user_id,
+        post_ids,
+    )
+
+
+async def liked_comments_among(user_id: int, comment_ids: Sequence[int]) -> set[int]:
+    return await _members(
+        "/* comment_likes.among */ SELECT comment_id AS item FROM comment_likes"
+        " WHERE user_id = $1 AND comment_id = ANY($2::bigint[])",
+        user_id,
+        comment_ids,
+    )

@@ -1,0 +1,125 @@
+"""The read path for posts and comments (Redis first), with live counters merged in."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from aiocache.base import BaseCache
+from redis.asyncio import Redis
+
+from domain.cache import RowCache
+from domain.posts import counters
+
+POST_COLUMNS = (
+    "id, author_id, kind, caption, media_ids, hashtags, mention_ids, like_count, comment_count,"
+    " save_count, created_at, edited_at"
+)
+COMMENT_COLUMNS = "id, post_id, author_id, reply_to_id, text, like_count, reply_count, created_at"
+_JSON_LISTS = ("media_ids", "hashtags", "mention_ids")
+_TIMES = ("created_at", "edited_at")
+
+
+def _encode_times(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in data.items()}
+
+
+def _decode_times(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (datetime.fromisoformat(v) if k in _TIMES and v else v) for k, v in data.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PostView:
+    id: int
+    author_id: int
+    kind: str
+    caption: str
+    media_ids: list[int]
+    hashtags: list[str]
+    mention_ids: list[int]
+    like_count: int
+    comment_count: int
+    save_count: int
+    created_at: datetime
+    edited_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> PostView:
+        values = {name: row[name] for name in cls.__slots__}
+        for name in _JSON_LISTS:
+            if isinstance(values[name], str):
+                values[name] = json.loads(values[name])
+        return cls(**values)
+
+    def to_cache(self) -> dict[str, Any]:
+        return _encode_times(asdict(self))
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any]) -> PostView:
+        return cls(**_decode_times(data))
+
+
+@dataclass(frozen=True, slots=True)
+class CommentView:
+    id: int
+    post_id: int
+    author_id: int
+    reply_to_id: int | None
+    text: str
+    like_count: int
+    reply_count: int
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> CommentView:
+        return cls(**{name: row[name] for name in cls.__slots__})
+
+    def to_cache(self) -> dict[str, Any]:
+        return _encode_times(asdict(self))
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any]) -> CommentView:
+        return cls(**_decode_times(data))
+
+
+def _counts(live: dict[int, dict[str, int]], item_id: int) -> dict[str, Any]:
+    return dict(live[item_id])
+
+
+class PostStore:
+    def __init__(self, cache: BaseCache, redis: Redis, *, ttl_seconds: int) -> None:
+        self._redis = redis
+        self.posts = RowCache[PostView](
+            cache,
+            kind="post",
+            select_sql=f"/* posts.by_ids */ SELECT {POST_COLUMNS} FROM posts"
+            " WHERE id = ANY($1::bigint[])",
+            from_row=PostView.from_row,
+            to_cache=PostView.to_cache,
+            from_cache=PostView.from_cache,
+            id_of=lambda p: p.id,
+            ttl_seconds=ttl_seconds,
+        )
+        self.comments = RowCache[CommentView](
+            cache,
+            kind="comment",
+            select_sql=f"/* comments.by_ids */ SELECT {COMMENT_COLUMNS} FROM comments"
+            " WHERE id = ANY($1::bigint[])",
+            from_row=CommentView.from_row,
+            to_cache=CommentView.to_cache,
+            from_cache=CommentView.from_cache,
+            id_of=lambda c: c.id,
+            ttl_seconds=ttl_seconds,
+        )
+
+    async def get_posts(self, ids: list[int]) -> dict[int, PostView]:
+        found = await self.posts.get_many(ids)
+        live = await counters.read(self._redis, "post", list(found))
+        return {i: replace(p, **_counts(live, i)) if i in live else p for i, p in found.items()}
+
+    async def get_comments(self, ids: list[int]) -> dict[int, CommentView]:
+        found = await self.comments.get_many(ids)
+        live = await counters.read(self._redis, "comment", list(found))
+        return {i: replace(c, **_counts(live, i)) if i in live else c for i, c in found.items()}

@@ -1,0 +1,225 @@
+"""Posts, comments, hashtags: visibility checks, argument mapping, and the post mutations."""
+
+from __future__ import annotations
+
+from domain.errors import not_found
+from domain.graph.models import FollowStatus
+from domain.pagination import Page
+from domain.posts import queries
+from domain.posts import service as posts
+from domain.posts.queries import HashtagRow
+from domain.posts.store import CommentView, PostView
+from domain.users.store import UserView
+from resolvers.context import Context
+from resolvers.errors import ClientError
+from resolvers.global_ids import id_input, page_arguments
+from workers.queues import enqueue_delete_media
+
+
+async def can_see_posts_of(ctx: Context, author_id: int) -> bool:
+    """Not across a block; a private account's posts only for approved followers and itself."""
+    if ctx.viewer_id == author_id:
+        return True
+    author = await ctx.loaders.user.load(author_id)
+    if author is None or await ctx.loaders.blocked_with_viewer.load(author_id):
+        return False
+    if not author.is_private:
+        return True
+    return await ctx.loaders.viewer_follow_status.load(author_id) == FollowStatus.ACTIVE
+
+
+async def visible_post(ctx: Context, post_id: int) -> PostView | None:
+    post = await ctx.loaders.post.load(post_id)
+    if post is None or not await can_see_posts_of(ctx, post.author_id):
+        return None
+    return post
+
+
+async def visible_comment(ctx: Context, comment_id: int) -> CommentView | None:
+    comment = await ctx.loaders.comment.load(comment_id)
+    if comment is None or await ctx.loaders.blocked_with_viewer.load(comment.author_id):
+        return None
+    return comment if await visible_post(ctx, comment.post_id) else None
+
+
+async def visible_posts(ctx: Context, page: Page) -> list[tuple[int, PostView]]:
+    """The page's posts that still exist, with their cursor positions."""
+    found = await ctx.loaders.post.load_many(page.ids)
+    return [(pos, post) for (pos, _), post in zip(page.entries, found, strict=True) if post]
+
+
+async def user_posts(
+    ctx: Context, user: UserView, first: int | None, after: str | None, *, reels: bool = False
+) -> Page:
+    limit, position = page_arguments(first, after)
+    if not await can_see_posts_of(ctx, user.id):
+        return Page([], False)
+    return await queries.author_posts(
+        author_id=user.id, first=limit, after=position, kinds=["REEL"] if reels else None
+    )
+
+
+async def saved_posts(ctx: Context, user: UserView, first: int | None, after: str | None) -> Page:
+    limit, position = page_arguments(first, after)
+    if ctx.viewer_id != user.id:
+        raise ClientError("Saved posts are only for their owner.", code="FORBIDDEN")
+    return await queries.saved_posts(user_id=user.id, first=limit, after=position)
+
+
+async def hashtag(ctx: Context, name: str) -> HashtagRow | None:
+    return await queries.hashtag_by_name(name)
+
+
+async def hashtag_posts(
+    ctx: Context, tag: HashtagRow, first: int | None, after: str | None
+) -> Page:
+    limit, position = page_arguments(first, after)
+    return await queries.hashtag_posts(
+        hashtag_id=tag.id, viewer_id=ctx.viewer_id, first=limit, after=position
+    )
+
+
+async def search_hashtags(ctx: Context, query: str, first: int | None) -> list[HashtagRow]:
+    limit, _ = page_arguments(first, None)
+    return await queries.search_hashtags(prefix=query, first=limit)
+
+
+async def comments(ctx: Context, post: PostView, first: int | None, after: str | None) -> Page:
+    limit, position = page_arguments(first, after)
+    return await queries.comments(
+        post_id=post.id, viewer_id=ctx.viewer_id, first=limit, after=position
+    )
+
+
+async def replies(ctx: Context, comment: CommentView, first: int | None, after: str | None) -> Page:
+    limit, position = page_arguments(first, after)
+    return await queries.replies(
+        comment_id=comment.id,
+        post_id=comment.post_id,
+        viewer_id=ctx.viewer_id,
+        first=limit,
+        after=position,
+    )
+
+
+# Mutations.
+
+
+async def _target_post(ctx: Context, global_id: str) -> PostView:
+    post_id = id_input(global_id, "Post", field="postId")
+    post = await visible_post(ctx, post_id)
+    if post is None:
+        raise not_found("post", field="postId")
+    return post
+
+
+async def _reread(ctx: Context, post_id: int) -> PostView:
+    ctx.loaders.forget_keys(ctx.loaders.post, post_id)
+    for loader in (ctx.loaders.viewer_liked, ctx.loaders.viewer_saved):
+        ctx.loaders.forget_keys(loader, post_id)
+    post = await ctx.loaders.post.load(post_id)
+    assert post is not None, "a post just written must be readable"
+    return post
+
+
+async def create_post(ctx: Context, *, media_ids: list[str], caption: str) -> PostView:
+    viewer = ctx.signed_in()
+    raw_ids = [id_input(m, "Media", field="mediaIds") for m in media_ids]
+    post_id = await posts.create_post(
+        author_id=viewer, media_ids=raw_ids, caption=caption, stores=ctx.runtime.post_stores
+    )
+    return await _reread(ctx, post_id)
+
+
+async def create_reel(ctx: Context, *, media_id: str, caption: str) -> PostView:
+    viewer = ctx.signed_in()
+    raw_id = id_input(media_id, "Media", field="mediaId")
+    post_id = await posts.create_post(
+        author_id=viewer,
+        media_ids=[raw_id],
+        caption=caption,
+        stores=ctx.runtime.post_stores,
+        reel=True,
+    )
+    return await _reread(ctx, post_id)
+
+
+async def edit_post(ctx: Context, *, post_id: str, caption: str) -> PostView:
+    viewer = ctx.signed_in()
+    post = await _target_post(ctx, post_id)
+    await posts.edit_post(
+        post_id=post.id, viewer_id=viewer, caption=caption, stores=ctx.runtime.post_stores
+    )
+    return await _reread(ctx, post.id)
+
+
+async def delete_post(ctx: Context, *, post_id: str) -> str:
+    viewer = ctx.signed_in()
+    post = await _target_post(ctx, post_id)
+    media_ids = await posts.delete_post(
+        post_id=post.id, viewer_id=viewer, stores=ctx.runtime.post_stores
+    )
+    await enqueue_delete_media(ctx.runtime.jobs, media_ids=media_ids)
+    return post_id
+
+
+async def set_like(ctx: Context, *, post_id: str, liked: bool) -> PostView:
+    viewer = ctx.signed_in()
+    post = await _target_post(ctx, post_id)
+    await posts.set_like(user_id=viewer, post_id=post.id, liked=liked, redis=ctx.runtime.redis)
+    return await _reread(ctx, post.id)
+
+
+async def set_save(ctx: Context, *, post_id: str, saved: bool) -> PostView:
+    viewer = ctx.signed_in()
+    post = await _target_post(ctx, post_id)
+    await posts.set_save(user_id=viewer, post_id=post.id, saved=saved, redis=ctx.runtime.redis)
+    return await _reread(ctx, post.id)
+
+
+async def add_comment(
+    ctx: Context, *, post_id: str, text: str, reply_to_id: str | None
+) -> CommentView:
+    viewer = ctx.signed_in()
+    post = await _target_post(ctx, post_id)
+    reply_to = id_input(reply_to_id, "Comment", field="replyToId") if reply_to_id else None
+    comment_id = await posts.add_comment(
+        author_id=viewer,
+        post_id=post.id,
+        text=text,
+        reply_to_id=reply_to,
+        stores=ctx.runtime.post_stores,
+    )
+    comment = await ctx.loaders.comment.load(comment_id)
+    assert comment is not None
+    return comment
+
+
+async def _target_comment(ctx: Context, global_id: str) -> CommentView:
+    comment_id = id_input(global_id, "Comment", field="commentId")
+    comment = await visible_comment(ctx, comment_id)
+    if comment is None:
+        raise not_found("comment", field="commentId")
+    return comment
+
+
+async def delete_comment(ctx: Context, *, comment_id: str) -> str:
+    viewer = ctx.signed_in()
+    comment = await _target_comment(ctx, comment_id)
+    await posts.delete_comment(
+        comment_id=comment.id, viewer_id=viewer, stores=ctx.runtime.post_stores
+    )
+    return comment_id
+
+
+async def set_comment_like(ctx: Context, *, comment_id: str, liked: bool) -> CommentView:
+    viewer = ctx.signed_in()
+    comment = await _target_comment(ctx, comment_id)
+    await posts.set_comment_like(
+        user_id=viewer, comment_id=comment.id, liked=liked, redis=ctx.runtime.redis
+    )
+    ctx.loaders.forget_keys(ctx.loaders.comment, comment.id)
+    ctx.loaders.forget_keys(ctx.loaders.viewer_liked_comment, comment.id)
+    fresh = await ctx.loaders.comment.load(comment.id)
+    assert fresh is not None
+    return fresh

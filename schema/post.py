@@ -1,0 +1,198 @@
+"""Post, Comment and Hashtag, and their connections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from domain.pagination import Page
+from domain.posts.queries import HashtagRow
+from domain.posts.store import CommentView, PostView
+from resolvers import posts as resolve
+from resolvers.context import Info
+from resolvers.global_ids import to_cursor, to_global_id
+from schema.media import Media
+from schema.node import Node
+from schema.pagination import PageInfo
+from schema.user import User
+
+
+@strawberry.enum
+class PostKind(Enum):
+    PHOTO = "PHOTO"
+    CAROUSEL = "CAROUSEL"
+    REEL = "REEL"
+
+
+@strawberry.type(description="A photo, a carousel of up to 10, or a reel.")
+class Post(Node):
+    raw: strawberry.Private[PostView]
+    kind: PostKind
+    caption: str
+    hashtags: list[str]
+    like_count: int
+    comment_count: int
+    save_count: int
+    created_at: datetime
+    edited_at: datetime | None
+
+    @classmethod
+    def from_view(cls, view: PostView) -> Post:
+        return cls(
+            id=strawberry.ID(to_global_id("Post", view.id)),
+            raw=view,
+            kind=PostKind(view.kind),
+            caption=view.caption,
+            hashtags=view.hashtags,
+            like_count=view.like_count,
+            comment_count=view.comment_count,
+            save_count=view.save_count,
+            created_at=view.created_at,
+            edited_at=view.edited_at,
+        )
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        view = await info.context.loaders.user.load(self.raw.author_id)
+        assert view is not None
+        return User.from_view(view)
+
+    @strawberry.field(description="In display order.")
+    async def media(self, info: Info) -> list[Media]:
+        views = await info.context.loaders.media.load_many(self.raw.media_ids)
+        return [Media.from_view(v) for v in views if v is not None]
+
+    @strawberry.field(description="Accounts @mentioned in the caption.")
+    async def mentions(self, info: Info) -> list[User]:
+        views = await info.context.loaders.user.load_many(self.raw.mention_ids)
+        blocked = await info.context.loaders.blocked_with_viewer.load_many(self.raw.mention_ids)
+        return [User.from_view(v) for v, b in zip(views, blocked, strict=True) if v and not b]
+
+    @strawberry.field
+    async def viewer_has_liked(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_liked.load(self.raw.id)
+
+    @strawberry.field
+    async def viewer_has_saved(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_saved.load(self.raw.id)
+
+    @strawberry.field(description="Top-level comments, newest first.")
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> CommentConnection:
+        page = await resolve.comments(info.context, self.raw, first, after)
+        return await CommentConnection.of(info, page)
+
+
+@strawberry.type
+class PostEdge:
+    cursor: str
+    node: Post
+
+
+@strawberry.type
+class PostConnection:
+    edges: list[PostEdge]
+    page_info: PageInfo
+
+    @classmethod
+    async def of(cls, info: Info, page: Page) -> PostConnection:
+        posts = await resolve.visible_posts(info.context, page)
+        edges = [PostEdge(cursor=to_cursor(pos), node=Post.from_view(p)) for pos, p in posts]
+        return cls(edges=edges, page_info=PageInfo.of(page))
+
+
+@strawberry.type
+class Comment(Node):
+    raw: strawberry.Private[CommentView]
+    text: str
+    like_count: int
+    reply_count: int
+    created_at: datetime
+
+    @classmethod
+    def from_view(cls, view: CommentView) -> Comment:
+        return cls(
+            id=strawberry.ID(to_global_id("Comment", view.id)),
+            raw=view,
+            text=view.text,
+            like_count=view.like_count,
+            reply_count=view.reply_count,
+            created_at=view.created_at,
+        )
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        view = await info.context.loaders.user.load(self.raw.author_id)
+        assert view is not None
+        return User.from_view(view)
+
+    @strawberry.field
+    async def post(self, info: Info) -> Post | None:
+        view = await resolve.visible_post(info.context, self.raw.post_id)
+        return Post.from_view(view) if view else None
+
+    @strawberry.field(description="The top-level comment this replies to.")
+    async def reply_to(self, info: Info) -> Comment | None:
+        if self.raw.reply_to_id is None:
+            return None
+        view = await info.context.loaders.comment.load(self.raw.reply_to_id)
+        return Comment.from_view(view) if view else None
+
+    @strawberry.field
+    async def viewer_has_liked(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_liked_comment.load(self.raw.id)
+
+    @strawberry.field(description="Replies, oldest first.")
+    async def replies(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> CommentConnection:
+        page = await resolve.replies(info.context, self.raw, first, after)
+        return await CommentConnection.of(info, page)
+
+
+@strawberry.type
+class CommentEdge:
+    cursor: str
+    node: Comment
+
+
+@strawberry.type
+class CommentConnection:
+    edges: list[CommentEdge]
+    page_info: PageInfo
+
+    @classmethod
+    async def of(cls, info: Info, page: Page) -> CommentConnection:
+        views = await info.context.loaders.comment.load_many(page.ids)
+        edges = [
+            CommentEdge(cursor=to_cursor(pos), node=Comment.from_view(view))
+            for (pos, _), view in zip(page.entries, views, strict=True)
+            if view is not None
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(page))
+
+
+@strawberry.type
+class Hashtag(Node):
+    raw: strawberry.Private[HashtagRow]
+    name: str
+    post_count: int
+
+    @classmethod
+    def from_row(cls, row: HashtagRow) -> Hashtag:
+        return cls(
+            id=strawberry.ID(to_global_id("Hashtag", row.id)),
+            raw=row,
+            name=row.name,
+            post_count=row.post_count,
+        )
+
+    @strawberry.field(description="Posts with this hashtag that the viewer may see, newest first.")
+    async def posts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> PostConnection:
+        page = await resolve.hashtag_posts(info.context, self.raw, first, after)
+        return await PostConnection.of(info, page)
