@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     media_root: Path = PROJECT_ROOT / ".data" / "media"
     cdn_base_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
+    video_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = (
+        "veryfast"
+    )
 
     # Auth.
     jwt_secret: str = DEV_JWT_SECRET

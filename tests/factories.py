@@ -10,6 +10,8 @@ from argon2 import PasswordHasher
 
 from config.settings import Settings
 from domain.graph import service as graph
+from domain.media.models import Media
+from domain.media.store import original_key
 from domain.users.models import User
 from domain.users.store import UserStore
 from domain.users.tokens import create_access_token
@@ -45,3 +47,36 @@ def gid(user: User) -> str:
 
 async def follow(follower: User, followee: User, users: UserStore) -> None:
     await graph.follow(follower_id=follower.id, followee_id=followee.id, users=users)
+
+
+async def make_media(
+    owner: User, *, kind: str = "IMAGE", status: str = "READY", duration_ms: int | None = None
+) -> Media:
+    """A media row as the pipeline leaves it (the pipeline itself is tested in test_media)."""
+    media = Media(
+        owner_id=owner.id,
+        kind=kind,
+        status=status,
+        declared_type="image/jpeg",
+        declared_size=1000,
+        original_key="",
+        width=1080,
+        height=1080,
+        duration_ms=duration_ms,
+    )
+    media.original_key = original_key(owner.id, media.id)
+    if status == "READY":
+        media.variants = [
+            {
+                "key": f"m/{owner.id}/{media.id}/w1080.jpg",
+                "width": 1080,
+                "height": 1080,
+                "content_type": "image/jpeg",
+            }
+        ]
+    await media.save()
+    return media
+
+
+def media_gid(media: Media) -> str:
+    return to_global_id("Media", media.id)

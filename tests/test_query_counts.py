@@ -61,3 +61,41 @@ async def test_signed_out_followers_page(client: GraphQLClient, runtime: Runtime
     assert cold["extensions"]["sqlStatements"] == 4
     # ... and once Redis holds the users, only the page itself.
     assert warm["extensions"]["sqlStatements"] == 1
+
+
+POSTS = """{ user(username: "ana") { posts(first: 10) { edges { node {
+    caption likeCount commentCount viewerHasLiked viewerHasSaved
+    author { username } media { url(width: 640) } } } } } }"""
+
+
+async def test_a_page_of_posts_costs_the_same_for_3_or_10_posts(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    from domain.posts import service as posts
+    from tests.factories import make_media
+
+    ana, viewer = await make_user("ana"), await make_user("viewer")
+    token = token_for(viewer, settings)
+
+    async def add_posts(count: int) -> None:
+        for _ in range(count):
+            media = [await make_media(ana), await make_media(ana)]
+            await posts.create_post(
+                author_id=ana.id,
+                media_ids=[m.id for m in media],
+                caption="#x",
+                stores=runtime.post_stores,
+            )
+
+    await add_posts(3)
+    await runtime.redis.flushdb()
+    few_cold = await statements(client, POSTS, token)
+    await add_posts(7)
+    await runtime.redis.flushdb()
+    cold = await statements(client, POSTS, token)
+    warm = await statements(client, POSTS, token)
+
+    # Cold: username, user, blocks, the page, the posts, their media, likes, saves.
+    assert cold == few_cold == 8
+    # Warm: posts, media and users from Redis; the page and the per-viewer facts remain.
+    assert warm == 4

@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 async def process_media(ctx: dict[str, Any], media_id: int) -> str | None:
     runtime: Runtime = ctx["runtime"]
     status = await media_service.process_media(
-        media_id=media_id, store=runtime.store, redis=runtime.redis, media_store=runtime.media
+        media_id=media_id,
+        store=runtime.store,
+        redis=runtime.redis,
+        media_store=runtime.media,
+        video_preset=runtime.settings.video_preset,
     )
     return status.value if status else None
 
