@@ -20,6 +20,8 @@ from tortoise import Tortoise
 from config.database import tortoise_config
 from config.settings import Settings
 from domain import ids
+from domain.feed.service import FeedStores
+from domain.feed.store import FeedStore
 from domain.media.storage import LocalStore, ObjectStore, S3Store
 from domain.media.store import MediaStore
 from domain.posts.service import Stores
@@ -38,11 +40,21 @@ class Runtime:
     users: UserStore
     media: MediaStore
     posts: PostStore
+    feeds: FeedStore
     _cache: RedisCache
 
     @property
     def post_stores(self) -> Stores:
         return Stores(redis=self.redis, users=self.users, media=self.media, posts=self.posts)
+
+    @property
+    def feed_stores(self) -> FeedStores:
+        return FeedStores(
+            feeds=self.feeds,
+            users=self.users,
+            posts=self.posts,
+            max_followers=self.settings.fanout_max_followers,
+        )
 
     async def close(self) -> None:
         await self.store.close()
@@ -81,9 +93,10 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         redis=redis,
         jobs=await create_pool(RedisSettings.from_dsn(redis_url)),
         store=build_store(settings),
-        users=UserStore(cache, ttl_seconds=settings.cache_ttl_seconds),
+        users=UserStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
         media=MediaStore(cache, ttl_seconds=settings.cache_ttl_seconds),
         posts=PostStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
+        feeds=FeedStore(redis, active_days=settings.feed_active_days),
         _cache=cache,
     )
 

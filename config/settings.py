@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     auth_rate_limit_per_minute: int = Field(default=20, ge=1)
 
+    # Home feed.
+    fanout_max_followers: int = Field(default=10_000, ge=0)
+    feed_active_days: int = Field(default=30, ge=1, le=365)
+
     # Caching.
     cache_ttl_seconds: int = Field(default=3_600, ge=1)
 

@@ -6,6 +6,7 @@ from domain.ratelimit import check_rate
 from domain.users import service as users
 from domain.users import tokens
 from domain.users.store import UserView
+from resolvers import feed
 from resolvers.context import Context
 from resolvers.global_ids import id_input
 
@@ -77,7 +78,7 @@ async def update_profile(
 ) -> UserView:
     viewer = ctx.signed_in()
     avatar = id_input(avatar_media_id, "Media", field="avatarMediaId") if avatar_media_id else None
-    await users.update_profile(
+    approved = await users.update_profile(
         user_id=viewer,
         users=ctx.runtime.users,
         full_name=full_name,
@@ -86,5 +87,7 @@ async def update_profile(
         avatar_media_id=avatar,
         remove_avatar=remove_avatar,
     )
+    if approved:
+        await feed.follows_changed(ctx, *approved)
     ctx.loaders.forget(viewer)
     return await _view(ctx, viewer)

@@ -10,6 +10,7 @@ from domain.posts import service as posts
 from domain.posts.queries import HashtagRow
 from domain.posts.store import CommentView, PostView
 from domain.users.store import UserView
+from resolvers import feed
 from resolvers.context import Context
 from resolvers.errors import ClientError
 from resolvers.global_ids import id_input, page_arguments
@@ -128,6 +129,7 @@ async def create_post(ctx: Context, *, media_ids: list[str], caption: str) -> Po
     post_id = await posts.create_post(
         author_id=viewer, media_ids=raw_ids, caption=caption, stores=ctx.runtime.post_stores
     )
+    await feed.post_created(ctx, author_id=viewer, post_id=post_id)
     return await _reread(ctx, post_id)
 
 
@@ -141,6 +143,7 @@ async def create_reel(ctx: Context, *, media_id: str, caption: str) -> PostView:
         stores=ctx.runtime.post_stores,
         reel=True,
     )
+    await feed.post_created(ctx, author_id=viewer, post_id=post_id)
     return await _reread(ctx, post_id)
 
 
@@ -159,6 +162,7 @@ async def delete_post(ctx: Context, *, post_id: str) -> str:
     media_ids = await posts.delete_post(
         post_id=post.id, viewer_id=viewer, stores=ctx.runtime.post_stores
     )
+    await feed.post_deleted(ctx, author_id=viewer, post_id=post.id)
     await enqueue_delete_media(ctx.runtime.jobs, media_ids=media_ids)
     return post_id
 

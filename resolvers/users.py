@@ -7,6 +7,7 @@ from domain.graph import service as graph
 from domain.graph.models import FollowStatus
 from domain.pagination import Page
 from domain.users.store import UserView
+from resolvers import feed
 from resolvers.context import Context
 from resolvers.errors import ClientError
 from resolvers.global_ids import id_input, page_arguments
@@ -94,6 +95,8 @@ async def follow(ctx: Context, global_id: str) -> tuple[FollowStatus, UserView |
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
     status = await graph.follow(follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users)
+    if status is FollowStatus.ACTIVE:
+        await feed.follows_changed(ctx, viewer_id)  # backfill the followee's recent posts
     return status, await _reread(ctx, user_id)
 
 
@@ -101,6 +104,7 @@ async def unfollow(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
     await graph.unfollow(follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users)
+    await feed.follows_changed(ctx, viewer_id)
     return await _reread(ctx, user_id)
 
 
@@ -108,6 +112,7 @@ async def approve_request(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
     await graph.approve_request(owner_id=viewer_id, requester_id=user_id, users=ctx.runtime.users)
+    await feed.follows_changed(ctx, user_id)
     return await _reread(ctx, user_id)
 
 
@@ -122,6 +127,7 @@ async def remove_follower(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
     await graph.remove_follower(owner_id=viewer_id, follower_id=user_id, users=ctx.runtime.users)
+    await feed.follows_changed(ctx, user_id)
     return await _reread(ctx, user_id)
 
 
@@ -129,6 +135,7 @@ async def block(ctx: Context, global_id: str) -> None:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
     await graph.block(blocker_id=viewer_id, blocked_id=user_id, users=ctx.runtime.users)
+    await feed.follows_changed(ctx, viewer_id, user_id)
 
 
 async def unblock(ctx: Context, global_id: str) -> UserView | None:

@@ -20,6 +20,7 @@ from strawberry.tools import merge_types
 from config.settings import Settings
 from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
+from schema.feed import FeedQuery
 from schema.graph import GraphMutation
 from schema.media import Media, MediaMutation
 from schema.post import Comment, Hashtag, Post
@@ -27,7 +28,7 @@ from schema.posts import PostMutation
 from schema.query import UserQuery
 from schema.user import User
 
-Query = merge_types("Query", (UserQuery,))
+Query = merge_types("Query", (UserQuery, FeedQuery))
 Mutation = merge_types("Mutation", (AccountMutation, GraphMutation, MediaMutation, PostMutation))
 
 

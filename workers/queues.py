@@ -7,7 +7,8 @@ from arq.connections import ArqRedis
 
 DEFAULT_QUEUE = "default"
 MEDIA_QUEUE = "media"
-QUEUES = (DEFAULT_QUEUE, MEDIA_QUEUE)
+FANOUT_QUEUE = "fanout"
+QUEUES = (DEFAULT_QUEUE, FANOUT_QUEUE, MEDIA_QUEUE)
 
 
 async def enqueue_process_media(jobs: ArqRedis, *, media_id: int, attempt: int) -> None:
@@ -25,3 +26,19 @@ async def enqueue_delete_media(jobs: ArqRedis, *, media_ids: list[int]) -> None:
     """Remove the files and rows of media whose post was deleted (idempotent)."""
     if media_ids:
         await jobs.enqueue_job("delete_media", media_ids, _queue_name=DEFAULT_QUEUE)
+
+
+async def enqueue_fanout(jobs: ArqRedis, *, post_id: int) -> None:
+    """Push a committed post into its author's followers' feeds (one job per post)."""
+    await jobs.enqueue_job(
+        "fanout_post", post_id, _job_id=f"fanout:{post_id}", _queue_name=FANOUT_QUEUE
+    )
+
+
+async def enqueue_feed_refresh(jobs: ArqRedis, *, user_ids: list[int]) -> None:
+    """Rebuild these users' feeds after their follows changed. While one is queued, another
+    for the same user is dropped (the job keeps no result, so the id frees up when it ends)."""
+    for user_id in user_ids:
+        await jobs.enqueue_job(
+            "refresh_feed", user_id, _job_id=f"refresh-feed:{user_id}", _queue_name=FANOUT_QUEUE
+        )

@@ -12,14 +12,16 @@ from typing import Any
 
 from arq.connections import RedisSettings
 from arq.cron import cron
+from arq.worker import func
 
 from config.runtime import Runtime, start
 from config.settings import Settings
+from domain.feed import service as feed
 from domain.media import service as media_service
 from domain.media.models import Media
 from domain.posts import counters
 from domain.users.maintenance import purge_refresh_tokens
-from workers.queues import DEFAULT_QUEUE, MEDIA_QUEUE, enqueue_process_media
+from workers.queues import DEFAULT_QUEUE, FANOUT_QUEUE, MEDIA_QUEUE, enqueue_process_media
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,16 @@ async def flush_counters(ctx: dict[str, Any]) -> int:
     return len(posts) + len(comments)
 
 
+async def fanout_post(ctx: dict[str, Any], post_id: int) -> int:
+    runtime: Runtime = ctx["runtime"]
+    return await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+
+
+async def refresh_feed(ctx: dict[str, Any], user_id: int) -> bool:
+    runtime: Runtime = ctx["runtime"]
+    return await feed.refresh(user_id=user_id, stores=runtime.feed_stores)
+
+
 async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
     deleted = await purge_refresh_tokens()
     if deleted:
@@ -106,6 +118,10 @@ def worker_settings(
                 ),
             ],
             "job_timeout": 60,
+        },
+        FANOUT_QUEUE: {
+            "functions": [fanout_post, func(refresh_feed, keep_result=0)],
+            "job_timeout": 300,
         },
         # Long, CPU-bound jobs: their own process, so a crashed video job (retried only after
         # job_timeout) never holds up anything else. Video work runs in a child process that

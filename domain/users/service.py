@@ -105,7 +105,8 @@ async def update_profile(
     is_private: bool | None = None,
     avatar_media_id: int | None = None,
     remove_avatar: bool = False,
-) -> None:
+) -> list[int]:
+    """Returns the ids of follow requests approved by going public (their feeds need them)."""
     changes: dict[str, object] = {}
     problems = []
     if full_name is not None:
@@ -150,8 +151,9 @@ async def update_profile(
     if problems:
         raise ValidationErrors(problems)
     if not changes:
-        return
+        return []
     affected = [user_id]
+    approved: list[int] = []
     async with in_transaction() as conn:
         await User.filter(id=user_id).using_db(conn).update(**changes)
         if is_private is False:
@@ -175,3 +177,4 @@ async def update_profile(
                 )
                 affected.extend(approved)
     await users.invalidate(*affected)
+    return approved

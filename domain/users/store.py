@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from aiocache.base import BaseCache
+from redis.asyncio import Redis
 from tortoise import connections
 
 from domain.cache import RowCache
@@ -48,8 +49,9 @@ class UserView:
 
 
 class UserStore:
-    def __init__(self, cache: BaseCache, *, ttl_seconds: int) -> None:
+    def __init__(self, cache: BaseCache, redis: Redis, *, ttl_seconds: int) -> None:
         self._cache = cache
+        self._redis = redis
         self._ttl = ttl_seconds
         self._rows = RowCache[UserView](
             cache,
@@ -83,6 +85,32 @@ class UserStore:
         await self._cache.set(key, rows[0]["id"], ttl=self._ttl)
         return int(rows[0]["id"])
 
+    async def following_ids(self, user_id: int) -> set[int]:
+        """Whom the user follows (approved follows only), from a Redis set kept beside the
+        user; "0" marks a loaded set, so following nobody is cached too."""
+        key = _following_key(user_id)
+        members = await cast(Awaitable[set[str]], self._redis.smembers(key))
+        if members:
+            return {int(m) for m in members if m != "0"}
+        rows = await connections.get("default").execute_query_dict(
+            "/* users.following_ids */ SELECT followee_id FROM follows"
+            " WHERE follower_id = $1 AND status = 'ACTIVE'",
+            [user_id],
+        )
+        ids = {int(row["followee_id"]) for row in rows}
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, "0", *ids)
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+        return ids
+
     async def invalidate(self, *user_ids: int) -> None:
-        """Drop cached copies after a write; the next read refills from Postgres."""
+        """Drop cached copies (the user and whom they follow) after a write; the next read
+        refills from Postgres."""
         await self._rows.invalidate(*user_ids)
+        if user_ids:
+            await self._redis.delete(*(_following_key(i) for i in user_ids))
+
+
+def _following_key(user_id: int) -> str:
+    return f"fol:{{{user_id}}}"

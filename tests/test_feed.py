@@ -1,0 +1,254 @@
+"""The home feed: fan-out on write, hybrid pull, rebuild, fall-through, visibility, cursors."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tortoise import connections
+
+from config.runtime import Runtime
+from config.settings import Settings
+from domain.feed import service as feed
+from domain.feed.store import FEED_SIZE
+from domain.ids import next_id
+from domain.posts import service as posts
+from domain.users.models import User
+from resolvers.global_ids import to_global_id
+from tests.client import GraphQLClient
+from tests.factories import follow, gid, make_media, make_user, media_gid, token_for
+from tests.jobs import drain
+from workers.queues import FANOUT_QUEUE
+
+FEED = """query($after: String, $first: Int) { feed(first: $first, after: $after) {
+  edges { cursor node { id caption author { username } } } pageInfo { hasNextPage endCursor } } }"""
+
+
+async def new_post(runtime: Runtime, author: User, caption: str = "") -> int:
+    media = await make_media(author)
+    return await posts.create_post(
+        author_id=author.id, media_ids=[media.id], caption=caption, stores=runtime.post_stores
+    )
+
+
+async def bulk_posts(author_ids: list[int], count: int) -> list[int]:
+    """`count` posts spread over the authors in one statement, in creation order."""
+    ids = [next_id() for _ in range(count)]
+    authors = [author_ids[i % len(author_ids)] for i in range(count)]
+    await connections.get("default").execute_query(
+        "INSERT INTO posts (id, author_id, kind, caption, media_ids, hashtags, mention_ids,"
+        " like_count, comment_count, save_count, created_at)"
+        " SELECT id, author, 'PHOTO', '', '[]', '[]', '[]', 0, 0, 0, now()"
+        " FROM unnest($1::bigint[], $2::bigint[]) AS t(id, author)",
+        [ids, authors],
+    )
+    return ids
+
+
+async def read_all(
+    runtime: Runtime, viewer: User, *, first: int = 50, stores: feed.FeedStores | None = None
+) -> list[int]:
+    seen: list[int] = []
+    after = None
+    for _ in range(1_000):
+        page = await feed.read_page(
+            viewer_id=viewer.id, first=first, after=after, stores=stores or runtime.feed_stores
+        )
+        seen += [p.id for p in page.posts]
+        if not page.has_next:
+            return seen
+        after = page.posts[-1].id
+    raise AssertionError("the feed did not end")
+
+
+async def page(client: GraphQLClient, token: str, **variables: Any) -> dict[str, Any]:
+    data: dict[str, Any] = (await client.query(FEED, variables, token=token))["feed"]
+    return data
+
+
+def captions(data: dict[str, Any]) -> list[str]:
+    return [edge["node"]["caption"] for edge in data["edges"]]
+
+
+async def test_fanout_reaches_active_followers_once(runtime: Runtime) -> None:
+    # given: two followers with feeds (active) and one without (away)
+    author = await make_user("author")
+    active = [await make_user("reader1"), await make_user("reader2")]
+    away = await make_user("away")
+    for reader in [*active, away]:
+        await follow(reader, author, runtime.users)
+    for reader in active:
+        await read_all(runtime, reader)  # opening the app makes the feed
+
+    # when: the post fans out, twice (arq delivers at least once)
+    post_id = await new_post(runtime, author, "hello")
+    first = await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    second = await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+
+    # then
+    assert (first, second) == (2, 0)
+    for reader in active:
+        assert await runtime.feeds.ids(reader.id) == [post_id]
+    assert not await runtime.feeds.exists(away.id)
+    # The one who was away gets a feed made on return, with the post in it.
+    assert await read_all(runtime, away) == [post_id]
+
+
+async def test_own_post_is_in_own_feed_at_once(client: GraphQLClient, settings: Settings) -> None:
+    ana = await make_user("ana")
+    token = token_for(ana, settings)
+    assert captions(await page(client, token)) == []
+    media = await make_media(ana)
+    await client.mutate(
+        "createPost",
+        "post { id }",
+        {"mediaIds": [media_gid(media)], "caption": "mine"},
+        token=token,
+    )
+    # No worker has run: the author's own feed took it in the request.
+    assert captions(await page(client, token)) == ["mine"]
+
+
+async def test_followers_see_posts_after_fanout(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    ana, bo = await make_user("ana"), await make_user("bo")
+    await follow(bo, ana, runtime.users)
+    token = token_for(bo, settings)
+    assert captions(await page(client, token)) == []
+    for text in ["one", "two"]:
+        post_id = await new_post(runtime, ana, text)
+        await runtime.jobs.enqueue_job("fanout_post", post_id, _queue_name=FANOUT_QUEUE)
+    await drain(FANOUT_QUEUE, settings=settings, runtime=runtime)
+    assert captions(await page(client, token)) == ["two", "one"]
+
+
+async def test_large_accounts_are_pulled_at_read_time(runtime: Runtime) -> None:
+    star, small = await make_user("star"), await make_user("small")
+    readers = [await make_user(f"r{i}") for i in range(3)]
+    for reader in readers:
+        await follow(reader, star, runtime.users)
+    await follow(readers[0], small, runtime.users)
+    stores = dataclasses.replace(runtime.feed_stores, max_followers=2)  # star is "large"
+    await read_all(runtime, readers[0], stores=stores)
+
+    star_post = await new_post(runtime, star, "from the star")
+    small_post = await new_post(runtime, small, "from a friend")
+    assert await feed.fanout_post(post_id=star_post, stores=stores) == 0  # not pushed
+    assert await feed.fanout_post(post_id=small_post, stores=stores) == 1
+
+    assert await runtime.feeds.ids(readers[0].id) == [small_post]
+    assert await read_all(runtime, readers[0], stores=stores) == [small_post, star_post]
+
+
+async def test_paging_past_the_window_falls_through_in_order(runtime: Runtime) -> None:
+    # given: 3,000 posts by five followed accounts; the cached window holds 1,000
+    authors = [await make_user(f"a{i}") for i in range(5)]
+    reader = await make_user("reader")
+    for author in authors:
+        await follow(reader, author, runtime.users)
+    ids = await bulk_posts([a.id for a in authors], 3_000)
+
+    # when: the reader pages to the very end, 50 at a time
+    seen = await read_all(runtime, reader, first=50)
+
+    # then: every post once, newest first, no gaps
+    assert len(await runtime.feeds.ids(reader.id)) == FEED_SIZE
+    assert seen == sorted(ids, reverse=True)
+
+
+async def test_a_window_trimmed_by_fanout_still_falls_through(runtime: Runtime) -> None:
+    author, reader = await make_user("author"), await make_user("reader")
+    await follow(reader, author, runtime.users)
+    older = await bulk_posts([author.id], 900)
+    await read_all(runtime, reader)  # a complete window (floor 0)
+    newer = []
+    for _ in range(300):  # fan-out pushes it over the cap: it trims and raises the floor
+        [post_id] = await bulk_posts([author.id], 1)
+        await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+        newer.append(post_id)
+    assert len(await runtime.feeds.ids(reader.id)) <= FEED_SIZE + 100
+    assert await read_all(runtime, reader, first=40) == sorted(older + newer, reverse=True)
+
+
+async def test_cursors_are_stable_while_posts_arrive(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    ana, bo = await make_user("ana"), await make_user("bo")
+    await follow(bo, ana, runtime.users)
+    token = token_for(bo, settings)
+    await page(client, token)
+    made = []
+    for i in range(8):
+        post_id = await new_post(runtime, ana, f"p{i}")
+        await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+        made.append(f"p{i}")
+    first = await page(client, token, first=3)
+    for i in range(8, 12):  # new posts land on top while the reader scrolls down
+        post_id = await new_post(runtime, ana, f"p{i}")
+        await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    rest = await page(client, token, first=20, after=first["pageInfo"]["endCursor"])
+    assert captions(first) + captions(rest) == list(reversed(made))
+    assert rest["pageInfo"]["hasNextPage"] is False
+
+
+async def test_unfollow_block_and_delete_vanish_at_once(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    ana, bo, cy = await make_user("ana"), await make_user("bo"), await make_user("cy")
+    reader = await make_user("reader")
+    for author in (ana, bo, cy):
+        await follow(reader, author, runtime.users)
+    token = token_for(reader, settings)
+    await page(client, token)
+    made = {}
+    for author in (ana, bo, cy):
+        made[author.username] = await new_post(runtime, author, author.username)
+        await feed.fanout_post(post_id=made[author.username], stores=runtime.feed_stores)
+    assert sorted(captions(await page(client, token))) == ["ana", "bo", "cy"]
+
+    # No worker runs in between: each change shows on the very next read.
+    await client.mutate("unfollow", "user { id }", {"userId": gid(ana)}, token=token)
+    await client.mutate("block", "blocked", {"userId": gid(reader)}, token=token_for(bo, settings))
+    await client.mutate(
+        "deletePost",
+        "deletedId",
+        {"postId": to_global_id("Post", made["cy"])},
+        token=token_for(cy, settings),
+    )
+    assert captions(await page(client, token)) == []
+
+
+async def test_a_removed_follower_of_a_private_account_loses_its_posts(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    hiro, fan = await make_user("hiro", private=True), await make_user("fan")
+    await follow(fan, hiro, runtime.users)
+    hiro_token, fan_token = token_for(hiro, settings), token_for(fan, settings)
+    await client.mutate(
+        "approveFollowRequest", "user { id }", {"userId": gid(fan)}, token=hiro_token
+    )
+    await page(client, fan_token)
+    post_id = await new_post(runtime, hiro, "private")
+    await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    assert captions(await page(client, fan_token)) == ["private"]
+    await client.mutate("removeFollower", "user { id }", {"userId": gid(fan)}, token=hiro_token)
+    assert captions(await page(client, fan_token)) == []
+
+
+async def test_follow_backfills_recent_posts(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    ana, reader = await make_user("ana"), await make_user("reader")
+    await new_post(runtime, ana, "before you followed")
+    token = token_for(reader, settings)
+    await page(client, token)  # an active reader with a feed
+    await client.mutate("follow", "status", {"userId": gid(ana)}, token=token)
+    await drain(FANOUT_QUEUE, settings=settings, runtime=runtime)
+    assert len(await runtime.feeds.ids(reader.id)) == 1  # backfilled
+    assert captions(await page(client, token)) == ["before you followed"]
+
+
+async def test_signed_out_feed_is_an_error(client: GraphQLClient) -> None:
+    body = await client.raw("{ feed { edges { cursor } } }")
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
