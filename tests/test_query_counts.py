@@ -99,3 +99,41 @@ async def test_a_page_of_posts_costs_the_same_for_3_or_10_posts(
     assert cold == few_cold == 8
     # Warm: posts, media and users from Redis; the page and the per-viewer facts remain.
     assert warm == 4
+
+
+FEED_PAGE = """{ feed(first: 10) { edges { node {
+    caption likeCount commentCount author { username } media { url(width: 640) } } } } }"""
+
+
+async def test_a_warm_feed_page_runs_no_sql(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    from domain.feed import service as feed
+    from domain.posts import service as posts
+    from tests.factories import make_media
+
+    viewer = await make_user("viewer")
+    token = token_for(viewer, settings)
+    authors = [await make_user(f"author{i}") for i in range(4)]
+    for author in authors:
+        await follow(viewer, author, runtime.users)
+        for _ in range(4):
+            media = await make_media(author)
+            post_id = await posts.create_post(author_id=author.id, media_ids=[media.id],
+                                              caption="hi", stores=runtime.post_stores)
+            await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    await runtime.redis.flushdb()  # nothing cached, not even the feed
+
+    cold = await statements(client, FEED_PAGE, token)
+    warm = await statements(client, FEED_PAGE, token)
+    with_likes = await statements(
+        client, FEED_PAGE.replace("caption", "caption viewerHasLiked"), token
+    )
+
+    # Cold: whom the viewer follows, the rebuild (one pass: no author has 40 posts), the
+    # followees, the posts, their media.
+    assert cold == 5
+    # Warm: all from Redis (the window, the posts, the users, the media).
+    assert warm == 0
+    # The viewer's likes are one batched statement for the whole page.
+    assert with_likes == 1
