@@ -7,6 +7,7 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -35,6 +36,10 @@ Mutation = merge_types("Mutation", (AccountMutation, GraphMutation, MediaMutatio
 def build_schema(
     settings: Settings, *, extra_extensions: Sequence[type[SchemaExtension]] = ()
 ) -> strawberry.Schema:
+    guard_rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -42,9 +47,10 @@ def build_schema(
         # Factories, not instances: each operation gets its own extension objects (the parser
         # and validation caches are shared module-level LRUs all the same).
         extensions=[
-            partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
+            # The depth and alias rules are built once, so that every request passes the same
+            # rule classes and ValidationCache can answer from its cache.
+            partial(AddValidationRules, guard_rules),
             partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-            partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
             partial(ParserCache, maxsize=1_000),
             partial(ValidationCache, maxsize=1_000),
             partial(MaskErrors, should_mask_error=should_mask),

@@ -119,8 +119,9 @@ async def test_a_warm_feed_page_runs_no_sql(
         await follow(viewer, author, runtime.users)
         for _ in range(4):
             media = await make_media(author)
-            post_id = await posts.create_post(author_id=author.id, media_ids=[media.id],
-                                              caption="hi", stores=runtime.post_stores)
+            post_id = await posts.create_post(
+                author_id=author.id, media_ids=[media.id], caption="hi", stores=runtime.post_stores
+            )
             await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
     await runtime.redis.flushdb()  # nothing cached, not even the feed
 

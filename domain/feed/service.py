@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,8 +29,7 @@ class FeedStores:
 async def fanout_post(*, post_id: int, stores: FeedStores) -> int:
     """Push a post into the feed of every active follower of its author (unless the author
     is too large, see FANOUT_MAX_FOLLOWERS). Idempotent; returns the feeds it went into."""
-    conn = connections.get("default")
-    rows = await conn.execute_query_dict(
+    rows = await connections.get("default").execute_query_dict(
         "/* feed.post_author */ SELECT author_id FROM posts WHERE id = $1", [post_id]
     )
     if not rows:
@@ -37,19 +37,38 @@ async def fanout_post(*, post_id: int, stores: FeedStores) -> int:
     author_id = int(rows[0]["author_id"])
     await stores.feeds.remember_author_post(author_id, post_id)
     author = await stores.users.get(author_id)
-    if author is None or author.follower_count > stores.max_followers:
+    if author is None:
         return 0
-    total, after = 0, 0
-    while True:
-        page = await conn.execute_query_dict(
-            "/* feed.followers_walk */ SELECT id, follower_id FROM follows"
-            " WHERE followee_id = $1 AND status = 'ACTIVE' AND id > $2 ORDER BY id LIMIT $3",
-            [author_id, after, FOLLOWER_PAGE],
-        )
-        if not page:
-            return total
-        total += await stores.feeds.insert([int(r["follower_id"]) for r in page], post_id)
-        after = int(page[-1]["id"])
+    if author.follower_count > stores.max_followers:
+        # Too many followers to push to: their posts are pulled by readers instead.
+        await stores.feeds.mark_pulled(author_id, pulled=True)
+        return 0
+    await stores.feeds.mark_pulled(author_id, pulled=False)
+    # Walk the followers by keyset pages, fetching the next page from Postgres while Redis
+    # takes the current one.
+    total = 0
+    page = await _follower_page(author_id, after=0)
+    while page:
+        follower_ids, last = page
+        next_page = asyncio.ensure_future(_follower_page(author_id, after=last))
+        try:
+            total += await stores.feeds.insert(follower_ids, post_id)
+        except BaseException:
+            next_page.cancel()
+            raise
+        page = await next_page
+    return total
+
+
+async def _follower_page(author_id: int, *, after: int) -> tuple[list[int], int] | None:
+    rows = await connections.get("default").execute_query_dict(
+        "/* feed.followers_walk */ SELECT id, follower_id FROM follows"
+        " WHERE followee_id = $1 AND status = 'ACTIVE' AND id > $2 ORDER BY id LIMIT $3",
+        [author_id, after, FOLLOWER_PAGE],
+    )
+    if not rows:
+        return None
+    return [int(r["follower_id"]) for r in rows], int(rows[-1]["id"])
 
 
 async def _newest_posts(
@@ -134,29 +153,28 @@ async def read_page(
     viewer follows (pulled, not pushed), and past the window's floor, Postgres. Posts that were
     deleted, or whose author the viewer no longer follows, are dropped here, at once.
     """
-    if not await stores.feeds.touch(viewer_id):
+    kept, pulled = await stores.feeds.open(viewer_id)
+    if not kept:
         await rebuild(user_id=viewer_id, stores=stores)
-    following = await stores.users.following_ids(viewer_id)
-    allowed = following | {viewer_id}
-    followees = await stores.users.get_many(following)
-    large = [a for a, u in followees.items() if u.follower_count > stores.max_followers]
+    large = sorted(await stores.users.follows_among(viewer_id, pulled)) if pulled else []
     cursor = after or _MAX_ID
     collected: list[PostView] = []
     exhausted = False
     while len(collected) <= first and not exhausted:
-        want = 2 * (first + 1 - len(collected)) + 8
+        want = first + 1 - len(collected) + 4  # a little over, for posts dropped below
         cached, floor = await stores.feeds.window(viewer_id, below=cursor, count=want)
         sources = [(cached, len(cached) >= want)]
         if large:
-            pulled = await stores.feeds.author_posts(
+            pulled_ids = await stores.feeds.author_posts(
                 large, below=cursor, at_least=max(floor, 1), count=want
             )
-            sources.append((pulled, len(pulled) >= want))
+            sources.append((pulled_ids, len(pulled_ids) >= want))
         candidates, cut = _merge(sources)
         if not cut and floor > 0:
             # The window is used up: continue below its floor from Postgres, same order.
+            authors = sorted(await stores.users.following_ids(viewer_id) | {viewer_id})
             older = await _newest_posts(
-                sorted(allowed), per_author=want, below=min(cursor, floor), at_least=0, limit=want
+                authors, per_author=want, below=min(cursor, floor), at_least=0, limit=want
             )
             older_ids = [post_id for post_id, _ in older]
             candidates += older_ids
@@ -165,9 +183,13 @@ async def read_page(
         if not candidates:
             break
         posts = await stores.posts.get_posts(candidates)
+        followed = await stores.users.follows_among(
+            viewer_id, {p.author_id for p in posts.values()}
+        )
+        followed.add(viewer_id)
         for post_id in candidates:
             post = posts.get(post_id)
-            if post is not None and post.author_id in allowed:
+            if post is not None and post.author_id in followed:
                 collected.append(post)
         cursor = candidates[-1]
     return FeedPage(collected[:first], len(collected) > first)

@@ -23,19 +23,22 @@ from redis.asyncio import Redis
 FEED_SIZE = 1_000
 TRIM_SLACK = 100  # trim once a feed is this far over FEED_SIZE, not on every insert
 AUTHOR_POSTS = 300
+PULLED_AUTHORS = "feed:pulled"
 
 # KEYS: feed, floor, feed, floor, ...; ARGV: padded post id, FEED_SIZE, TRIM_SLACK.
+# The floor key says the feed is kept (its owner is active); the trim runs once a feed is
+# TRIM_SLACK over FEED_SIZE, not on every insert. A late post under the floor may land in the
+# set; reads ignore what is under the floor.
 _FANOUT = """
 local member = ARGV[1]
-local size = tonumber(ARGV[2])
-local slack = tonumber(ARGV[3])
+local limit = tonumber(ARGV[2]) + tonumber(ARGV[3])
+local keep = -(tonumber(ARGV[2]) + 1)
 local added = 0
 for i = 1, #KEYS, 2 do
-  local floor = redis.call('GET', KEYS[i + 1])
-  if floor and member >= floor then
+  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
     added = added + redis.call('ZADD', KEYS[i], 0, member)
-    if redis.call('ZCARD', KEYS[i]) > size + slack then
-      redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(size + 1))
+    if redis.call('ZCARD', KEYS[i]) > limit then
+      redis.call('ZREMRANGEBYRANK', KEYS[i], 0, keep)
       redis.call('SET', KEYS[i + 1], redis.call('ZRANGE', KEYS[i], 0, 0)[1], 'KEEPTTL')
     end
   end
@@ -105,13 +108,15 @@ class FeedStore:
     async def exists(self, user_id: int) -> bool:
         return bool(await self.redis.exists(floor_key(user_id)))
 
-    async def touch(self, user_id: int) -> bool:
-        """Mark the feed as read now (it lives FEED_ACTIVE_DAYS more); False when it is gone."""
-        async with self.redis.pipeline(transaction=True) as pipe:
+    async def open(self, user_id: int) -> tuple[bool, set[int]]:
+        """Mark the feed as read now (it lives FEED_ACTIVE_DAYS more) and say whether it is
+        still kept; with the authors whose posts are pulled (one round trip)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.expire(floor_key(user_id), self.ttl)
             pipe.expire(feed_key(user_id), self.ttl)
-            kept, _ = await pipe.execute()
-        return bool(kept)
+            pipe.smembers(PULLED_AUTHORS)
+            kept, _, pulled = await pipe.execute()
+        return bool(kept), {int(m) for m in pulled}
 
     async def window(self, user_id: int, *, below: int, count: int) -> tuple[list[int], int]:
         """Up to `count` post ids under `below` (and at or above the floor), newest first,
@@ -136,6 +141,14 @@ class FeedStore:
 
     async def forget_author_post(self, author_id: int, post_id: int) -> None:
         await self.redis.zrem(author_key(author_id), pad(post_id))
+
+    async def mark_pulled(self, author_id: int, *, pulled: bool) -> None:
+        """Record whether this author's posts are pushed (fan-out) or pulled by readers; the
+        decision of the author's latest fan-out is what readers merge by."""
+        if pulled:
+            await cast(Awaitable[int], self.redis.sadd(PULLED_AUTHORS, author_id))
+        else:
+            await cast(Awaitable[int], self.redis.srem(PULLED_AUTHORS, author_id))
 
     async def author_posts(
         self, author_ids: Sequence[int], *, below: int, at_least: int, count: int

@@ -104,6 +104,21 @@ class UserStore:
             await pipe.execute()
         return ids
 
+    async def follows_among(self, user_id: int, candidate_ids: Iterable[int]) -> set[int]:
+        """Which of `candidate_ids` the user follows: one SMISMEMBER, without reading the
+        whole set (which may hold thousands)."""
+        candidates = list(dict.fromkeys(candidate_ids))
+        if not candidates:
+            return set()
+        flags = await cast(
+            Awaitable[list[int]],
+            self._redis.smismember(_following_key(user_id), ["0", *candidates]),
+        )
+        if not flags[0]:  # not cached yet
+            following = await self.following_ids(user_id)
+            return {c for c in candidates if c in following}
+        return {c for c, flag in zip(candidates, flags[1:], strict=True) if flag}
+
     async def invalidate(self, *user_ids: int) -> None:
         """Drop cached copies (the user and whom they follow) after a write; the next read
         refills from Postgres."""

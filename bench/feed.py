@@ -1,0 +1,593 @@
+"""Home feed benchmark: seed a world, then measure the feed over HTTP, its SQL, fan-out and
+rebuilds, each next to a floor measured in the same run.
+
+    python bench/feed.py           # 10,000 users, 100,000 posts, an account with 1,000,000 followers
+    python bench/feed.py --quick   # 2,000 users, 20,000 posts, 100,000 followers (within 3 minutes)
+
+It uses DATABASE_URL / REDIS_URL when set (the database named there is dropped and made anew:
+point it at a scratch database) and otherwise the embedded servers under .data/bench. The last
+six lines are for tools to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import numpy as np
+from argon2 import PasswordHasher
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config.embedded import database_url_for, start_embedded  # noqa: E402
+from config.runtime import Runtime, start  # noqa: E402
+from config.settings import Settings  # noqa: E402
+from domain.feed import service as feed  # noqa: E402
+from domain.ids import next_id  # noqa: E402
+from domain.users.tokens import create_access_token  # noqa: E402
+
+QUERY = """query($after: String) { feed(first: 10, after: $after) { edges { cursor node {
+  id caption likeCount commentCount author { username } media { url(width: 640) } } }
+  pageInfo { hasNextPage endCursor } } }"""
+CONCURRENCY = 32
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# ---------------------------------------------------------------- the world
+
+
+async def seed(
+    conn: asyncpg.Connection, *, users: int, posts: int, star_followers: int, heavy_users: int
+) -> dict[str, Any]:
+    """Users with power-law follows, posts by power-law authors, heavy followers (1,000 each),
+    and a star followed by `star_followers` extra accounts. All by COPY."""
+    rng = np.random.default_rng(2026)
+    now = datetime.now(UTC)
+    password = PasswordHasher().hash("bench-password-1")
+    user_ids = [next_id() for _ in range(users)]
+    star_id = user_ids[0]
+    follower_ids = [next_id() for _ in range(star_followers)]
+    await conn.copy_records_to_table(
+        "users",
+        records=(
+            (
+                uid,
+                f"user{i}",
+                f"user{i}@bench.test",
+                password,
+                "",
+                "",
+                False,
+                None,
+                0,
+                0,
+                0,
+                now,
+                now,
+            )
+            for i, uid in enumerate(user_ids + follower_ids)
+        ),
+        columns=[
+            "id",
+            "username",
+            "email",
+            "password_hash",
+            "full_name",
+            "bio",
+            "is_private",
+            "avatar_media_id",
+            "follower_count",
+            "following_count",
+            "post_count",
+            "created_at",
+            "updated_at",
+        ],
+    )
+    # Popularity by rank (Zipf, s=1.1): a few accounts are followed by many.
+    weights = 1 / np.arange(1, users + 1) ** 1.1
+    weights /= weights.sum()
+    pairs: set[tuple[int, int]] = set()
+    counts = np.minimum(rng.zipf(1.8, users) * 8, 1_000)
+    for i, count in enumerate(counts):
+        for j in rng.choice(users, size=min(int(count), users - 1), replace=False, p=weights):
+            if j != i:
+                pairs.add((user_ids[i], user_ids[j]))
+    heavy = user_ids[1 : heavy_users + 1]
+    for uid in heavy:
+        for j in rng.choice(users, size=1_000, replace=False):
+            if user_ids[j] != uid:
+                pairs.add((uid, user_ids[j]))
+    pairs |= {(f, star_id) for f in follower_ids}
+    await conn.copy_records_to_table(
+        "follows",
+        records=((next_id(), a, b, "ACTIVE", now) for a, b in pairs),
+        columns=["id", "follower_id", "followee_id", "status", "created_at"],
+    )
+    authors = rng.choice(users, size=posts, p=weights**0.5 / (weights**0.5).sum())
+    post_ids = []
+    records = []
+    for author in authors:
+        post_id = next_id()
+        post_ids.append(post_id)
+        records.append(
+            (post_id, user_ids[author], "PHOTO", "bench post", "[]", "[]", "[]", 0, 0, 0, now)
+        )
+    await conn.copy_records_to_table(
+        "posts",
+        records=records,
+        columns=[
+            "id",
+            "author_id",
+            "kind",
+            "caption",
+            "media_ids",
+            "hashtags",
+            "mention_ids",
+            "like_count",
+            "comment_count",
+            "save_count",
+            "created_at",
+        ],
+    )
+    await conn.execute("""
+        UPDATE users u SET follower_count = c.n FROM (SELECT followee_id, count(*) n FROM follows
+        GROUP BY followee_id) c WHERE u.id = c.followee_id;
+        UPDATE users u SET following_count = c.n FROM (SELECT follower_id, count(*) n
+        FROM follows GROUP BY follower_id) c WHERE u.id = c.follower_id;
+        UPDATE users u SET post_count = c.n FROM (SELECT author_id, count(*) n FROM posts
+        GROUP BY author_id) c WHERE u.id = c.author_id;
+        ANALYZE;""")
+    return {
+        "user_ids": user_ids,
+        "star": star_id,
+        "star_followers": follower_ids,
+        "heavy": heavy,
+        "follows": len(pairs),
+    }
+
+
+# ---------------------------------------------------------------- HTTP load
+
+
+async def _http_worker(
+    host: str,
+    port: int,
+    bodies: list[bytes],
+    deadline: float,
+    latencies: list[float],
+    start: int = 0,
+) -> None:
+    """A minimal keep-alive HTTP/1.1 client: the load generator must not be the bottleneck."""
+    reader, writer = await asyncio.open_connection(host, port)
+    i = start
+    try:
+        while time.perf_counter() < deadline:
+            body = bodies[i % len(bodies)]
+            i += 1
+            started = time.perf_counter()
+            writer.write(body)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+            assert match, head
+            await reader.readexactly(int(match.group(1)))
+            assert head.startswith(b"HTTP/1.1 200"), head
+            latencies.append(time.perf_counter() - started)
+    finally:
+        writer.close()
+
+
+def _requests(port: int, tokens: list[str]) -> list[bytes]:
+    payload = json.dumps({"query": QUERY, "variables": {}}).encode()
+    return [
+        (
+            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json"
+            f"\r\nAuthorization: Bearer {token}\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode()
+        + payload
+        for token in tokens
+    ]
+
+
+async def load(port: int, tokens: list[str], seconds: float) -> dict[str, float]:
+    bodies = _requests(port, tokens)
+    # Warm-up: every reader opens the app once (a returning reader's feed is rebuilt then,
+    # measured on its own above), and the server's caches fill. Then the measured run.
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        for i in range(0, len(tokens), 8):
+            await asyncio.gather(
+                *[
+                    http.post(
+                        "/graphql",
+                        json={"query": QUERY},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    for token in tokens[i : i + 8]
+                ]
+            )
+    await asyncio.gather(
+        *[
+            _http_worker("127.0.0.1", port, bodies, time.perf_counter() + 1, [])
+            for _ in range(CONCURRENCY)
+        ]
+    )
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(
+        *[
+            _http_worker(
+                "127.0.0.1",
+                port,
+                bodies,
+                started + seconds,
+                latencies,
+                start=w * len(bodies) // CONCURRENCY,
+            )
+            for w in range(CONCURRENCY)
+        ]
+    )
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+# ---------------------------------------------------------------- floors
+
+
+def redis_zadd_floor(redis_url: str, inserts: int) -> float:
+    """redis-benchmark's pipelined ZADD on the same server: what Redis itself can take."""
+    parts = urlsplit(redis_url)
+    binary = shutil.which("redis-benchmark")
+    if binary is None:
+        raise RuntimeError("redis-benchmark is not installed (Debian package redis-tools)")
+    out = subprocess.run(
+        [
+            binary,
+            "-h",
+            parts.hostname or "127.0.0.1",
+            "-p",
+            str(parts.port or 6379),
+            "-n",
+            str(inserts),
+            "-P",
+            "1000",
+            "-r",
+            "100000",
+            "-q",
+            "-t",
+            "zadd",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    match = re.search(r"ZADD: ([\d.]+) requests per second", out)
+    assert match, out
+    return float(match.group(1))
+
+
+# ---------------------------------------------------------------- main
+
+
+async def make_active(runtime: Runtime, user_ids: list[int]) -> None:
+    """Give these users an (empty, complete) feed window, as if they opened the app lately."""
+    ttl = runtime.feeds.ttl
+    for i in range(0, len(user_ids), 10_000):
+        async with runtime.redis.pipeline(transaction=False) as pipe:
+            for uid in user_ids[i : i + 10_000]:
+                pipe.set(f"feed:{{{uid}}}:floor", "0" * 19, ex=ttl)
+            await pipe.execute()
+
+
+async def sql_count(http: httpx.AsyncClient, token: str) -> int:
+    response = await http.post(
+        "/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {token}"}
+    )
+    body = response.json()
+    assert "errors" not in body, body
+    return int(body["extensions"]["sqlStatements"])
+
+
+async def run(args: argparse.Namespace) -> None:
+    quick = args.quick
+    users, posts, star_followers = (
+        (2_000, 20_000, 100_000) if quick else (10_000, 100_000, 1_000_000)
+    )
+    seconds = 5.0 if quick else 15.0
+    data_dir = ROOT / ".data" / "bench"
+    embedded = None
+    admin_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    if not admin_url or not redis_url:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        embedded, embedded_admin = start_embedded(
+            data_dir, need_postgres=not admin_url, need_redis=not redis_url
+        )
+        admin_url = admin_url or embedded_admin
+        redis_url = redis_url or embedded.redis_url
+    assert admin_url
+    assert redis_url
+    database = "shutter_bench"
+    if "@/" in admin_url:
+        database_url = database_url_for(admin_url, database)
+    else:
+        p = urlsplit(admin_url)
+        database_url = urlunsplit((p.scheme, p.netloc, f"/{database}", p.query, ""))
+        admin_url = urlunsplit((p.scheme, p.netloc, "/postgres", p.query, ""))
+    try:
+        await _run(
+            quick,
+            users,
+            posts,
+            star_followers,
+            seconds,
+            admin_url,
+            database_url,
+            redis_url,
+            database,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _run(
+    quick: bool,
+    users: int,
+    posts: int,
+    star_followers: int,
+    seconds: float,
+    admin_url: str,
+    database_url: str,
+    redis_url: str,
+    database: str,
+) -> None:
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    from tortoise import Tortoise
+    from tortoise.migrations.api.migrate import migrate
+
+    from config.database import tortoise_config
+
+    await migrate(config=tortoise_config(database_url, pool_size=2))
+    await Tortoise.close_connections()
+
+    settings = Settings(
+        environment="development",
+        database_url=database_url,
+        redis_url=redis_url,
+        fanout_max_followers=10_000,
+    )
+    runtime = await start(settings, database_url=database_url, redis_url=redis_url)
+    await runtime.redis.flushdb()
+    conn = await asyncpg.connect(database_url)
+    started = time.perf_counter()
+    world = await seed(
+        conn,
+        users=users,
+        posts=posts,
+        star_followers=star_followers,
+        heavy_users=50 if quick else 200,
+    )
+    await conn.close()
+    log(
+        f"seeded {users:,} users (+{star_followers:,} followers of one account),"
+        f" {world['follows']:,} follows, {posts:,} posts in {time.perf_counter() - started:.1f} s"
+    )
+
+    # 4b. Rebuild latency of returning users who follow 1,000 accounts.
+    heavy = world["heavy"]
+    rebuilds = []
+    for uid in heavy:
+        t = time.perf_counter()
+        await feed.rebuild(user_id=uid, stores=runtime.feed_stores)
+        rebuilds.append((time.perf_counter() - t) * 1000)
+    rebuilds.sort()
+    rebuild_p50 = rebuilds[len(rebuilds) // 2]
+    rebuild_p99 = rebuilds[min(len(rebuilds) - 1, int(len(rebuilds) * 0.99))]
+    log(
+        f"rebuild of a returning user following 1,000 accounts: p50 {rebuild_p50:.0f} ms,"
+        f" p99 {rebuild_p99:.0f} ms (n={len(rebuilds)}; target p99 < 200 ms)"
+    )
+
+    # 3. Fan-out of one post to 100,000 active followers, next to Redis's own ZADD.
+    followers_100k = world["star_followers"][:100_000]
+    await make_active(runtime, followers_100k)
+    author = world["star"]
+    big_stores = feed.FeedStores(
+        feeds=runtime.feeds, users=runtime.users, posts=runtime.posts, max_followers=10**9
+    )  # forced below the hybrid limit
+    conn = await asyncpg.connect(database_url)
+    if len(world["star_followers"]) > 100_000:
+        # Measure 100k exactly: a second author whose followers are the first 100,000.
+        author = world["user_ids"][-1]
+        await conn.copy_records_to_table(
+            "follows",
+            records=((next_id(), f, author, "ACTIVE", datetime.now(UTC)) for f in followers_100k),
+            columns=["id", "follower_id", "followee_id", "status", "created_at"],
+        )
+        await conn.execute(
+            "UPDATE users SET follower_count = follower_count + 100000 WHERE id = $1", author
+        )
+    post_id = next_id()
+    await conn.execute(
+        "INSERT INTO posts (id, author_id, kind, caption, media_ids, hashtags,"
+        " mention_ids, like_count, comment_count, save_count, created_at) VALUES"
+        " ($1, $2, 'PHOTO', 'fan me out', '[]', '[]', '[]', 0, 0, 0, now())",
+        post_id,
+        author,
+    )
+    t = time.perf_counter()
+    inserted = await feed.fanout_post(post_id=post_id, stores=big_stores)
+    fanout_s = time.perf_counter() - t
+    fanout_rate = inserted / fanout_s
+    zadd_floor = redis_zadd_floor(redis_url, 1_000_000)
+    log(
+        f"fan-out to {inserted:,} active feeds: {fanout_s:.2f} s = {fanout_rate:,.0f} inserts/s"
+        f" (target >= 300,000); redis-benchmark pipelined ZADD on the same server:"
+        f" {zadd_floor:,.0f}/s; ratio {fanout_rate / zadd_floor:.2f}"
+    )
+
+    # 4a. One post of the 1,000,000-follower account (forced below the hybrid limit).
+    if not quick:
+        await make_active(runtime, world["star_followers"])
+        post_id = next_id()
+        await conn.execute(
+            "INSERT INTO posts (id, author_id, kind, caption, media_ids,"
+            " hashtags, mention_ids, like_count, comment_count, save_count, created_at)"
+            " VALUES ($1, $2, 'PHOTO', 'to a million', '[]', '[]', '[]', 0, 0, 0,"
+            " now())",
+            post_id,
+            world["star"],
+        )
+        t = time.perf_counter()
+        reached = await feed.fanout_post(post_id=post_id, stores=big_stores)
+        log(
+            f"a post of the 1,000,000-follower account reached {reached:,} active feeds in"
+            f" {time.perf_counter() - t:.1f} s (one worker process)"
+        )
+    await conn.close()
+
+    # 1 and 2. The feed over HTTP.
+    readers = world["user_ids"][1:201]
+    tokens = [
+        create_access_token(user_id=u, secret=settings.jwt_secret, ttl_seconds=3600)
+        for u in readers
+    ]
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_PER_MINUTE": "1000000",
+    }
+    server, port = serve("config.asgi:create_app", env)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            cold = await sql_count(http, tokens[0])
+            warm = await sql_count(http, tokens[0])
+            page = (
+                await http.post(
+                    "/graphql",
+                    json={"query": QUERY},
+                    headers={"Authorization": f"Bearer {tokens[0]}"},
+                )
+            ).json()
+        log(f"SQL statements per feed page: cold {cold} (the feed is built), warm {warm}")
+        shutter = await load(port, tokens, seconds)
+    finally:
+        server.terminate()
+        server.wait(10)
+    await runtime.close()
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        page.pop("extensions", None)
+        json.dump(page, f)
+    floor_env = {"BENCH_PAGE_FILE": f.name}
+    results = {}
+    for name, app in [
+        ("static Strawberry", "bench.floors:static_strawberry_app"),
+        ("raw Starlette JSON", "bench.floors:raw_json_app"),
+    ]:
+        server, port = serve(app, floor_env)
+        try:
+            results[name] = await load(port, tokens, seconds)
+        finally:
+            server.terminate()
+            server.wait(10)
+    os.unlink(f.name)
+
+    log(
+        f"\nfeed(first: 10) over HTTP, {CONCURRENCY} concurrent, {seconds:.0f} s each,"
+        " one uvicorn process:"
+    )
+    for name, r in [("Shutter", shutter), *results.items()]:
+        log(
+            f"  {name:<20} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms"
+            f"  p99 {r['p99_ms']:6.1f} ms"
+        )
+    static = results["static Strawberry"]
+    log(
+        f"  Shutter / static Strawberry: {shutter['rps'] / static['rps']:.2f};"
+        f" Shutter / raw JSON: {shutter['rps'] / results['raw Starlette JSON']['rps']:.2f}"
+    )
+    log("")
+    log(f"feed_rps_vs_static_strawberry: {shutter['rps'] / static['rps']:.3f}")
+    log(f"feed_p99_ms: {shutter['p99_ms']:.1f}")
+    log(f"sql_per_page_cold: {cold}")
+    log(f"sql_per_page_warm: {warm}")
+    log(f"fanout_inserts_per_s: {fanout_rate:.0f}")
+    log(f"fanout_vs_redis_zadd_floor: {fanout_rate / zadd_floor:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
