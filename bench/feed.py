@@ -1,8 +1,8 @@
 """Home feed benchmark: seed a world, then measure the feed over HTTP, its SQL, fan-out and
 rebuilds, each next to a floor measured in the same run.
 
-    python bench/feed.py           # 10,000 users, 100,000 posts, an account with 1,000,000 followers
-    python bench/feed.py --quick   # 2,000 users, 20,000 posts, 100,000 followers (within 3 minutes)
+    python bench/feed.py           # 10,000 users, 100,000 posts, 1,000,000 followers of one
+    python bench/feed.py --quick   # 2,000 users, 20,000 posts, 100,000 followers (< 3 minutes)
 
 It uses DATABASE_URL / REDIS_URL when set (the database named there is dropped and made anew:
 point it at a scratch database) and otherwise the embedded servers under .data/bench. The last
