@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve test lint format migrations clean
+.PHONY: install serve test lint format migrations bench clean
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ format: $(STAMP)
 # Writes a new migration under migrations/ from the model changes.
 migrations: $(STAMP)
 	$(BIN)/tortoise makemigrations
+
+# Quick runs of the benchmarks (figures in the README come from the full runs).
+bench: $(STAMP)
+	$(BIN)/python bench/media.py --quick
+	$(BIN)/python bench/feed.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from enum import Enum
 
 import strawberry
 
+from domain.media.store import MediaView
 from domain.pagination import Page
 from domain.posts.queries import HashtagRow
 from domain.posts.store import CommentView, PostView
+from domain.users.store import UserView
 from resolvers import posts as resolve
 from resolvers.context import Info
 from resolvers.global_ids import to_cursor, to_global_id
@@ -29,6 +32,9 @@ class PostKind(Enum):
 @strawberry.type(description="A photo, a carousel of up to 10, or a reel.")
 class Post(Node):
     raw: strawberry.Private[PostView]
+    # Loaded for a whole page at once (see build_posts), so these fields need no awaiting.
+    author_view: strawberry.Private[UserView]
+    media_views: strawberry.Private[list[MediaView]]
     kind: PostKind
     caption: str
     hashtags: list[str]
@@ -39,10 +45,12 @@ class Post(Node):
     edited_at: datetime | None
 
     @classmethod
-    def from_view(cls, view: PostView) -> Post:
+    def from_view(cls, view: PostView, *, author: UserView, media: list[MediaView]) -> Post:
         return cls(
             id=strawberry.ID(to_global_id("Post", view.id)),
             raw=view,
+            author_view=author,
+            media_views=media,
             kind=PostKind(view.kind),
             caption=view.caption,
             hashtags=view.hashtags,
@@ -54,15 +62,12 @@ class Post(Node):
         )
 
     @strawberry.field
-    async def author(self, info: Info) -> User:
-        view = await info.context.loaders.user.load(self.raw.author_id)
-        assert view is not None
-        return User.from_view(view)
+    def author(self) -> User:
+        return User.from_view(self.author_view)
 
     @strawberry.field(description="In display order.")
-    async def media(self, info: Info) -> list[Media]:
-        views = await info.context.loaders.media.load_many(self.raw.media_ids)
-        return [Media.from_view(v) for v in views if v is not None]
+    def media(self) -> list[Media]:
+        return [Media.from_view(v) for v in self.media_views]
 
     @strawberry.field(description="Accounts @mentioned in the caption.")
     async def mentions(self, info: Info) -> list[User]:
@@ -99,9 +104,37 @@ class PostConnection:
 
     @classmethod
     async def of(cls, info: Info, page: Page) -> PostConnection:
-        posts = await resolve.visible_posts(info.context, page)
-        edges = [PostEdge(cursor=to_cursor(pos), node=Post.from_view(p)) for pos, p in posts]
+        found = await resolve.visible_posts(info.context, page)
+        posts = await build_posts(info, [view for _, view in found])
+        edges = [
+            PostEdge(cursor=to_cursor(pos), node=post)
+            for (pos, _), post in zip(found, posts, strict=True)
+        ]
         return cls(edges=edges, page_info=PageInfo.of(page))
+
+
+async def build_posts(info: Info, views: list[PostView]) -> list[Post]:
+    """Post objects for a page of views, with every author and media item loaded in one
+    batch each (two batches for the page, however many posts)."""
+    loaders = info.context.loaders
+    authors, media = await asyncio.gather(
+        loaders.user.load_many([v.author_id for v in views]),
+        loaders.media.load_many([m for v in views for m in v.media_ids]),
+    )
+    by_id = {m.id: m for m in media if m is not None}
+    posts = []
+    for view, author in zip(views, authors, strict=True):
+        assert author is not None, "a post's author exists while the post does"
+        posts.append(
+            Post.from_view(
+                view, author=author, media=[by_id[m] for m in view.media_ids if m in by_id]
+            )
+        )
+    return posts
+
+
+async def build_post(info: Info, view: PostView | None) -> Post | None:
+    return (await build_posts(info, [view]))[0] if view is not None else None
 
 
 @strawberry.type
@@ -131,8 +164,7 @@ class Comment(Node):
 
     @strawberry.field
     async def post(self, info: Info) -> Post | None:
-        view = await resolve.visible_post(info.context, self.raw.post_id)
-        return Post.from_view(view) if view else None
+        return await build_post(info, await resolve.visible_post(info.context, self.raw.post_id))
 
     @strawberry.field(description="The top-level comment this replies to.")
     async def reply_to(self, info: Info) -> Comment | None:

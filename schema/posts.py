@@ -8,7 +8,7 @@ from domain.posts.store import CommentView, PostView
 from resolvers import posts as resolve
 from resolvers.context import Info
 from schema.errors import UserError, guarded
-from schema.post import Comment, Post
+from schema.post import Comment, Post, build_post
 
 
 @strawberry.input
@@ -92,10 +92,10 @@ class PostPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, result: PostView | list[UserError]) -> PostPayload:
+    async def of(cls, info: Info, result: PostView | list[UserError]) -> PostPayload:
         if isinstance(result, list):
             return cls(errors=result)
-        return cls(post=Post.from_view(result))
+        return cls(post=await build_post(info, result))
 
 
 @strawberry.type
@@ -126,35 +126,38 @@ class CommentPayload:
 class PostMutation:
     @strawberry.mutation(description="A photo (one READY media) or a carousel (2 to 10).")
     async def create_post(self, info: Info, input: CreatePostInput) -> PostPayload:
-        return PostPayload.of(
+        return await PostPayload.of(
+            info,
             await guarded(
                 info,
                 lambda: resolve.create_post(
                     info.context, media_ids=list(input.media_ids), caption=input.caption
                 ),
-            )
+            ),
         )
 
     @strawberry.mutation(description="A reel: one READY video of at most 90 seconds.")
     async def create_reel(self, info: Info, input: CreateReelInput) -> PostPayload:
-        return PostPayload.of(
+        return await PostPayload.of(
+            info,
             await guarded(
                 info,
                 lambda: resolve.create_reel(
                     info.context, media_id=input.media_id, caption=input.caption
                 ),
-            )
+            ),
         )
 
     @strawberry.mutation(description="Change the caption (author only).")
     async def edit_post(self, info: Info, input: EditPostInput) -> PostPayload:
-        return PostPayload.of(
+        return await PostPayload.of(
+            info,
             await guarded(
                 info,
                 lambda: resolve.edit_post(
                     info.context, post_id=input.post_id, caption=input.caption
                 ),
-            )
+            ),
         )
 
     @strawberry.mutation(description="Delete a post with its likes, comments and media.")
@@ -165,34 +168,38 @@ class PostMutation:
 
     @strawberry.mutation
     async def like_post(self, info: Info, input: LikePostInput) -> PostPayload:
-        return PostPayload.of(
+        return await PostPayload.of(
+            info,
             await guarded(
                 info, lambda: resolve.set_like(info.context, post_id=input.post_id, liked=True)
-            )
+            ),
         )
 
     @strawberry.mutation
     async def unlike_post(self, info: Info, input: UnlikePostInput) -> PostPayload:
-        return PostPayload.of(
+        return await PostPayload.of(
+            info,
             await guarded(
                 info, lambda: resolve.set_like(info.context, post_id=input.post_id, liked=False)
-            )
+            ),
         )
 
     @strawberry.mutation
     async def save_post(self, info: Info, input: SavePostInput) -> PostPayload:
-        return PostPayload.of(
+        return await PostPayload.of(
+            info,
             await guarded(
                 info, lambda: resolve.set_save(info.context, post_id=input.post_id, saved=True)
-            )
+            ),
         )
 
     @strawberry.mutation
     async def unsave_post(self, info: Info, input: UnsavePostInput) -> PostPayload:
-        return PostPayload.of(
+        return await PostPayload.of(
+            info,
             await guarded(
                 info, lambda: resolve.set_save(info.context, post_id=input.post_id, saved=False)
-            )
+            ),
         )
 
     @strawberry.mutation(description="Comment on a post, or reply to a comment (one level).")

@@ -11,7 +11,7 @@ from resolvers.errors import ClientError
 from resolvers.global_ids import id_argument, parse_global_id
 from schema.media import Media
 from schema.node import Node
-from schema.post import Comment, Hashtag, Post
+from schema.post import Comment, Hashtag, Post, build_post
 from schema.user import User
 
 
@@ -39,8 +39,7 @@ class UserQuery:
             view = await media.own_media(info.context, raw_id)
             return Media.from_view(view) if view else None
         if type_name == "Post":
-            post = await posts.visible_post(info.context, raw_id)
-            return Post.from_view(post) if post else None
+            return await build_post(info, await posts.visible_post(info.context, raw_id))
         if type_name == "Comment":
             comment = await posts.visible_comment(info.context, raw_id)
             return Comment.from_view(comment) if comment else None
@@ -51,8 +50,9 @@ class UserQuery:
 
     @strawberry.field(description="A post by its id; null when missing or not visible.")
     async def post(self, info: Info, id: strawberry.ID) -> Post | None:
-        view = await posts.visible_post(info.context, id_argument(id, "Post"))
-        return Post.from_view(view) if view else None
+        return await build_post(
+            info, await posts.visible_post(info.context, id_argument(id, "Post"))
+        )
 
     @strawberry.field(description="A hashtag by name (with or without the #).")
     async def hashtag(self, info: Info, name: str) -> Hashtag | None:
