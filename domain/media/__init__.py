@@ -1,0 +1,1 @@
+"""Media: uploads, content checks, image variants and video renditions in object storage."""

@@ -1,0 +1,81 @@
+"""The read path for media rows (Redis first), and the storage keys of a media item."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from aiocache.base import BaseCache
+
+from domain.cache import RowCache
+
+MEDIA_COLUMNS = (
+    "id, owner_id, kind, status, failure_reason, width, height, blurhash, duration_ms,"
+    " variants, poster_key, playlist_key, attached_at, created_at"
+)
+
+
+def media_prefix(owner_id: int, media_id: int) -> str:
+    return f"m/{owner_id}/{media_id}/"
+
+
+def original_key(owner_id: int, media_id: int) -> str:
+    return media_prefix(owner_id, media_id) + "original"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaView:
+    id: int
+    owner_id: int
+    kind: str
+    status: str
+    failure_reason: str | None
+    width: int | None
+    height: int | None
+    blurhash: str | None
+    duration_ms: int | None
+    variants: list[dict[str, Any]]
+    poster_key: str | None
+    playlist_key: str | None
+    attached_at: datetime | None
+    created_at: datetime
+
+    def to_cache(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("attached_at", "created_at"):
+            value = data[name]
+            data[name] = value.isoformat() if value else None
+        return data
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any]) -> MediaView:
+        return cls(**{
+            **data,
+            "attached_at": datetime.fromisoformat(data["attached_at"])
+            if data["attached_at"] else None,
+            "created_at": datetime.fromisoformat(data["created_at"]),
+        })
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> MediaView:
+        values = {name: row[name] for name in cls.__slots__}
+        if isinstance(values["variants"], str):
+            values["variants"] = json.loads(values["variants"])
+        return cls(**values)
+
+
+class MediaStore(RowCache[MediaView]):
+    def __init__(self, cache: BaseCache, *, ttl_seconds: int) -> None:
+        super().__init__(
+            cache,
+            kind="media",
+            select_sql=f"/* media.by_ids */ SELECT {MEDIA_COLUMNS} FROM media"
+            " WHERE id = ANY($1::bigint[])",
+            from_row=MediaView.from_row,
+            to_cache=MediaView.to_cache,
+            from_cache=MediaView.from_cache,
+            id_of=lambda media: media.id,
+            ttl_seconds=ttl_seconds,
+        )
