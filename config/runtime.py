@@ -26,6 +26,7 @@ from domain.media.storage import LocalStore, ObjectStore, S3Store
 from domain.media.store import MediaStore
 from domain.posts.service import Stores
 from domain.posts.store import PostStore
+from domain.realtime.hub import Hub
 from domain.users.store import UserStore
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Runtime:
     media: MediaStore
     posts: PostStore
     feeds: FeedStore
+    hub: Hub
     _cache: RedisCache
 
     @property
@@ -57,6 +59,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.hub.close()
         await self.store.close()
         await self.jobs.aclose()
         # aiocache's own close() calls redis-py's deprecated close(); close the client directly.
@@ -97,6 +100,7 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         media=MediaStore(cache, ttl_seconds=settings.cache_ttl_seconds),
         posts=PostStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
         feeds=FeedStore(redis, active_days=settings.feed_active_days),
+        hub=Hub(redis),
         _cache=cache,
     )
 

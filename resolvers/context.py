@@ -26,8 +26,18 @@ class Context:
     response: Response | WebSocket | None
     viewer_id: int | None
     loaders: Loaders = field(init=False)
+    # The connection_init payload of a WebSocket (Strawberry sets it).
+    connection_params: dict[str, object] | None = None
 
     def __post_init__(self) -> None:
+        self._new_loaders()
+
+    def sign_in(self, viewer_id: int) -> None:
+        """A WebSocket authenticated in its connection_init: act as this viewer from now on."""
+        self.viewer_id = viewer_id
+        self._new_loaders()
+
+    def _new_loaders(self) -> None:
         self.loaders = Loaders(
             users=self.runtime.users,
             media=self.runtime.media,

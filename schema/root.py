@@ -27,6 +27,7 @@ from schema.media import Media, MediaMutation
 from schema.post import Comment, Hashtag, Post
 from schema.posts import PostMutation
 from schema.query import UserQuery
+from schema.realtime import Subscription
 from schema.user import User
 
 Query = merge_types("Query", (UserQuery, FeedQuery))
@@ -43,6 +44,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[User, Media, Post, Comment, Hashtag],
         # Factories, not instances: each operation gets its own extension objects (the parser
         # and validation caches are shared module-level LRUs all the same).

@@ -15,9 +15,7 @@ _SRGB_TO_LINEAR = [
 
 
 def _base83(value: int, length: int) -> str:
-    return "".join(
-        _BASE83[(value // 83 ** (length - i - 1)) % 83] for i in range(length)
-    )
+    return "".join(_BASE83[(value // 83 ** (length - i - 1)) % 83] for i in range(length))
 
 
 def _linear_to_srgb(value: float) -> int:
@@ -70,8 +68,6 @@ def encode(image: Image.Image, *, x_components: int = 4, y_components: int = 3) 
         (_linear_to_srgb(dc[0]) << 16) + (_linear_to_srgb(dc[1]) << 8) + _linear_to_srgb(dc[2]), 4
     )
     for factor in ac:
-        r, g, b = (
-            max(0, min(18, int(_sign_pow(c / max_value, 0.5) * 9 + 9.5))) for c in factor
-        )
+        r, g, b = (max(0, min(18, int(_sign_pow(c / max_value, 0.5) * 9 + 9.5))) for c in factor)
         result += _base83(r * 19 * 19 + g * 19 + b, 2)
     return result

@@ -8,7 +8,6 @@ row already READY or FAILED is left alone.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from domain.media.models import Media, MediaKind, MediaStatus
 from domain.media.sniff import IMAGE_TYPES, VIDEO_TYPES, sniff
 from domain.media.storage import ObjectStore
 from domain.media.store import MediaStore, media_prefix, original_key
+from domain.realtime.hub import publish
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,19 @@ async def create_upload(
     """A PENDING media row and a presigned PUT URL for its bytes."""
     content_type = content_type.strip().lower()
     _check_declared(kind, content_type, byte_size)
-    media = Media(owner_id=owner_id, kind=kind, declared_type=content_type,
-                  declared_size=byte_size, original_key="")
+    media = Media(
+        owner_id=owner_id,
+        kind=kind,
+        declared_type=content_type,
+        declared_size=byte_size,
+        original_key="",
+    )
     media.original_key = original_key(owner_id, media.id)
     await media.save()
     url, headers = await store.presigned_put(
-        media.original_key, content_type=content_type, byte_size=byte_size,
+        media.original_key,
+        content_type=content_type,
+        byte_size=byte_size,
         expires_in=UPLOAD_URL_TTL_SECONDS,
     )
     return media, url, headers
@@ -77,16 +84,22 @@ async def store_upload(
     declared_type = declared_type.strip().lower()
     actual = sniff(data[:16])
     if actual is None:
-        raise DomainError(ErrorCode.INVALID_INPUT,
-                          "The file is not a supported image or video.", field="file")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "The file is not a supported image or video.", field="file"
+        )
     kind = MediaKind.IMAGE if actual in IMAGE_TYPES else MediaKind.VIDEO
-    if declared_type and declared_type != "application/octet-stream" and (
-        (kind is MediaKind.IMAGE and declared_type != actual)
-        or (kind is MediaKind.VIDEO and declared_type not in VIDEO_TYPES)
+    if (
+        declared_type
+        and declared_type != "application/octet-stream"
+        and (
+            (kind is MediaKind.IMAGE and declared_type != actual)
+            or (kind is MediaKind.VIDEO and declared_type not in VIDEO_TYPES)
+        )
     ):
         raise DomainError(
             ErrorCode.INVALID_INPUT,
-            f"The file is {actual}, not {declared_type} as declared.", field="file",
+            f"The file is {actual}, not {declared_type} as declared.",
+            field="file",
         )
     _check_declared(kind, actual, len(data))
     if kind is MediaKind.IMAGE:
@@ -94,8 +107,14 @@ async def store_upload(
             await asyncio.to_thread(images.check_image, data)
         except MediaRejected as rejected:
             raise DomainError(ErrorCode.INVALID_INPUT, str(rejected), field="file") from None
-    media = Media(owner_id=owner_id, kind=kind, declared_type=actual, declared_size=len(data),
-                  original_key="", uploaded_at=datetime.now(UTC))
+    media = Media(
+        owner_id=owner_id,
+        kind=kind,
+        declared_type=actual,
+        declared_size=len(data),
+        original_key="",
+        uploaded_at=datetime.now(UTC),
+    )
     media.original_key = original_key(owner_id, media.id)
     await store.put(media.original_key, data, actual)
     try:
@@ -119,21 +138,25 @@ async def mark_uploaded(*, media_id: int, store: ObjectStore, owner_id: int | No
         return media
     size = await store.size(media.original_key)
     if size is None:
-        raise DomainError(ErrorCode.INVALID_INPUT,
-                          "Nothing was uploaded yet: PUT the bytes to uploadUrl first.",
-                          field="mediaId")
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            "Nothing was uploaded yet: PUT the bytes to uploadUrl first.",
+            field="mediaId",
+        )
     media.uploaded_at = datetime.now(UTC)
     await Media.filter(id=media.id, uploaded_at=None).update(uploaded_at=media.uploaded_at)
     return media
 
 
+def media_channel(media_id: int) -> str:
+    return f"media:{media_id}"
+
+
 async def _publish(redis: Redis, media_id: int, status: str) -> None:
-    await redis.publish(f"media:{media_id}", json.dumps({"mediaId": media_id, "status": status}))
+    await publish(redis, media_channel(media_id), {"mediaId": media_id, "status": status})
 
 
-async def _finish(
-    media: Media, *, redis: Redis, media_store: MediaStore, **changes: Any
-) -> None:
+async def _finish(media: Media, *, redis: Redis, media_store: MediaStore, **changes: Any) -> None:
     await Media.filter(id=media.id).update(**changes)
     await media_store.invalidate(media.id)
     await _publish(redis, media.id, str(changes["status"]))
@@ -144,8 +167,13 @@ async def fail(
 ) -> None:
     """FAILED with a reason, and nothing of it left in storage."""
     await store.delete_prefix(media_prefix(media.owner_id, media.id))
-    await _finish(media, redis=redis, media_store=media_store, status=MediaStatus.FAILED,
-                  failure_reason=reason[:200])
+    await _finish(
+        media,
+        redis=redis,
+        media_store=media_store,
+        status=MediaStatus.FAILED,
+        failure_reason=reason[:200],
+    )
 
 
 async def _claim(media_id: int) -> Media | None:
@@ -160,7 +188,11 @@ async def _claim(media_id: int) -> Media | None:
 
 
 async def process_media(
-    *, media_id: int, store: ObjectStore, redis: Redis, media_store: MediaStore,
+    *,
+    media_id: int,
+    store: ObjectStore,
+    redis: Redis,
+    media_store: MediaStore,
     video_preset: str = video.DEFAULT_PRESET,
 ) -> MediaStatus | None:
     """Turn an uploaded original into its web renditions. Returns the final status, or None
@@ -172,8 +204,9 @@ async def process_media(
     await _publish(redis, media.id, MediaStatus.PROCESSING)
     size = await store.size(media.original_key)
     if size is None:
-        await fail(media, "The upload never arrived.", store=store, redis=redis,
-                   media_store=media_store)
+        await fail(
+            media, "The upload never arrived.", store=store, redis=redis, media_store=media_store
+        )
         return MediaStatus.FAILED
     try:
         if size > MAX_BYTES[media.kind]:
@@ -186,8 +219,14 @@ async def process_media(
     except MediaRejected as rejected:
         await fail(media, str(rejected), store=store, redis=redis, media_store=media_store)
         return MediaStatus.FAILED
-    await _finish(media, redis=redis, media_store=media_store, status=MediaStatus.READY,
-                  failure_reason=None, **changes)
+    await _finish(
+        media,
+        redis=redis,
+        media_store=media_store,
+        status=MediaStatus.READY,
+        failure_reason=None,
+        **changes,
+    )
     return MediaStatus.READY
 
 
@@ -212,10 +251,21 @@ async def _process_image(media: Media, store: ObjectStore) -> dict[str, Any]:
         ext = "jpg" if variant.content_type == "image/jpeg" else "webp"
         key = f"{prefix}w{variant.width}.{ext}"
         await store.put(key, variant.data, variant.content_type)
-        variants.append({"key": key, "width": variant.width, "height": variant.height,
-                         "content_type": variant.content_type})
-    return {"content_type": content_type, "width": result.width, "height": result.height,
-            "blurhash": result.blurhash, "variants": variants}
+        variants.append(
+            {
+                "key": key,
+                "width": variant.width,
+                "height": variant.height,
+                "content_type": variant.content_type,
+            }
+        )
+    return {
+        "content_type": content_type,
+        "width": result.width,
+        "height": result.height,
+        "blurhash": result.blurhash,
+        "variants": variants,
+    }
 
 
 async def _process_video(media: Media, store: ObjectStore, *, preset: str) -> dict[str, Any]:
@@ -238,8 +288,7 @@ async def _process_video(media: Media, store: ObjectStore, *, preset: str) -> di
         "duration_ms": result["duration_ms"],
         "blurhash": result["blurhash"],
         "variants": [
-            {**rendition, "key": prefix + rendition["key"]}
-            for rendition in result["renditions"]
+            {**rendition, "key": prefix + rendition["key"]} for rendition in result["renditions"]
         ],
         "poster_key": prefix + result["poster"],
         "playlist_key": prefix + result["playlist"],
@@ -258,7 +307,8 @@ async def sweep(
     now = now or datetime.now(UTC)
     retry: list[int] = []
     stale_pending = await Media.filter(
-        status=MediaStatus.PENDING, uploaded_at__not_isnull=True,
+        status=MediaStatus.PENDING,
+        uploaded_at__not_isnull=True,
         uploaded_at__lt=now - timedelta(minutes=2),
     ).values_list("id", flat=True)
     retry.extend(int(i) for i in stale_pending)  # type: ignore[call-overload]
@@ -266,20 +316,31 @@ async def sweep(
         status=MediaStatus.PROCESSING, processing_started_at__lt=now - STUCK_AFTER
     ):
         if media.attempts >= MAX_ATTEMPTS:
-            await fail(media, f"Processing failed {media.attempts} times.", store=store,
-                       redis=redis, media_store=media_store)
+            await fail(
+                media,
+                f"Processing failed {media.attempts} times.",
+                store=store,
+                redis=redis,
+                media_store=media_store,
+            )
         else:
             retry.append(media.id)
     for media in await Media.filter(
-        status=MediaStatus.PENDING, uploaded_at__isnull=True,
+        status=MediaStatus.PENDING,
+        uploaded_at__isnull=True,
         created_at__lt=now - timedelta(seconds=UPLOAD_URL_TTL_SECONDS) - timedelta(minutes=10),
     ):
         if await store.size(media.original_key) is not None:
             await Media.filter(id=media.id).update(uploaded_at=now)
             retry.append(media.id)
         else:
-            await fail(media, "The upload never arrived.", store=store, redis=redis,
-                       media_store=media_store)
+            await fail(
+                media,
+                "The upload never arrived.",
+                store=store,
+                redis=redis,
+                media_store=media_store,
+            )
     return retry
 
 

@@ -34,8 +34,9 @@ class ObjectStore(Protocol):
 class LocalStore:
     """Media in a folder, served by Shutter under /media; uploads PUT to Shutter's /uploads."""
 
-    def __init__(self, root: Path, *, public_base_url: str, cdn_base_url: str | None,
-                 signing_secret: str) -> None:
+    def __init__(
+        self, root: Path, *, public_base_url: str, cdn_base_url: str | None, signing_secret: str
+    ) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self._public = public_base_url.rstrip("/")
@@ -90,10 +91,12 @@ class LocalStore:
         self, key: str, *, content_type: str, byte_size: int, expires_in: int
     ) -> tuple[str, dict[str, str]]:
         expires = int(time.time()) + expires_in
-        query = urlencode({
-            "expires": expires,
-            "signature": self.upload_signature(key, content_type, byte_size, expires),
-        })
+        query = urlencode(
+            {
+                "expires": expires,
+                "signature": self.upload_signature(key, content_type, byte_size, expires),
+            }
+        )
         return f"{self._public}/uploads/{quote(key)}?{query}", {"Content-Type": content_type}
 
     def public_url(self, key: str) -> str:
@@ -106,9 +109,16 @@ class LocalStore:
 class S3Store:
     """Media in an S3-compatible bucket, uploaded by clients straight to S3 (presigned PUT)."""
 
-    def __init__(self, *, bucket: str, endpoint_url: str | None, region: str,
-                 access_key_id: str | None, secret_access_key: str | None,
-                 cdn_base_url: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint_url: str | None,
+        region: str,
+        access_key_id: str | None,
+        secret_access_key: str | None,
+        cdn_base_url: str | None,
+    ) -> None:
         self.bucket = bucket
         self._endpoint = endpoint_url
         self._region = region
@@ -132,8 +142,10 @@ class S3Store:
                             region_name=self._region,
                             aws_access_key_id=self._credentials[0],
                             aws_secret_access_key=self._credentials[1],
-                            config=AioConfig(s3={"addressing_style": "path"},
-                                             retries={"max_attempts": 3, "mode": "standard"}),
+                            config=AioConfig(
+                                s3={"addressing_style": "path"},
+                                retries={"max_attempts": 3, "mode": "standard"},
+                            ),
                         )
                     )
         return self._client

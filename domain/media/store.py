@@ -51,12 +51,15 @@ class MediaView:
 
     @classmethod
     def from_cache(cls, data: dict[str, Any]) -> MediaView:
-        return cls(**{
-            **data,
-            "attached_at": datetime.fromisoformat(data["attached_at"])
-            if data["attached_at"] else None,
-            "created_at": datetime.fromisoformat(data["created_at"]),
-        })
+        return cls(
+            **{
+                **data,
+                "attached_at": datetime.fromisoformat(data["attached_at"])
+                if data["attached_at"]
+                else None,
+                "created_at": datetime.fromisoformat(data["created_at"]),
+            }
+        )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> MediaView:

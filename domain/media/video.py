@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import sys
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,8 +32,12 @@ DEFAULT_PRESET = "veryfast"
 X264_CRF = "23"
 AUDIO_RATE = 48_000
 REJECTED_EXIT = 3
-_CONTENT_TYPES = {".mp4": "video/mp4", ".m3u8": "application/vnd.apple.mpegurl",
-                  ".ts": "video/mp2t", ".jpg": "image/jpeg"}
+_CONTENT_TYPES = {
+    ".mp4": "video/mp4",
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".jpg": "image/jpeg",
+}
 
 
 class VideoRejected(Exception):
@@ -57,7 +60,7 @@ class Probe:
 
 
 def _even(value: float) -> int:
-    return max(2, int(round(value / 2)) * 2)
+    return max(2, round(value / 2) * 2)
 
 
 def _size_for(short: int, width: int, height: int) -> tuple[int, int]:
@@ -79,14 +82,18 @@ def probe(container: Any) -> Probe:
     else:
         seconds = 0.0
     audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
-    return Probe(ctx.width, ctx.height, Fraction(fps), int(seconds * 1000), ctx.name,
-                 ctx.pix_fmt, audio)
+    return Probe(
+        ctx.width, ctx.height, Fraction(fps), int(seconds * 1000), ctx.name, ctx.pix_fmt, audio
+    )
 
 
 def check(info: Probe, *, max_seconds: int = MAX_SECONDS) -> None:
     if info.width <= 0 or info.height <= 0:
         raise VideoRejected("The video has no picture size.")
-    if max(info.width, info.height) > MAX_LONG_SIDE or min(info.width, info.height) > MAX_SHORT_SIDE:
+    if (
+        max(info.width, info.height) > MAX_LONG_SIDE
+        or min(info.width, info.height) > MAX_SHORT_SIDE
+    ):
         raise VideoRejected(
             f"The video is {info.width}x{info.height}; the largest taken is 1080x1920."
         )
@@ -103,8 +110,9 @@ def check(info: Probe, *, max_seconds: int = MAX_SECONDS) -> None:
 class _Encoder:
     """One H.264 rendition being encoded into one output container."""
 
-    def __init__(self, container: Any, size: tuple[int, int], fps: Fraction,
-                 time_base: Fraction, preset: str) -> None:
+    def __init__(
+        self, container: Any, size: tuple[int, int], fps: Fraction, time_base: Fraction, preset: str
+    ) -> None:
         self.container = container
         self.size = size
         gop = max(1, math.ceil(float(fps) * 2))  # a keyframe every 2 s: 4 s segments cut clean
@@ -113,15 +121,21 @@ class _Encoder:
         self.stream.pix_fmt = "yuv420p"
         self.stream.codec_context.time_base = time_base
         self.stream.codec_context.options = {
-            "preset": preset, "crf": X264_CRF, "g": str(gop), "keyint_min": str(gop),
-            "sc_threshold": "0", "profile": "high",
+            "preset": preset,
+            "crf": X264_CRF,
+            "g": str(gop),
+            "keyint_min": str(gop),
+            "sc_threshold": "0",
+            "profile": "high",
         }
 
     def encode(self, frame: Any) -> None:
         if frame is not None:
             # Bilinear is enough for a downscale of at most 2x and much cheaper than bicubic.
             frame = frame.reformat(
-                width=self.size[0], height=self.size[1], format="yuv420p",
+                width=self.size[0],
+                height=self.size[1],
+                format="yuv420p",
                 interpolation="BILINEAR",
             )
         for packet in self.stream.encode(frame):
@@ -150,19 +164,27 @@ class _AudioEncoder:
 def _open_hls(out: Path, name: str) -> Any:
     import av
 
-    return av.open(str(out / f"{name}.m3u8"), "w", format="hls", options={
-        "hls_time": str(HLS_SEGMENT_SECONDS),
-        "hls_playlist_type": "vod",
-        "hls_segment_filename": str(out / f"{name}_%03d.ts"),
-    })
+    return av.open(
+        str(out / f"{name}.m3u8"),
+        "w",
+        format="hls",
+        options={
+            "hls_time": str(HLS_SEGMENT_SECONDS),
+            "hls_playlist_type": "vod",
+            "hls_segment_filename": str(out / f"{name}_%03d.ts"),
+        },
+    )
 
 
 def _remux_to_hls(mp4: Path, out: Path, name: str) -> None:
     import av
 
     with av.open(str(mp4)) as source, _open_hls(out, name) as target:
-        mapping = {s.index: target.add_stream_from_template(s) for s in source.streams
-                   if s.type in ("video", "audio")}
+        mapping = {
+            s.index: target.add_stream_from_template(s)
+            for s in source.streams
+            if s.type in ("video", "audio")
+        }
         for packet in source.demux(*[s for s in source.streams if s.index in mapping]):
             if packet.dts is None:
                 continue
@@ -171,7 +193,11 @@ def _remux_to_hls(mp4: Path, out: Path, name: str) -> None:
 
 
 def transcode(
-    source: Path, out: Path, *, max_seconds: int = MAX_SECONDS, hls: bool = True,
+    source: Path,
+    out: Path,
+    *,
+    max_seconds: int = MAX_SECONDS,
+    hls: bool = True,
     preset: str = DEFAULT_PRESET,
 ) -> dict[str, Any]:
     """Everything a client needs from `source`, written under `out`; VideoRejected when the
@@ -197,18 +223,19 @@ def transcode(
         short = min(info.width, info.height)
         shorts = [r for r in RENDITIONS if r <= short] or [short]
         top = shorts[-1]
-        top_size = (info.width, info.height) if top == short else _size_for(
-            top, info.width, info.height)
-        copy_video = (info.video_codec == "h264" and info.pix_fmt == "yuv420p"
-                      and short <= RENDITIONS[-1])
+        top_size = (
+            (info.width, info.height) if top == short else _size_for(top, info.width, info.height)
+        )
+        copy_video = (
+            info.video_codec == "h264" and info.pix_fmt == "yuv420p" and short <= RENDITIONS[-1]
+        )
         if short > RENDITIONS[-1]:
             # Every output is a downscale, which smooths blocking away anyway: skipping the
             # decoder's deblocking filter saves ~15% of the decode, the largest single cost.
             vin.codec_context.options = {"skip_loop_filter": "all"}
         copy_audio = info.audio_codec == "aac"
 
-        mp4 = av.open(str(out / "video.mp4"), "w", format="mp4",
-                      options={"movflags": "+faststart"})
+        mp4 = av.open(str(out / "video.mp4"), "w", format="mp4", options={"movflags": "+faststart"})
         outputs = [mp4]
         encoders: list[_Encoder] = []
         audio_encoders: list[_AudioEncoder] = []
@@ -221,8 +248,15 @@ def transcode(
             playlist = _open_hls(out / "hls", f"{rendition}p")
             outputs.append(playlist)
             lower.append(rendition)
-            encoders.append(_Encoder(playlist, _size_for(rendition, info.width, info.height),
-                                     info.fps, time_base, preset))
+            encoders.append(
+                _Encoder(
+                    playlist,
+                    _size_for(rendition, info.width, info.height),
+                    info.fps,
+                    time_base,
+                    preset,
+                )
+            )
         if ain is not None:
             for output in outputs:
                 if copy_audio:
@@ -277,8 +311,14 @@ def transcode(
         "height": info.height,
         "duration_ms": max(info.duration_ms, last_ms),
         "blurhash": blurhash.encode(poster),
-        "renditions": [{"key": "video.mp4", "width": top_size[0], "height": top_size[1],
-                        "content_type": "video/mp4"}],
+        "renditions": [
+            {
+                "key": "video.mp4",
+                "width": top_size[0],
+                "height": top_size[1],
+                "content_type": "video/mp4",
+            }
+        ],
         "poster": "poster.jpg",
         "playlist": "hls/master.m3u8",
         "copied_video": copy_video,
@@ -293,8 +333,10 @@ def _write_master_playlist(
     for rendition, (width, height) in sorted(sizes.items()):
         total = sum(p.stat().st_size for p in hls_dir.glob(f"{rendition}p_*.ts"))
         bandwidth = int(total * 8 / duration_s * 1.2) or 1  # peak is above the average
-        lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={width}x{height}",
-                  f"{rendition}p.m3u8"]
+        lines += [
+            f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={width}x{height}",
+            f"{rendition}p.m3u8",
+        ]
     (hls_dir / "master.m3u8").write_text("\n".join(lines) + "\n")
 
 
@@ -314,8 +356,14 @@ async def transcode_in_subprocess(
     from domain.media.errors import MediaRejected
 
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "domain.media.video", str(source), str(out), preset,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "domain.media.video",
+        str(source),
+        str(out),
+        preset,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         stdout, stderr = await process.communicate()
@@ -327,8 +375,10 @@ async def transcode_in_subprocess(
     if process.returncode == REJECTED_EXIT:
         raise MediaRejected(json.loads(stdout)["reason"])
     if process.returncode != 0:
-        raise RuntimeError(f"video transcoder failed ({process.returncode}): "
-                           f"{stderr.decode(errors='replace')[-500:]}")
+        raise RuntimeError(
+            f"video transcoder failed ({process.returncode}): "
+            f"{stderr.decode(errors='replace')[-500:]}"
+        )
     result: dict[str, Any] = json.loads(stdout)
     return result
 

@@ -1,0 +1,196 @@
+"""Subscriptions over both WebSocket protocols against the live server; events made in this
+process (the worker) reach a client of the server process through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from redis.asyncio import Redis
+from websockets.asyncio.client import ClientConnection
+
+from config.runtime import Runtime
+from config.settings import Settings
+from tests import media_files
+from tests.client import GraphQLClient
+from tests.factories import make_user, token_for
+from tests.jobs import drain
+from workers.queues import MEDIA_QUEUE
+
+MEDIA_PROCESSED = "subscription($id: ID!) { mediaProcessed(mediaId: $id) { id status } }"
+
+
+def ws_url(live_server: str) -> str:
+    return live_server.replace("http://", "ws://") + "/graphql"
+
+
+@asynccontextmanager
+async def transport_ws(live_server: str, token: str | None) -> AsyncIterator[ClientConnection]:
+    async with websockets.connect(ws_url(live_server), subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        payload = {"authorization": f"Bearer {token}"} if token else {}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        yield ws
+
+
+async def receive(ws: ClientConnection) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=15))
+    return message
+
+
+async def pending_upload(client: GraphQLClient, token: str) -> str:
+    photo = media_files.jpeg(640, 480)
+    payload = await client.mutate(
+        "createUpload",
+        "media { id } uploadUrl",
+        {"kind": "IMAGE", "contentType": "image/jpeg", "byteSize": len(photo)},
+        token=token,
+    )
+    async with httpx.AsyncClient() as http:
+        put = await http.put(
+            payload["uploadUrl"], content=photo, headers={"Content-Type": "image/jpeg"}
+        )
+    assert put.status_code == 200
+    media_id: str = payload["media"]["id"]
+    return media_id
+
+
+async def test_connection_without_a_token_is_refused_with_4403(live_server: str) -> None:
+    async with transport_ws(live_server, None) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await receive(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
+
+
+async def test_a_forged_token_is_refused(live_server: str) -> None:
+    async with transport_ws(live_server, "not-a-token") as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await receive(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
+
+
+async def test_media_processed_across_processes(
+    live_server: str, client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    # given: a signed-in client listening for its upload, on the server process
+    user = await make_user("ana")
+    token = token_for(user, settings)
+    media_id = await pending_upload(client, token)
+    async with transport_ws(live_server, token) as ws:
+        assert (await receive(ws))["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": MEDIA_PROCESSED, "variables": {"id": media_id}},
+                }
+            )
+        )
+        await asyncio.sleep(0.3)  # the subscription is listening
+
+        # when: the media worker, in this process, processes the upload
+        await drain(MEDIA_QUEUE, settings=settings, runtime=runtime)
+
+        # then: the server process pushes each step, and ends the subscription
+        statuses = []
+        while True:
+            message = await receive(ws)
+            if message["type"] == "complete":
+                break
+            assert message["type"] == "next", message
+            statuses.append(message["payload"]["data"]["mediaProcessed"]["status"])
+    assert statuses == ["PROCESSING", "READY"]
+
+
+async def test_legacy_graphql_ws_protocol(
+    live_server: str, client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    user = await make_user("ana")
+    token = token_for(user, settings)
+    media_id = await pending_upload(client, token)
+    await drain(MEDIA_QUEUE, settings=settings, runtime=runtime)  # READY before listening
+    async with websockets.connect(ws_url(live_server), subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        assert (await receive(ws))["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "start",
+                    "payload": {"query": MEDIA_PROCESSED, "variables": {"id": media_id}},
+                }
+            )
+        )
+        data = await receive(ws)
+        assert data["type"] == "data"
+        assert data["payload"]["data"]["mediaProcessed"]["status"] == "READY"
+        assert (await receive(ws))["type"] == "complete"
+
+
+async def test_one_redis_subscription_per_process_and_none_left_behind(
+    live_server: str, client: GraphQLClient, settings: Settings, redis: Redis
+) -> None:
+    user = await make_user("ana")
+    token = token_for(user, settings)
+    media_id = await pending_upload(client, token)
+    from resolvers.global_ids import parse_global_id
+
+    channel = f"media:{parse_global_id(media_id)[1]}"
+    sockets = []
+    for _ in range(5):  # five clients of the same process listen to the same media
+        ws = await websockets.connect(ws_url(live_server), subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        assert (await receive(ws))["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": MEDIA_PROCESSED, "variables": {"id": media_id}},
+                }
+            )
+        )
+        sockets.append(ws)
+    await asyncio.sleep(0.5)
+    assert await redis.pubsub_numsub(channel) == [(channel, 1)]
+
+    for ws in sockets:
+        await ws.close()
+    for _ in range(50):  # the server notices the disconnects and lets the channel go
+        if await redis.pubsub_numsub(channel) == [(channel, 0)]:
+            break
+        await asyncio.sleep(0.1)
+    assert await redis.pubsub_numsub(channel) == [(channel, 0)]
+
+
+async def test_someone_elses_media_cannot_be_watched(
+    live_server: str, client: GraphQLClient, settings: Settings
+) -> None:
+    owner, other = await make_user("ana"), await make_user("bo")
+    media_id = await pending_upload(client, token_for(owner, settings))
+    async with transport_ws(live_server, token_for(other, settings)) as ws:
+        assert (await receive(ws))["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": MEDIA_PROCESSED, "variables": {"id": media_id}},
+                }
+            )
+        )
+        message = await receive(ws)
+    assert message["type"] == "next"
+    assert message["payload"]["errors"][0]["message"] == "No media with this id."
