@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "domain.graph.models",
     "domain.media.models",
     "domain.posts.models",
+    "domain.messaging.models",
 ]
 SLOW_QUERY_SECONDS = 0.2
 

@@ -14,6 +14,8 @@ from strawberry.dataloader import DataLoader
 
 from domain.graph import service as graph
 from domain.media.store import MediaStore, MediaView
+from domain.messaging import service as messaging
+from domain.messaging.service import MessageRow, ThreadState
 from domain.posts import queries
 from domain.posts.queries import HashtagRow
 from domain.posts.store import CommentView, PostStore, PostView
@@ -38,6 +40,9 @@ class Loaders:
         self.viewer_liked_comment = DataLoader[int, bool](
             self._viewer_set(queries.liked_comments_among)
         )
+        self.message = DataLoader[int, MessageRow | None](self._load_messages)
+        self.thread_members = DataLoader[int, list[int]](self._load_thread_members)
+        self.thread_state = DataLoader[int, ThreadState | None](self._load_thread_states)
         self.viewer_follow_status = DataLoader[int, str | None](self._load_follow_status)
         self.follows_viewer = DataLoader[int, bool](self._load_follows_viewer)
         self.blocked_with_viewer = DataLoader[int, bool](self._load_blocked)
@@ -48,6 +53,20 @@ class Loaders:
 
     async def _load_media(self, ids: Sequence[int]) -> list[MediaView | None]:
         found = await self._media.get_many(ids)
+        return [found.get(i) for i in ids]
+
+    async def _load_messages(self, ids: Sequence[int]) -> list[MessageRow | None]:
+        found = await messaging.messages_by_ids(list(ids))
+        return [found.get(i) for i in ids]
+
+    async def _load_thread_members(self, ids: Sequence[int]) -> list[list[int]]:
+        found = await messaging.members_by_threads(list(ids))
+        return [found.get(i, []) for i in ids]
+
+    async def _load_thread_states(self, ids: Sequence[int]) -> list[ThreadState | None]:
+        if self._viewer_id is None:
+            return [None] * len(ids)
+        found = await messaging.state(user_id=self._viewer_id, thread_ids=list(ids))
         return [found.get(i) for i in ids]
 
     async def _load_posts(self, ids: Sequence[int]) -> list[PostView | None]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import media, posts
+from resolvers import media, messaging, posts
 from resolvers import users as resolve
 from resolvers.context import Info
 from resolvers.errors import ClientError
-from resolvers.global_ids import id_argument, parse_global_id
+from resolvers.global_ids import id_argument, parse_global_id, to_global_id
 from schema.media import Media
+from schema.messaging import Message, Thread
 from schema.node import Node
 from schema.post import Comment, Hashtag, Post, build_post
 from schema.user import User
@@ -43,6 +44,18 @@ class UserQuery:
         if type_name == "Comment":
             comment = await posts.visible_comment(info.context, raw_id)
             return Comment.from_view(comment) if comment else None
+        if type_name == "Thread":
+            state = await messaging.thread(info.context, id)
+            return Thread.from_state(state) if state else None
+        if type_name == "Message":
+            row = await info.context.loaders.message.load(raw_id)
+            if (
+                row is None
+                or await messaging.thread(info.context, to_global_id("Thread", row.thread_id))
+                is None
+            ):
+                return None
+            return Message.from_row(row)
         if type_name == "Hashtag":
             tag = await info.context.loaders.hashtag.load(raw_id)
             return Hashtag.from_row(tag) if tag else None

@@ -6,9 +6,12 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from resolvers import messaging
 from resolvers import realtime as resolve
 from resolvers.context import Info
 from schema.media import Media
+from schema.messaging import Message, TypingEvent
+from schema.user import User
 
 
 @strawberry.type
@@ -22,3 +25,18 @@ class Subscription:
     ) -> AsyncGenerator[Media, None]:
         async for view in resolve.media_processed(info.context, media_id):
             yield Media.from_view(view)
+
+    @strawberry.subscription(description="Messages of all the viewer's threads, or of one.")
+    async def message_received(
+        self, info: Info, thread_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[Message, None]:
+        async for row in messaging.message_received(info.context, thread_id):
+            yield Message.from_row(row)
+
+    @strawberry.subscription(description="Someone else in the thread is typing.")
+    async def typing(
+        self, info: Info, thread_id: strawberry.ID
+    ) -> AsyncGenerator[TypingEvent, None]:
+        async for user_id in messaging.typing(info.context, thread_id):
+            view = await info.context.runtime.users.get(user_id)
+            yield TypingEvent(thread_id=thread_id, user=User.maybe(view))

@@ -24,14 +24,18 @@ from schema.accounts import AccountMutation
 from schema.feed import FeedQuery
 from schema.graph import GraphMutation
 from schema.media import Media, MediaMutation
+from schema.messaging import Message, MessagingMutation, MessagingQuery, Thread
 from schema.post import Comment, Hashtag, Post
 from schema.posts import PostMutation
 from schema.query import UserQuery
 from schema.realtime import Subscription
 from schema.user import User
 
-Query = merge_types("Query", (UserQuery, FeedQuery))
-Mutation = merge_types("Mutation", (AccountMutation, GraphMutation, MediaMutation, PostMutation))
+Query = merge_types("Query", (UserQuery, FeedQuery, MessagingQuery))
+Mutation = merge_types(
+    "Mutation",
+    (AccountMutation, GraphMutation, MediaMutation, PostMutation, MessagingMutation),
+)
 
 
 def build_schema(
@@ -45,7 +49,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[User, Media, Post, Comment, Hashtag],
+        types=[User, Media, Post, Comment, Hashtag, Thread, Message],
         # Factories, not instances: each operation gets its own extension objects (the parser
         # and validation caches are shared module-level LRUs all the same).
         extensions=[

@@ -46,6 +46,9 @@ TABLES = (
     "saves",
     "comments",
     "comment_likes",
+    "threads",
+    "thread_members",
+    "messages",
 )
 # Limits the live server runs with; tests that probe a limit read them from here.
 LIVE_AUTH_RATE_LIMIT = 30
@@ -223,6 +226,17 @@ def live_server(settings: Settings, live_port: int) -> Iterator[str]:
     process = _start_server(live_port, live_env(settings), "live-server.log")
     try:
         yield f"http://127.0.0.1:{live_port}"
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def second_live_server(settings: Settings) -> Iterator[str]:
+    """Another API process on the same Postgres and Redis, as behind a load balancer."""
+    port = _free_port()
+    process = _start_server(port, live_env(settings), "live-server-2.log")
+    try:
+        yield f"http://127.0.0.1:{port}"
     finally:
         _stop(process)
 

@@ -1,0 +1,146 @@
+"""Direct messages: argument mapping, membership checks, and pushing committed messages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from domain.errors import not_found
+from domain.messaging import service as messaging
+from domain.messaging.service import MessageRow, ThreadState
+from domain.pagination import Page
+from domain.realtime.hub import publish
+from resolvers.context import Context
+from resolvers.errors import ClientError
+from resolvers.global_ids import id_argument, id_input, page_arguments
+
+
+def messages_channel(user_id: int) -> str:
+    return f"user:{user_id}:messages"
+
+
+def typing_channel(thread_id: int) -> str:
+    return f"thread:{thread_id}:typing"
+
+
+async def send(
+    ctx: Context,
+    *,
+    thread_id: str | None,
+    recipient_ids: list[str] | None,
+    text: str,
+    media_id: str | None,
+    post_id: str | None,
+    client_id: str | None,
+) -> MessageRow:
+    viewer = ctx.signed_in()
+    sent = await messaging.send_message(
+        sender_id=viewer,
+        thread_id=id_input(thread_id, "Thread", field="threadId") if thread_id else None,
+        recipient_ids=[id_input(r, "User", field="recipientIds") for r in recipient_ids]
+        if recipient_ids is not None
+        else None,
+        text=text,
+        media_id=id_input(media_id, "Media", field="mediaId") if media_id else None,
+        post_id=id_input(post_id, "Post", field="postId") if post_id else None,
+        client_id=client_id,
+    )
+    if sent.created:  # committed above: now tell every member's devices
+        event = {"messageId": sent.message_id, "threadId": sent.thread_id}
+        for member in sent.member_ids:
+            await publish(ctx.runtime.redis, messages_channel(member), event)
+    message = await ctx.loaders.message.load(sent.message_id)
+    assert message is not None
+    return message
+
+
+async def _member_thread(ctx: Context, global_id: str, *, field: str = "threadId") -> int:
+    viewer = ctx.signed_in()
+    thread_id = id_input(global_id, "Thread", field=field)
+    if not await messaging.is_member(user_id=viewer, thread_id=thread_id):
+        raise not_found("thread", field=field)
+    return thread_id
+
+
+async def mark_read(ctx: Context, *, thread_id: str, message_id: str) -> ThreadState:
+    viewer = ctx.signed_in()
+    raw_thread = await _member_thread(ctx, thread_id)
+    await messaging.mark_read(
+        user_id=viewer,
+        thread_id=raw_thread,
+        message_id=id_input(message_id, "Message", field="messageId"),
+    )
+    return await _fresh_state(ctx, raw_thread)
+
+
+async def accept(ctx: Context, *, thread_id: str) -> ThreadState:
+    viewer = ctx.signed_in()
+    raw_thread = await _member_thread(ctx, thread_id)
+    await messaging.accept_request(user_id=viewer, thread_id=raw_thread)
+    return await _fresh_state(ctx, raw_thread)
+
+
+async def _fresh_state(ctx: Context, thread_id: int) -> ThreadState:
+    ctx.loaders.forget_keys(ctx.loaders.thread_state, thread_id)
+    state = await ctx.loaders.thread_state.load(thread_id)
+    assert state is not None
+    return state
+
+
+async def set_typing(ctx: Context, *, thread_id: str) -> bool:
+    """Ephemeral: published to the thread's other members, never stored."""
+    viewer = ctx.signed_in()
+    raw_thread = await _member_thread(ctx, thread_id)
+    await publish(
+        ctx.runtime.redis, typing_channel(raw_thread), {"threadId": raw_thread, "userId": viewer}
+    )
+    return True
+
+
+async def threads(ctx: Context, first: int | None, after: str | None, *, requests: bool) -> Page:
+    viewer = ctx.require_viewer()
+    limit, position = page_arguments(first, after)
+    return await messaging.threads(user_id=viewer, requests=requests, first=limit, after=position)
+
+
+async def thread(ctx: Context, global_id: str) -> ThreadState | None:
+    ctx.require_viewer()
+    return await ctx.loaders.thread_state.load(id_argument(global_id, "Thread"))
+
+
+async def messages(ctx: Context, state: ThreadState, first: int | None, after: str | None) -> Page:
+    limit, position = page_arguments(first, after)
+    return await messaging.messages(thread_id=state.thread_id, first=limit, after=position)
+
+
+async def unread_total(ctx: Context) -> int:
+    return await messaging.unread_total(user_id=ctx.require_viewer())
+
+
+async def message_received(ctx: Context, thread_id: str | None) -> AsyncIterator[MessageRow]:
+    """Every message of the viewer's threads (or of one), as it is committed."""
+    viewer = ctx.require_viewer()
+    only = id_argument(thread_id, "Thread", argument="threadId") if thread_id else None
+    if only is not None and not await messaging.is_member(user_id=viewer, thread_id=only):
+        raise ClientError("No thread with this id.", code="NOT_FOUND")
+    async with ctx.runtime.hub.subscribe(messages_channel(viewer)) as events:
+        while True:
+            event = await events.get()
+            if only is not None and event.get("threadId") != only:
+                continue
+            found = await messaging.messages_by_ids([int(event["messageId"])])
+            message = found.get(int(event["messageId"]))
+            if message is not None:
+                yield message
+
+
+async def typing(ctx: Context, thread_id: str) -> AsyncIterator[int]:
+    """The ids of the thread's other members as they type."""
+    viewer = ctx.require_viewer()
+    raw_thread = id_argument(thread_id, "Thread", argument="threadId")
+    if not await messaging.is_member(user_id=viewer, thread_id=raw_thread):
+        raise ClientError("No thread with this id.", code="NOT_FOUND")
+    async with ctx.runtime.hub.subscribe(typing_channel(raw_thread)) as events:
+        while True:
+            event = await events.get()
+            if event.get("userId") != viewer:
+                yield int(event["userId"])

@@ -1,0 +1,296 @@
+"""Direct messages: Thread, Message, their queries and mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from domain.messaging.service import MessageRow, ThreadState
+from domain.pagination import Page
+from resolvers import messaging as resolve
+from resolvers import posts as posts_resolve
+from resolvers.context import Info
+from resolvers.global_ids import to_cursor, to_global_id
+from schema.errors import UserError, guarded
+from schema.media import Media
+from schema.node import Node
+from schema.pagination import PageInfo
+from schema.post import Post, build_post
+from schema.user import User
+
+
+@strawberry.enum
+class ThreadKind(Enum):
+    DIRECT = "DIRECT"
+    GROUP = "GROUP"
+
+
+@strawberry.type(description="A direct message.")
+class Message(Node):
+    raw: strawberry.Private[MessageRow]
+    text: str
+    client_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: MessageRow) -> Message:
+        return cls(
+            id=strawberry.ID(to_global_id("Message", row.id)),
+            raw=row,
+            text=row.text,
+            client_id=row.client_id,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field
+    async def sender(self, info: Info) -> User | None:
+        view = await info.context.loaders.user.load(self.raw.sender_id)
+        return User.maybe(view)
+
+    @strawberry.field
+    async def thread(self, info: Info) -> Thread | None:
+        state = await info.context.loaders.thread_state.load(self.raw.thread_id)
+        return Thread.from_state(state) if state else None
+
+    @strawberry.field
+    async def media(self, info: Info) -> Media | None:
+        if self.raw.media_id is None:
+            return None
+        view = await info.context.loaders.media.load(self.raw.media_id)
+        return Media.from_view(view) if view else None
+
+    @strawberry.field(description="A shared post; null if it is gone or not visible to you.")
+    async def post(self, info: Info) -> Post | None:
+        if self.raw.post_id is None:
+            return None
+        view = await posts_resolve.visible_post(info.context, self.raw.post_id)
+        return await build_post(info, view)
+
+
+@strawberry.type
+class MessageEdge:
+    cursor: str
+    node: Message
+
+
+@strawberry.type
+class MessageConnection:
+    edges: list[MessageEdge]
+    page_info: PageInfo
+
+    @classmethod
+    async def of(cls, info: Info, page: Page) -> MessageConnection:
+        rows = await info.context.loaders.message.load_many(page.ids)
+        edges = [
+            MessageEdge(cursor=to_cursor(pos), node=Message.from_row(row))
+            for (pos, _), row in zip(page.entries, rows, strict=True)
+            if row
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(page))
+
+
+@strawberry.type(description="A conversation, as the viewer sees it.")
+class Thread(Node):
+    raw: strawberry.Private[ThreadState]
+    kind: ThreadKind
+    unread_count: int
+    is_request: bool = strawberry.field(description="In the viewer's requests folder.")
+
+    @classmethod
+    def from_state(cls, state: ThreadState) -> Thread:
+        return cls(
+            id=strawberry.ID(to_global_id("Thread", state.thread_id)),
+            raw=state,
+            kind=ThreadKind(state.kind),
+            unread_count=state.unread_count,
+            is_request=state.status == "REQUEST",
+        )
+
+    @strawberry.field
+    async def participants(self, info: Info) -> list[User]:
+        ids = await info.context.loaders.thread_members.load(self.raw.thread_id)
+        views = await info.context.loaders.user.load_many(ids)
+        return [User.from_view(v) for v in views if v is not None]
+
+    @strawberry.field
+    async def last_message(self, info: Info) -> Message | None:
+        if self.raw.last_message_id is None:
+            return None
+        row = await info.context.loaders.message.load(self.raw.last_message_id)
+        return Message.from_row(row) if row else None
+
+    @strawberry.field(description="Newest first.")
+    async def messages(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> MessageConnection:
+        page = await resolve.messages(info.context, self.raw, first, after)
+        return await MessageConnection.of(info, page)
+
+
+@strawberry.type
+class ThreadEdge:
+    cursor: str
+    node: Thread
+
+
+@strawberry.type
+class ThreadConnection:
+    edges: list[ThreadEdge]
+    page_info: PageInfo
+
+    @classmethod
+    async def of(cls, info: Info, page: Page) -> ThreadConnection:
+        states = await info.context.loaders.thread_state.load_many(page.ids)
+        edges = [
+            ThreadEdge(cursor=to_cursor(pos), node=Thread.from_state(state))
+            for (pos, _), state in zip(page.entries, states, strict=True)
+            if state
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(page))
+
+    @strawberry.field(description="Unread messages across the viewer's accepted threads.")
+    async def unread_count(self, info: Info) -> int:
+        return await resolve.unread_total(info.context)
+
+
+@strawberry.type
+class TypingEvent:
+    thread_id: strawberry.ID
+    user: User | None
+
+
+@strawberry.input
+class SendMessageInput:
+    thread_id: strawberry.ID | None = None
+    recipient_ids: list[strawberry.ID] | None = None
+    text: str = ""
+    media_id: strawberry.ID | None = None
+    post_id: strawberry.ID | None = None
+    client_id: str | None = strawberry.field(
+        default=None,
+        description="Your id for this send: a retry with it returns the same "
+        "message instead of sending another.",
+    )
+
+
+@strawberry.input
+class MarkThreadReadInput:
+    thread_id: strawberry.ID
+    message_id: strawberry.ID
+
+
+@strawberry.input
+class ThreadInput:
+    thread_id: strawberry.ID
+
+
+@strawberry.input
+class SetTypingInput(ThreadInput):
+    pass
+
+
+@strawberry.input
+class AcceptMessageRequestInput(ThreadInput):
+    pass
+
+
+@strawberry.type
+class SendMessagePayload:
+    message: Message | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ThreadPayload:
+    thread: Thread | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: ThreadState | list[UserError]) -> ThreadPayload:
+        if isinstance(result, list):
+            return cls(errors=result)
+        return cls(thread=Thread.from_state(result))
+
+
+@strawberry.type
+class SetTypingPayload:
+    ok: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MessagingQuery:
+    @strawberry.field(description="The viewer's threads, newest activity first.")
+    async def threads(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ThreadConnection:
+        page = await resolve.threads(info.context, first, after, requests=False)
+        return await ThreadConnection.of(info, page)
+
+    @strawberry.field(description="Threads from accounts the viewer does not follow.")
+    async def message_requests(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ThreadConnection:
+        page = await resolve.threads(info.context, first, after, requests=True)
+        return await ThreadConnection.of(info, page)
+
+    @strawberry.field
+    async def thread(self, info: Info, id: strawberry.ID) -> Thread | None:
+        state = await resolve.thread(info.context, id)
+        return Thread.from_state(state) if state else None
+
+
+@strawberry.type
+class MessagingMutation:
+    @strawberry.mutation(
+        description="To a thread, or to people (one: their 1:1 thread; "
+        "more: a new group of up to 32)."
+    )
+    async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
+        result = await guarded(
+            info,
+            lambda: resolve.send(
+                info.context,
+                thread_id=input.thread_id,
+                recipient_ids=list(input.recipient_ids)
+                if input.recipient_ids is not None
+                else None,
+                text=input.text,
+                media_id=input.media_id,
+                post_id=input.post_id,
+                client_id=input.client_id,
+            ),
+        )
+        if isinstance(result, list):
+            return SendMessagePayload(errors=result)
+        return SendMessagePayload(message=Message.from_row(result))
+
+    @strawberry.mutation
+    async def mark_thread_read(self, info: Info, input: MarkThreadReadInput) -> ThreadPayload:
+        return ThreadPayload.of(
+            await guarded(
+                info,
+                lambda: resolve.mark_read(
+                    info.context, thread_id=input.thread_id, message_id=input.message_id
+                ),
+            )
+        )
+
+    @strawberry.mutation(description="Move a thread from requests into the inbox.")
+    async def accept_message_request(
+        self, info: Info, input: AcceptMessageRequestInput
+    ) -> ThreadPayload:
+        return ThreadPayload.of(
+            await guarded(info, lambda: resolve.accept(info.context, thread_id=input.thread_id))
+        )
+
+    @strawberry.mutation(description="Tell the others you are typing (not stored).")
+    async def set_typing(self, info: Info, input: SetTypingInput) -> SetTypingPayload:
+        result = await guarded(
+            info, lambda: resolve.set_typing(info.context, thread_id=input.thread_id)
+        )
+        if isinstance(result, list):
+            return SetTypingPayload(errors=result)
+        return SetTypingPayload(ok=True)
