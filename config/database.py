@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "domain.media.models",
     "domain.posts.models",
     "domain.messaging.models",
+    "domain.notifications.models",
 ]
 SLOW_QUERY_SECONDS = 0.2
 

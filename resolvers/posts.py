@@ -10,7 +10,7 @@ from domain.posts import service as posts
 from domain.posts.queries import HashtagRow
 from domain.posts.store import CommentView, PostView
 from domain.users.store import UserView
-from resolvers import feed
+from resolvers import feed, notify
 from resolvers.context import Context
 from resolvers.errors import ClientError
 from resolvers.global_ids import id_input, page_arguments
@@ -130,7 +130,9 @@ async def create_post(ctx: Context, *, media_ids: list[str], caption: str) -> Po
         author_id=viewer, media_ids=raw_ids, caption=caption, stores=ctx.runtime.post_stores
     )
     await feed.post_created(ctx, author_id=viewer, post_id=post_id)
-    return await _reread(ctx, post_id)
+    post = await _reread(ctx, post_id)
+    await notify.mentioned(ctx, post=post)
+    return post
 
 
 async def create_reel(ctx: Context, *, media_id: str, caption: str) -> PostView:
@@ -144,7 +146,9 @@ async def create_reel(ctx: Context, *, media_id: str, caption: str) -> PostView:
         reel=True,
     )
     await feed.post_created(ctx, author_id=viewer, post_id=post_id)
-    return await _reread(ctx, post_id)
+    post = await _reread(ctx, post_id)
+    await notify.mentioned(ctx, post=post)
+    return post
 
 
 async def edit_post(ctx: Context, *, post_id: str, caption: str) -> PostView:
@@ -170,7 +174,11 @@ async def delete_post(ctx: Context, *, post_id: str) -> str:
 async def set_like(ctx: Context, *, post_id: str, liked: bool) -> PostView:
     viewer = ctx.signed_in()
     post = await _target_post(ctx, post_id)
-    await posts.set_like(user_id=viewer, post_id=post.id, liked=liked, redis=ctx.runtime.redis)
+    changed = await posts.set_like(
+        user_id=viewer, post_id=post.id, liked=liked, redis=ctx.runtime.redis
+    )
+    if changed and liked:
+        await notify.liked(ctx, actor_id=viewer, post=post)
     return await _reread(ctx, post.id)
 
 
@@ -196,6 +204,7 @@ async def add_comment(
     )
     comment = await ctx.loaders.comment.load(comment_id)
     assert comment is not None
+    await notify.commented(ctx, comment=comment, post=post)
     return comment
 
 

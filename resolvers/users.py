@@ -7,7 +7,7 @@ from domain.graph import service as graph
 from domain.graph.models import FollowStatus
 from domain.pagination import Page
 from domain.users.store import UserView
-from resolvers import feed
+from resolvers import feed, notify
 from resolvers.context import Context
 from resolvers.errors import ClientError
 from resolvers.global_ids import id_input, page_arguments
@@ -97,6 +97,9 @@ async def follow(ctx: Context, global_id: str) -> tuple[FollowStatus, UserView |
     status = await graph.follow(follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users)
     if status is FollowStatus.ACTIVE:
         await feed.follows_changed(ctx, viewer_id)  # backfill the followee's recent posts
+    await notify.followed(
+        ctx, follower_id=viewer_id, followee_id=user_id, pending=status is FollowStatus.PENDING
+    )
     return status, await _reread(ctx, user_id)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import media, messaging, posts
+from resolvers import media, messaging, notifications, posts
 from resolvers import users as resolve
 from resolvers.context import Info
 from resolvers.errors import ClientError
@@ -12,6 +12,7 @@ from resolvers.global_ids import id_argument, parse_global_id, to_global_id
 from schema.media import Media
 from schema.messaging import Message, Thread
 from schema.node import Node
+from schema.notifications import Notification
 from schema.post import Comment, Hashtag, Post, build_post
 from schema.user import User
 
@@ -56,6 +57,9 @@ class UserQuery:
             ):
                 return None
             return Message.from_row(row)
+        if type_name == "Notification":
+            found = await notifications.rows(info.context, [raw_id])
+            return Notification.from_row(found[0]) if found else None
         if type_name == "Hashtag":
             tag = await info.context.loaders.hashtag.load(raw_id)
             return Hashtag.from_row(tag) if tag else None

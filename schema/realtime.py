@@ -6,11 +6,12 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from resolvers import messaging
+from resolvers import messaging, notifications
 from resolvers import realtime as resolve
 from resolvers.context import Info
 from schema.media import Media
 from schema.messaging import Message, TypingEvent
+from schema.notifications import Notification
 from schema.user import User
 
 
@@ -40,3 +41,8 @@ class Subscription:
         async for user_id in messaging.typing(info.context, thread_id):
             view = await info.context.runtime.users.get(user_id)
             yield TypingEvent(thread_id=thread_id, user=User.maybe(view))
+
+    @strawberry.subscription(description="The viewer's notifications as they are made.")
+    async def notification_received(self, info: Info) -> AsyncGenerator[Notification, None]:
+        async for row in notifications.received(info.context):
+            yield Notification.from_row(row)

@@ -25,16 +25,24 @@ from schema.feed import FeedQuery
 from schema.graph import GraphMutation
 from schema.media import Media, MediaMutation
 from schema.messaging import Message, MessagingMutation, MessagingQuery, Thread
+from schema.notifications import Notification, NotificationMutation, NotificationQuery
 from schema.post import Comment, Hashtag, Post
 from schema.posts import PostMutation
 from schema.query import UserQuery
 from schema.realtime import Subscription
 from schema.user import User
 
-Query = merge_types("Query", (UserQuery, FeedQuery, MessagingQuery))
+Query = merge_types("Query", (UserQuery, FeedQuery, MessagingQuery, NotificationQuery))
 Mutation = merge_types(
     "Mutation",
-    (AccountMutation, GraphMutation, MediaMutation, PostMutation, MessagingMutation),
+    (
+        AccountMutation,
+        GraphMutation,
+        MediaMutation,
+        PostMutation,
+        MessagingMutation,
+        NotificationMutation,
+    ),
 )
 
 
@@ -49,7 +57,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[User, Media, Post, Comment, Hashtag, Thread, Message],
+        types=[User, Media, Post, Comment, Hashtag, Thread, Message, Notification],
         # Factories, not instances: each operation gets its own extension objects (the parser
         # and validation caches are shared module-level LRUs all the same).
         extensions=[

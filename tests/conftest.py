@@ -49,6 +49,7 @@ TABLES = (
     "threads",
     "thread_members",
     "messages",
+    "notifications",
 )
 # Limits the live server runs with; tests that probe a limit read them from here.
 LIVE_AUTH_RATE_LIMIT = 30

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from arq.connections import ArqRedis
 
+from domain.notifications.service import Event
+
 DEFAULT_QUEUE = "default"
 MEDIA_QUEUE = "media"
 FANOUT_QUEUE = "fanout"
@@ -42,3 +44,11 @@ async def enqueue_feed_refresh(jobs: ArqRedis, *, user_ids: list[int]) -> None:
         await jobs.enqueue_job(
             "refresh_feed", user_id, _job_id=f"refresh-feed:{user_id}", _queue_name=FANOUT_QUEUE
         )
+
+
+async def enqueue_notification(jobs: ArqRedis, event: Event) -> None:
+    """Tell someone about an event, by a job (never in the request path). The job id is the
+    event's key, so the same event queued twice is one job."""
+    await jobs.enqueue_job(
+        "notify", event.to_job(), _job_id=f"notify:{event.key}", _queue_name=DEFAULT_QUEUE
+    )

@@ -19,6 +19,7 @@ from config.settings import Settings
 from domain.feed import service as feed
 from domain.media import service as media_service
 from domain.media.models import Media
+from domain.notifications import service as notifications
 from domain.posts import counters
 from domain.users.maintenance import purge_refresh_tokens
 from workers.queues import DEFAULT_QUEUE, FANOUT_QUEUE, MEDIA_QUEUE, enqueue_process_media
@@ -77,6 +78,11 @@ async def refresh_feed(ctx: dict[str, Any], user_id: int) -> bool:
     return await feed.refresh(user_id=user_id, stores=runtime.feed_stores)
 
 
+async def notify(ctx: dict[str, Any], event: dict[str, Any]) -> int | None:
+    runtime: Runtime = ctx["runtime"]
+    return await notifications.record(notifications.Event(**event), redis=runtime.redis)
+
+
 async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
     deleted = await purge_refresh_tokens()
     if deleted:
@@ -110,7 +116,7 @@ def worker_settings(
 
     queues: dict[str, dict[str, Any]] = {
         DEFAULT_QUEUE: {
-            "functions": [purge_expired_refresh_tokens, delete_media, flush_counters],
+            "functions": [purge_expired_refresh_tokens, delete_media, flush_counters, notify],
             "cron_jobs": [
                 cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False),
                 cron(

@@ -285,7 +285,8 @@ async def _toggle(sql_insert: str, sql_delete: str, keys: list[int], *, on: bool
     return bool(rows)
 
 
-async def set_like(*, user_id: int, post_id: int, liked: bool, redis: Redis) -> None:
+async def set_like(*, user_id: int, post_id: int, liked: bool, redis: Redis) -> bool:
+    """True when this call changed something (a new like, or a like taken back)."""
     changed = await _toggle(
         "/* posts.like */ INSERT INTO likes (id, post_id, user_id) SELECT $3, $1, $2"
         " WHERE EXISTS (SELECT 1 FROM posts WHERE id = $1)"
@@ -296,6 +297,7 @@ async def set_like(*, user_id: int, post_id: int, liked: bool, redis: Redis) -> 
     )
     if changed:
         await counters.bump(redis, "post", post_id, "like_count", 1 if liked else -1)
+    return changed
 
 
 async def set_save(*, user_id: int, post_id: int, saved: bool, redis: Redis) -> None:

@@ -1,0 +1,1 @@
+"""Notifications: made by workers from domain events, grouped, and pushed in real time."""

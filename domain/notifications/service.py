@@ -1,0 +1,172 @@
+"""Recording notifications from domain events (in a worker), and reading them.
+
+Likes on one post are grouped into one entry while it is unread and under GROUP_WINDOW old:
+"ana, bo and 3 others liked your post". Recording is idempotent: a job delivered twice finds
+the actor already there, or the event's row already made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from domain.graph.service import block_between
+from domain.ids import next_id
+from domain.pagination import Page
+from domain.realtime.hub import publish
+
+GROUP_WINDOW = timedelta(hours=24)
+MAX_ACTORS = 20
+UNREAD_CAP = 100  # clients show "99+": never count further
+_MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # a NotificationKind
+    actor_id: int
+    recipient_id: int
+    key: str  # unique per event, e.g. "comment:<comment id>"
+    post_id: int | None = None
+    comment_id: int | None = None
+
+    def to_job(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def channel(user_id: int) -> str:
+    return f"user:{user_id}:notifications"
+
+
+async def record(event: Event, *, redis: Redis) -> int | None:
+    """Make (or grow) the notification for `event`; None when there is nothing to tell."""
+    if event.actor_id == event.recipient_id:
+        return None  # nobody is told about their own actions
+    if any(await block_between(event.recipient_id, event.actor_id)):
+        return None
+    if event.kind == "LIKE":
+        notification_id = await _record_like(event)
+    else:
+        rows = await connections.get("default").execute_query_dict(
+            "/* notifications.insert */ INSERT INTO notifications (id, user_id, kind, post_id,"
+            " comment_id, actor_ids, actor_count, sort_id, event_key, read, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, 1, $1, $7, false, now())"
+            " ON CONFLICT (event_key) DO NOTHING RETURNING id",
+            [
+                next_id(),
+                event.recipient_id,
+                event.kind,
+                event.post_id,
+                event.comment_id,
+                json.dumps([event.actor_id]),
+                event.key,
+            ],
+        )
+        notification_id = int(rows[0]["id"]) if rows else None
+    if notification_id is not None:
+        await publish(redis, channel(event.recipient_id), {"notificationId": notification_id})
+    return notification_id
+
+
+async def _record_like(event: Event) -> int | None:
+    async with in_transaction() as tx:
+        # One writer per (recipient, post) at a time, so concurrent likes join one entry.
+        await tx.execute_query(
+            "/* notifications.lock */ SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [f"like:{event.recipient_id}:{event.post_id}"],
+        )
+        rows = await tx.execute_query_dict(
+            "/* notifications.open_like_group */ SELECT id, actor_ids FROM notifications"
+            " WHERE user_id = $1 AND kind = 'LIKE' AND post_id = $2 AND NOT read"
+            " AND created_at > now() - $3::interval ORDER BY sort_id DESC LIMIT 1",
+            [event.recipient_id, event.post_id, GROUP_WINDOW],
+        )
+        if rows:
+            actors = rows[0]["actor_ids"]
+            actors = json.loads(actors) if isinstance(actors, str) else actors
+            if event.actor_id in actors:
+                return None  # this like is counted already (a job that ran twice)
+            await tx.execute_query(
+                "/* notifications.grow_like_group */ UPDATE notifications SET actor_ids = $2,"
+                " actor_count = actor_count + 1, sort_id = $3 WHERE id = $1",
+                [rows[0]["id"], json.dumps([event.actor_id, *actors][:MAX_ACTORS]), next_id()],
+            )
+            return int(rows[0]["id"])
+        new_id = next_id()
+        await tx.execute_query(
+            "/* notifications.insert */ INSERT INTO notifications (id, user_id, kind, post_id,"
+            " comment_id, actor_ids, actor_count, sort_id, event_key, read, created_at)"
+            " VALUES ($1, $2, 'LIKE', $3, NULL, $4::jsonb, 1, $1, $5, false, now())",
+            [
+                new_id,
+                event.recipient_id,
+                event.post_id,
+                json.dumps([event.actor_id]),
+                f"like-group:{new_id}",
+            ],
+        )
+        return new_id
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    id: int
+    user_id: int
+    kind: str
+    post_id: int | None
+    comment_id: int | None
+    actor_ids: list[int]
+    actor_count: int
+    sort_id: int
+    read: bool
+    created_at: datetime
+
+
+async def by_ids(ids: list[int]) -> dict[int, NotificationRow]:
+    rows = await connections.get("default").execute_query_dict(
+        "/* notifications.by_ids */ SELECT id, user_id, kind, post_id, comment_id, actor_ids,"
+        " actor_count, sort_id, read, created_at FROM notifications"
+        " WHERE id = ANY($1::bigint[])",
+        [ids],
+    )
+    found = {}
+    for row in rows:
+        actors = row["actor_ids"]
+        row["actor_ids"] = json.loads(actors) if isinstance(actors, str) else actors
+        found[int(row["id"])] = NotificationRow(**row)
+    return found
+
+
+async def page(*, user_id: int, first: int, after: int | None) -> Page:
+    rows = await connections.get("default").execute_query_dict(
+        "/* notifications.page */ SELECT sort_id AS pos, id AS item FROM notifications"
+        " WHERE user_id = $1 AND sort_id < $2 ORDER BY sort_id DESC LIMIT $3",
+        [user_id, after or _MAX_ID, first + 1],
+    )
+    return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)
+
+
+async def unread_count(*, user_id: int) -> int:
+    rows = await connections.get("default").execute_query_dict(
+        "/* notifications.unread */ SELECT count(*) AS n FROM (SELECT 1 FROM notifications"
+        " WHERE user_id = $1 AND NOT read LIMIT $2) unread",
+        [user_id, UNREAD_CAP],
+    )
+    return int(rows[0]["n"])
+
+
+async def mark_read(*, user_id: int, up_to_id: int) -> bool:
+    """Everything up to (and including) this notification, in list order, is read."""
+    rows = await connections.get("default").execute_query_dict(
+        "/* notifications.mark_read */ UPDATE notifications SET read = true"
+        " WHERE user_id = $1 AND NOT read AND sort_id <= (SELECT sort_id FROM notifications"
+        " WHERE id = $2 AND user_id = $1) RETURNING id",
+        [user_id, up_to_id],
+    )
+    return bool(rows)

@@ -1,0 +1,134 @@
+"""Notifications: the list, marking read, and the entry type."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from domain.notifications.service import NotificationRow
+from domain.pagination import Page
+from resolvers import notifications as resolve
+from resolvers import posts as posts_resolve
+from resolvers.context import Info
+from resolvers.global_ids import to_cursor, to_global_id
+from schema.errors import UserError, guarded
+from schema.node import Node
+from schema.pagination import PageInfo
+from schema.post import Comment, Post, build_post
+from schema.user import User
+
+
+@strawberry.enum
+class NotificationKind(Enum):
+    LIKE = "LIKE"
+    COMMENT = "COMMENT"
+    FOLLOW = "FOLLOW"
+    FOLLOW_REQUEST = "FOLLOW_REQUEST"
+    MENTION = "MENTION"
+
+
+@strawberry.type(
+    description="Likes on one post are one entry: actors (newest first) and "
+    "actorCount make 'ana, bo and 3 others'."
+)
+class Notification(Node):
+    raw: strawberry.Private[NotificationRow]
+    kind: NotificationKind
+    actor_count: int
+    read: bool
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: NotificationRow) -> Notification:
+        return cls(
+            id=strawberry.ID(to_global_id("Notification", row.id)),
+            raw=row,
+            kind=NotificationKind(row.kind),
+            actor_count=row.actor_count,
+            read=row.read,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field
+    async def actors(self, info: Info, first: int = 3) -> list[User]:
+        ids = self.raw.actor_ids[: max(0, min(first, 20))]
+        views = await info.context.loaders.user.load_many(ids)
+        blocked = await info.context.loaders.blocked_with_viewer.load_many(ids)
+        return [User.from_view(v) for v, b in zip(views, blocked, strict=True) if v and not b]
+
+    @strawberry.field
+    async def post(self, info: Info) -> Post | None:
+        if self.raw.post_id is None:
+            return None
+        return await build_post(
+            info, await posts_resolve.visible_post(info.context, self.raw.post_id)
+        )
+
+    @strawberry.field
+    async def comment(self, info: Info) -> Comment | None:
+        if self.raw.comment_id is None:
+            return None
+        view = await posts_resolve.visible_comment(info.context, self.raw.comment_id)
+        return Comment.from_view(view) if view else None
+
+
+@strawberry.type
+class NotificationEdge:
+    cursor: str
+    node: Notification
+
+
+@strawberry.type
+class NotificationConnection:
+    edges: list[NotificationEdge]
+    page_info: PageInfo
+
+    @classmethod
+    async def of(cls, info: Info, page: Page) -> NotificationConnection:
+        found = {row.id: row for row in await resolve.rows(info.context, page.ids)}
+        edges = [
+            NotificationEdge(cursor=to_cursor(pos), node=Notification.from_row(found[i]))
+            for pos, i in page.entries
+            if i in found
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(page))
+
+    @strawberry.field(description="Unread notifications (counted up to 100).")
+    async def unread_count(self, info: Info) -> int:
+        return await resolve.unread_count(info.context)
+
+
+@strawberry.input
+class MarkNotificationsReadInput:
+    up_to_id: strawberry.ID
+
+
+@strawberry.type
+class MarkNotificationsReadPayload:
+    unread_count: int | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class NotificationQuery:
+    @strawberry.field(description="Newest first; a grouped entry moves up when it grows.")
+    async def notifications(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> NotificationConnection:
+        return await NotificationConnection.of(info, await resolve.page(info.context, first, after))
+
+
+@strawberry.type
+class NotificationMutation:
+    @strawberry.mutation(description="Mark this notification and every one below it read.")
+    async def mark_notifications_read(
+        self, info: Info, input: MarkNotificationsReadInput
+    ) -> MarkNotificationsReadPayload:
+        result = await guarded(
+            info, lambda: resolve.mark_read(info.context, up_to_id=input.up_to_id)
+        )
+        if isinstance(result, list):
+            return MarkNotificationsReadPayload(errors=result)
+        return MarkNotificationsReadPayload(unread_count=result)
