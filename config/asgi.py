@@ -23,7 +23,7 @@ from tortoise import connections
 from config.database import StatementLog, current_statements
 from config.graphql_view import ShutterGraphQL
 from config.logging import configure_logging
-from config.metrics import MetricsMiddleware, metrics_endpoint
+from config.metrics import MetricsMiddleware, metrics_endpoint, realtime_gauges
 from config.runtime import start
 from config.settings import ConfigError, Settings, load_settings
 from config.uploads import upload_endpoint
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         runtime = await start(settings, database_url=database_url, redis_url=redis_url)
         holder["runtime"] = runtime
         holder["view"] = ShutterGraphQL(schema, runtime)
+        realtime_gauges(lambda: len(runtime.hub.channels))
         try:
             yield
         finally:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,3 +51,13 @@ class MetricsMiddleware:
 
 async def metrics_endpoint(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+REALTIME_CHANNELS = Gauge("shutter_realtime_channels", "Redis channels this process listens to")
+ASYNCIO_TASKS = Gauge("shutter_asyncio_tasks", "asyncio tasks alive in this process")
+
+
+def realtime_gauges(channels: Callable[[], int]) -> None:
+    """Expose the live-subscription state of this process: what a leak would show in."""
+    REALTIME_CHANNELS.set_function(lambda: float(channels()))
+    ASYNCIO_TASKS.set_function(lambda: float(len(asyncio.all_tasks())))

@@ -194,3 +194,69 @@ async def test_someone_elses_media_cannot_be_watched(
         message = await receive(ws)
     assert message["type"] == "next"
     assert message["payload"]["errors"][0]["message"] == "No media with this id."
+
+
+async def test_a_disconnect_leaves_no_task_and_no_channel(
+    live_server: str, client: GraphQLClient, settings: Settings
+) -> None:
+    def gauges(text: str) -> tuple[float, float]:
+        values = {
+            line.split()[0]: float(line.split()[1])
+            for line in text.splitlines()
+            if line.startswith("shutter_")
+        }
+        return values["shutter_realtime_channels"], values["shutter_asyncio_tasks"]
+
+    user = await make_user("ana")
+    token = token_for(user, settings)
+    media_id = await pending_upload(client, token)
+    before = gauges((await client.http.get("/metrics")).text)
+    sockets = []
+    for _ in range(3):
+        ws = await websockets.connect(ws_url(live_server), subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        await receive(ws)
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": MEDIA_PROCESSED, "variables": {"id": media_id}},
+                }
+            )
+        )
+        sockets.append(ws)
+    await asyncio.sleep(0.3)
+    during = gauges((await client.http.get("/metrics")).text)
+    assert during[0] == before[0] + 1  # one channel for three listeners
+    assert during[1] > before[1]
+    for ws in sockets:
+        await ws.close()
+    for _ in range(50):
+        after = gauges((await client.http.get("/metrics")).text)
+        if after == before:
+            break
+        await asyncio.sleep(0.1)
+    assert after[0] == before[0]
+    assert after[1] <= before[1]
+
+
+async def test_a_slow_subscriber_loses_its_oldest_events_not_memory(redis: Redis) -> None:
+    from domain.realtime.hub import Hub, publish
+
+    hub = Hub(redis, queue_size=10)
+    try:
+        async with hub.subscribe("bench:slow") as queue:
+            for i in range(25):
+                await publish(redis, "bench:slow", {"n": i})
+            for _ in range(50):
+                if queue.full() and (queue._queue[-1]["n"] == 24):  # type: ignore[attr-defined]
+                    break
+                await asyncio.sleep(0.02)
+            assert queue.qsize() == 10
+            assert [queue.get_nowait()["n"] for _ in range(10)] == list(range(15, 25))
+        assert hub.channels == set()
+    finally:
+        await hub.close()
