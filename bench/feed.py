@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -35,7 +34,7 @@ from argon2 import PasswordHasher
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config.embedded import database_url_for, start_embedded  # noqa: E402
+from bench.services import scratch_database, serve  # noqa: E402
 from config.runtime import Runtime, start  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from domain.feed import service as feed  # noqa: E402
@@ -254,43 +253,6 @@ async def load(port: int, tokens: list[str], seconds: float) -> dict[str, float]
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env={**os.environ, **env},
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, port
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{app} did not start")
-
-
 # ---------------------------------------------------------------- floors
 
 
@@ -355,41 +317,8 @@ async def run(args: argparse.Namespace) -> None:
         (2_000, 20_000, 100_000) if quick else (10_000, 100_000, 1_000_000)
     )
     seconds = 5.0 if quick else 15.0
-    data_dir = ROOT / ".data" / "bench"
-    embedded = None
-    admin_url = os.environ.get("DATABASE_URL")
-    redis_url = os.environ.get("REDIS_URL")
-    if not admin_url or not redis_url:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        embedded, embedded_admin = start_embedded(
-            data_dir, need_postgres=not admin_url, need_redis=not redis_url
-        )
-        admin_url = admin_url or embedded_admin
-        redis_url = redis_url or embedded.redis_url
-    assert admin_url
-    assert redis_url
-    database = "shutter_bench"
-    if "@/" in admin_url:
-        database_url = database_url_for(admin_url, database)
-    else:
-        p = urlsplit(admin_url)
-        database_url = urlunsplit((p.scheme, p.netloc, f"/{database}", p.query, ""))
-        admin_url = urlunsplit((p.scheme, p.netloc, "/postgres", p.query, ""))
-    try:
-        await _run(
-            quick,
-            users,
-            posts,
-            star_followers,
-            seconds,
-            admin_url,
-            database_url,
-            redis_url,
-            database,
-        )
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    async with scratch_database("shutter_bench") as (database_url, redis_url):
+        await _run(quick, users, posts, star_followers, seconds, database_url, redis_url)
 
 
 async def _run(
@@ -398,23 +327,9 @@ async def _run(
     posts: int,
     star_followers: int,
     seconds: float,
-    admin_url: str,
     database_url: str,
     redis_url: str,
-    database: str,
 ) -> None:
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    from tortoise import Tortoise
-    from tortoise.migrations.api.migrate import migrate
-
-    from config.database import tortoise_config
-
-    await migrate(config=tortoise_config(database_url, pool_size=2))
-    await Tortoise.close_connections()
-
     settings = Settings(
         environment="development",
         database_url=database_url,

@@ -1,0 +1,100 @@
+"""What the benchmarks share: a scratch database on the configured or embedded servers, and
+starting an app under uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config.embedded import database_url_for, start_embedded  # noqa: E402
+
+
+@asynccontextmanager
+async def scratch_database(name: str) -> AsyncIterator[tuple[str, str]]:
+    """(database URL, Redis URL): a fresh, migrated database `name` on DATABASE_URL's server
+    (or the embedded one under .data/bench), and REDIS_URL's Redis (or the embedded one)."""
+    from tortoise import Tortoise
+    from tortoise.migrations.api.migrate import migrate
+
+    from config.database import tortoise_config
+
+    admin_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    embedded = None
+    if not admin_url or not redis_url:
+        data_dir = ROOT / ".data" / "bench"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        embedded, embedded_admin = start_embedded(
+            data_dir, need_postgres=not admin_url, need_redis=not redis_url
+        )
+        admin_url = admin_url or embedded_admin
+        redis_url = redis_url or embedded.redis_url
+    assert admin_url
+    assert redis_url
+    if "@/" in admin_url:
+        database_url = database_url_for(admin_url, name)
+    else:
+        parts = urlsplit(admin_url)
+        database_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+        admin_url = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    try:
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        await migrate(config=tortoise_config(database_url, pool_size=2))
+        await Tortoise.close_connections()
+        yield database_url, redis_url
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `app` (an app factory) under uvicorn, one process; returns it and its port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env={**os.environ, **env},
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{app} did not start")
