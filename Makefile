@@ -37,6 +37,7 @@ migrations: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/media.py --quick
 	$(BIN)/python bench/feed.py --quick
+	$(BIN)/python bench/realtime.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
