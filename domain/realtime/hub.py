@@ -69,6 +69,9 @@ class Hub:
                 if gone and self._pubsub is not None:
                     with contextlib.suppress(RedisConnectionError):
                         await self._pubsub.unsubscribe(*gone)
+                if not self._channels:
+                    # Nobody listens: stop the reader and give the connection back.
+                    await self._stop_reader()
 
     async def _read(self) -> None:
         assert self._pubsub is not None
@@ -81,8 +84,8 @@ class Hub:
                 log.warning("realtime hub lost Redis; reconnecting")
                 await asyncio.sleep(0.5)
                 continue
-            except RuntimeError:  # nothing subscribed right now
-                await asyncio.sleep(0.1)
+            except RuntimeError:  # between the first subscribe call and its reply
+                await asyncio.sleep(0.01)
                 continue
             if message is None or message.get("type") != "message":
                 continue
@@ -95,11 +98,17 @@ class Hub:
                     queue.get_nowait()  # a slow subscriber loses its oldest event
                 queue.put_nowait(event)
 
-    async def close(self) -> None:
+    async def _stop_reader(self) -> None:
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+            self._reader = None
         if self._pubsub is not None:
             await self._pubsub.aclose()
-        self._channels.clear()
+            self._pubsub = None
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._channels.clear()
+            await self._stop_reader()
