@@ -263,3 +263,41 @@ async def test_typing_reaches_the_others_only(
     finally:
         await bo_ws.close()
         await ana_ws.close()
+
+
+async def test_subscribing_to_someone_elses_thread_is_refused(
+    live_server: str, client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    _, bo, ana_token, _ = await pair(settings, runtime)
+    thread_id = (await send(client, ana_token, recipientIds=[gid(bo)], text="hi"))["message"][
+        "thread"
+    ]["id"]
+    ws = await connect(live_server, token_for(await make_user("eve"), settings))
+    try:
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "t",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription($t: ID!) { typing(threadId: $t) { threadId } }",
+                        "variables": {"t": thread_id},
+                    },
+                }
+            )
+        )
+        message = await receive(ws)
+    finally:
+        await ws.close()
+    assert message["payload"]["errors"][0]["message"] == "No thread with this id."
+
+
+async def test_a_malformed_protocol_message_closes_the_socket(
+    live_server: str, settings: Settings
+) -> None:
+    ws = await connect(live_server, token_for(await make_user("ana"), settings))
+    await ws.send(json.dumps({"type": "subscribe", "payload": "not an object"}))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await receive(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4400
