@@ -51,6 +51,30 @@ def _unauthorized(message: str) -> Response:
     )
 
 
+# Strawberry's GraphiQL opens its WebSocket with no connection_init payload, which Shutter
+# refuses. This fetcher sends the headers pane (where the Authorization header goes) as the
+# payload, one socket per distinct set of headers.
+_STOCK_FETCHER = """      const fetcher = GraphiQL.createFetcher({
+        url: fetchURL,
+        headers: defaultHeaders,
+        subscriptionUrl,
+      });"""
+_AUTHENTICATING_FETCHER = """      const fetchers = {};
+      const fetcher = (params, opts) => {
+        const headers = (opts && opts.headers) || {};
+        const key = JSON.stringify(headers);
+        if (!fetchers[key]) {
+          fetchers[key] = GraphiQL.createFetcher({
+            url: fetchURL,
+            headers: defaultHeaders,
+            subscriptionUrl,
+            wsConnectionParams: headers,
+          });
+        }
+        return fetchers[key](params, opts);
+      };"""
+
+
 class ShutterGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: Any, runtime: Runtime) -> None:
         super().__init__(
@@ -87,6 +111,13 @@ class ShutterGraphQL(GraphQL[Context, None]):
                     await _unauthorized(error.message)(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        html = super().graphql_ide_html
+        if _STOCK_FETCHER not in html:  # a Strawberry upgrade changed the page: say so loudly
+            raise RuntimeError("GraphiQL's fetcher changed; update _AUTHENTICATING_FETCHER")
+        return html.replace(_STOCK_FETCHER, _AUTHENTICATING_FETCHER)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         """WebSockets authenticate in connection_init: {"authorization": "Bearer <jwt>"}.

@@ -67,6 +67,8 @@ async def test_graphiql_for_browsers(client: GraphQLClient) -> None:
     response = await client.http.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+    # Its subscriptions authenticate with the headers pane, sent in connection_init.
+    assert "wsConnectionParams: headers" in response.text
 
 
 async def test_query_depth_is_limited(client: GraphQLClient) -> None:
