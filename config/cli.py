@@ -71,7 +71,7 @@ async def _seed(settings: Settings, database_url: str, redis_url: str) -> bool:
 
     runtime = await start(settings, database_url=database_url, redis_url=redis_url)
     try:
-        return await seed_demo(user_store=runtime.users)
+        return await seed_demo(runtime=runtime)
     finally:
         await runtime.close()
 

@@ -1,11 +1,21 @@
-"""A small demo world for `shutter serve`: accounts, follows, a private account with a request."""
+"""A small demo world for `shutter serve`: accounts, follows, a private account with a
+request, and photo posts made through the real media pipeline."""
 
 from __future__ import annotations
 
+import io
+import math
+import random
+
+from PIL import Image, ImageDraw
+
+from config.runtime import Runtime
+from domain.feed import service as feed
 from domain.graph import service as graph
+from domain.media import service as media_service
+from domain.posts import service as posts
 from domain.users import service as users
 from domain.users.models import User
-from domain.users.store import UserStore
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "snapshots-2026"  # noqa: S105 - printed on purpose for the local demo
@@ -22,8 +32,59 @@ _PEOPLE = [
 ]
 
 
-async def seed_demo(*, user_store: UserStore) -> bool:
+def _demo_photo(seed: int) -> bytes:
+    """A made-up landscape: sky, sun and hills, different for each seed."""
+    rng = random.Random(seed)
+    width, height = 1080, 1080
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    top = (rng.randrange(40, 120), rng.randrange(80, 160), rng.randrange(160, 255))
+    bottom = (rng.randrange(200, 255), rng.randrange(120, 200), rng.randrange(60, 140))
+    for y in range(height):
+        t = y / height
+        draw.line(
+            [(0, y), (width, y)],
+            fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)),
+        )
+    sun = (rng.randrange(200, 880), rng.randrange(150, 450))
+    draw.ellipse([sun[0] - 90, sun[1] - 90, sun[0] + 90, sun[1] + 90], fill=(255, 236, 170))
+    for layer in range(3):
+        base = 650 + layer * 120
+        shade = (30 + layer * 30, 80 + layer * 25, 40 + layer * 20)
+        points = (
+            [(0, height)]
+            + [
+                (x, base + int(60 * math.sin(x / rng.randrange(90, 200) + layer)))
+                for x in range(0, width + 40, 40)
+            ]
+            + [(width, height)]
+        )
+        draw.polygon(points, fill=shade)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+async def _demo_post(runtime: Runtime, author_id: int, seed: int, caption: str) -> None:
+    """Upload, process and post a photo the way a client and the media worker would."""
+    media = await media_service.store_upload(
+        owner_id=author_id,
+        data=_demo_photo(seed),
+        declared_type="image/jpeg",
+        store=runtime.store,
+    )
+    await media_service.process_media(
+        media_id=media.id, store=runtime.store, redis=runtime.redis, media_store=runtime.media
+    )
+    post_id = await posts.create_post(
+        author_id=author_id, media_ids=[media.id], caption=caption, stores=runtime.post_stores
+    )
+    await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+
+
+async def seed_demo(*, runtime: Runtime) -> bool:
     """Create the demo world once; False when it is already there."""
+    user_store = runtime.users
     if await User.filter(username=DEMO_USERNAME).exists():
         return False
     demo = await users.register(
@@ -55,4 +116,15 @@ async def seed_demo(*, user_store: UserStore) -> bool:
     await users.update_profile(user_id=hiro.id, users=user_store, is_private=True)
     await graph.follow(follower_id=demo.id, followee_id=hiro.id, users=user_store)
     await graph.follow(follower_id=felix.id, followee_id=hiro.id, users=user_store)
+    captions = [
+        "Golden hour again #sunset",
+        "Weekend hills #hiking #outdoors",
+        "Couldn't stop looking up #sky",
+        "Morning walk with @demo #sunrise",
+    ]
+    for i, person in enumerate(people):
+        for j in range(2):
+            await _demo_post(
+                runtime, person.id, seed=i * 10 + j, caption=captions[(i + j) % len(captions)]
+            )
     return True

@@ -14,13 +14,20 @@ from redis.asyncio import Redis
 from config.embedded import ensure_database, start_embedded
 from config.seed import DEMO_USERNAME
 from config.settings import PROJECT_ROOT, Settings
+from domain.media.models import Media, MediaStatus
+from domain.posts.models import Post
 from domain.users.models import User
 
 
 def shutter(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
     assert settings.database_url
     assert settings.redis_url
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "MEDIA_ROOT": str(settings.media_root),
+    }
     return subprocess.run(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "config.cli", *args],
         env=env,
@@ -38,6 +45,9 @@ async def test_seed_creates_the_demo_world_once(settings: Settings) -> None:
     assert "Demo world created." in first.stdout
     demo = await User.get(username=DEMO_USERNAME)
     assert demo.following_count == 6  # six approved follows; the request to hiro is pending
+    # Photo posts, through the real pipeline: READY media with variants, in followers' feeds.
+    assert await Post.all().count() == 16
+    assert await Media.filter(status=MediaStatus.READY).count() == 16
     second = await asyncio.to_thread(shutter, "seed", settings=settings)
     assert "Demo world already there." in second.stdout
     assert await User.filter(username=DEMO_USERNAME).count() == 1
