@@ -109,7 +109,16 @@ def _run_api(host: str, port: int, workers: int, log_level: str) -> None:
     )
 
 
+def _public_address(host: str, port: int) -> str:
+    """Where this server is reached, for local media and upload URLs (unless PUBLIC_BASE_URL
+    says otherwise): the processes started from here read it from the environment."""
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{shown}:{port}")
+    return shown
+
+
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    _public_address(args.host, args.port)
     with services(settings):
         _run_api(args.host, args.port, args.workers, settings.log_level)
     return 0
@@ -138,6 +147,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from config.seed import DEMO_PASSWORD, DEMO_USERNAME
     from workers.queues import QUEUES
 
+    shown_host = _public_address(args.host, args.port)
     with services(settings) as (database_url, redis_url):
         asyncio.run(_migrate(settings, database_url))
         created = asyncio.run(_seed(settings, database_url, redis_url))
@@ -150,7 +160,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             )
             for queue in QUEUES
         ]
-        shown_host = "127.0.0.1" if args.host in {"0.0.0.0", "::"} else args.host  # noqa: S104
         print(
             f"\n  Shutter is up.\n"
             f"  GraphiQL:   http://{shown_host}:{args.port}/graphql\n"
