@@ -16,7 +16,7 @@ from domain.messaging.models import Message, Thread
 from domain.users.models import User
 from tests.client import GraphQLClient
 from tests.factories import follow, gid, make_user, token_for
-from tests.test_realtime import receive, ws_url
+from tests.ws import connect, receive
 
 SEND = "message { id text clientId thread { id unreadCount isRequest } sender { username } }"
 THREADS = """{ threads { unreadCount edges { node { id kind unreadCount isRequest
@@ -175,15 +175,6 @@ async def test_blocked_users_cannot_message_each_other(
         payload = await send(client, token, **input_)
         assert [e["code"] for e in payload["errors"]] == ["BLOCKED"]
     assert await Message.all().count() == 1
-
-
-async def connect(server: str, token: str) -> Any:
-    ws = await websockets.connect(ws_url(server), subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
-    await ws.send(
-        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    )
-    assert (await receive(ws))["type"] == "connection_ack"
-    return ws
 
 
 async def test_messages_reach_a_client_of_another_process(

@@ -16,8 +16,7 @@ from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
 from tests.factories import gid, make_media, make_user, token_for
 from tests.jobs import drain
-from tests.test_messaging import connect
-from tests.test_realtime import receive
+from tests.ws import connect, receive
 from workers.queues import DEFAULT_QUEUE
 
 LIST = """{ notifications { unreadCount edges { node { id kind actorCount read

@@ -7,7 +7,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 import pytest
@@ -21,26 +20,19 @@ from tests import media_files
 from tests.client import GraphQLClient
 from tests.factories import make_user, token_for
 from tests.jobs import drain
+from tests.ws import connect, receive, subscribe
 from workers.queues import MEDIA_QUEUE
 
 MEDIA_PROCESSED = "subscription($id: ID!) { mediaProcessed(mediaId: $id) { id status } }"
 
 
-def ws_url(live_server: str) -> str:
-    return live_server.replace("http://", "ws://") + "/graphql"
-
-
 @asynccontextmanager
 async def transport_ws(live_server: str, token: str | None) -> AsyncIterator[ClientConnection]:
-    async with websockets.connect(ws_url(live_server), subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-        payload = {"authorization": f"Bearer {token}"} if token else {}
-        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+    ws = await connect(live_server, token, ack=False)
+    try:
         yield ws
-
-
-async def receive(ws: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=15))
-    return message
+    finally:
+        await ws.close()
 
 
 async def pending_upload(client: GraphQLClient, token: str) -> str:
@@ -117,20 +109,9 @@ async def test_legacy_graphql_ws_protocol(
     token = token_for(user, settings)
     media_id = await pending_upload(client, token)
     await drain(MEDIA_QUEUE, settings=settings, runtime=runtime)  # READY before listening
-    async with websockets.connect(ws_url(live_server), subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
-        assert (await receive(ws))["type"] == "connection_ack"
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "start",
-                    "payload": {"query": MEDIA_PROCESSED, "variables": {"id": media_id}},
-                }
-            )
-        )
+    ws = await connect(live_server, token, protocol="graphql-ws")
+    async with ws:
+        await subscribe(ws, MEDIA_PROCESSED, {"id": media_id}, legacy=True)
         data = await receive(ws)
         assert data["type"] == "data"
         assert data["payload"]["data"]["mediaProcessed"]["status"] == "READY"
@@ -148,20 +129,8 @@ async def test_one_redis_subscription_per_process_and_none_left_behind(
     channel = f"media:{parse_global_id(media_id)[1]}"
     sockets = []
     for _ in range(5):  # five clients of the same process listen to the same media
-        ws = await websockets.connect(ws_url(live_server), subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
-        assert (await receive(ws))["type"] == "connection_ack"
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": MEDIA_PROCESSED, "variables": {"id": media_id}},
-                }
-            )
-        )
+        ws = await connect(live_server, token)
+        await subscribe(ws, MEDIA_PROCESSED, {"id": media_id})
         sockets.append(ws)
     await asyncio.sleep(0.5)
     assert await redis.pubsub_numsub(channel) == [(channel, 1)]
@@ -213,20 +182,8 @@ async def test_a_disconnect_leaves_no_task_and_no_channel(
     before = gauges((await client.http.get("/metrics")).text)
     sockets = []
     for _ in range(3):
-        ws = await websockets.connect(ws_url(live_server), subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
-        await receive(ws)
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "1",
-                    "type": "subscribe",
-                    "payload": {"query": MEDIA_PROCESSED, "variables": {"id": media_id}},
-                }
-            )
-        )
+        ws = await connect(live_server, token)
+        await subscribe(ws, MEDIA_PROCESSED, {"id": media_id})
         sockets.append(ws)
     await asyncio.sleep(0.3)
     during = gauges((await client.http.get("/metrics")).text)

@@ -1,0 +1,50 @@
+"""A GraphQL-over-WebSocket client for the tests (graphql-transport-ws unless told)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+
+def ws_url(server: str) -> str:
+    return server.replace("http://", "ws://") + "/graphql"
+
+
+async def receive(ws: ClientConnection) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=15))
+    return message
+
+
+async def connect(
+    server: str, token: str | None, *, protocol: str = "graphql-transport-ws", ack: bool = True
+) -> ClientConnection:
+    """Open a socket and send connection_init (with the token, if any); wait for the ack."""
+    ws = await websockets.connect(ws_url(server), subprotocols=[protocol])  # type: ignore[list-item]
+    payload = {"authorization": f"Bearer {token}"} if token else {}
+    await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+    if ack:
+        assert (await receive(ws))["type"] == "connection_ack"
+    return ws
+
+
+async def subscribe(
+    ws: ClientConnection,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    op_id: str = "1",
+    legacy: bool = False,
+) -> None:
+    await ws.send(
+        json.dumps(
+            {
+                "id": op_id,
+                "type": "start" if legacy else "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
+        )
+    )
