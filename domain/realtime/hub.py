@@ -18,6 +18,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Hub:
                 message = await self._pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=1.0
                 )
-            except RedisConnectionError:
+            except (RedisConnectionError, RedisTimeoutError):
                 log.warning("realtime hub lost Redis; reconnecting")
                 await asyncio.sleep(0.5)
                 continue
