@@ -452,7 +452,17 @@ async def _run(
                 )
             ).json()
         log(f"SQL statements per feed page: cold {cold} (the feed is built), warm {warm}")
-        shutter = await load(port, tokens, seconds)
+    finally:
+        server.terminate()
+        server.wait(10)
+    # The load runs against the production configuration (no SQL statement counting).
+    secret = "bench-" + "x" * 40
+    prod_tokens = [create_access_token(user_id=u, secret=secret, ttl_seconds=3600) for u in readers]
+    server, port = serve(
+        "config.asgi:create_app", {**env, "ENVIRONMENT": "production", "JWT_SECRET": secret}
+    )
+    try:
+        shutter = await load(port, prod_tokens, seconds)
     finally:
         server.terminate()
         server.wait(10)
