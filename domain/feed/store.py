@@ -30,16 +30,17 @@ PULLED_AUTHORS = "feed:pulled"
 # TRIM_SLACK over FEED_SIZE, not on every insert. A late post under the floor may land in the
 # set; reads ignore what is under the floor.
 _FANOUT = """
+local call = redis.call
 local member = ARGV[1]
 local limit = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local keep = -(tonumber(ARGV[2]) + 1)
 local added = 0
 for i = 1, #KEYS, 2 do
-  if redis.call('EXISTS', KEYS[i + 1]) == 1 then
-    added = added + redis.call('ZADD', KEYS[i], 0, member)
-    if redis.call('ZCARD', KEYS[i]) > limit then
-      redis.call('ZREMRANGEBYRANK', KEYS[i], 0, keep)
-      redis.call('SET', KEYS[i + 1], redis.call('ZRANGE', KEYS[i], 0, 0)[1], 'KEEPTTL')
+  if call('EXISTS', KEYS[i + 1]) == 1 and call('ZADD', KEYS[i], 0, member) == 1 then
+    added = added + 1
+    if call('ZCARD', KEYS[i]) > limit then
+      call('ZREMRANGEBYRANK', KEYS[i], 0, keep)
+      call('SET', KEYS[i + 1], call('ZRANGE', KEYS[i], 0, 0)[1], 'KEEPTTL')
     end
   end
 end
