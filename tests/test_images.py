@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from pathlib import Path
 
 import blurhash as reference
 import pytest
@@ -41,3 +42,40 @@ def test_transparency_is_flattened_onto_white() -> None:
     result = images.process_image(out.getvalue())
     jpeg = Image.open(io.BytesIO(result.variants[0].data))
     assert jpeg.getpixel((10, 10)) == (255, 255, 255)
+
+
+def test_video_stored_sideways_comes_out_upright(tmp_path: Path) -> None:
+    """Phones store portrait video as landscape pictures plus a rotation: turn them."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    from domain.media.video import transcode
+
+    source = tmp_path / "sideways.mp4"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.set_display_rotation(90)
+        picture = np.zeros((360, 640, 3), np.uint8)
+        picture[:180] = 255  # the stored top half is white: shown upright, it is the left half
+        for i in range(15):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+    result = transcode(source, tmp_path / "out", hls=False)
+
+    assert (result["width"], result["height"]) == (360, 640)
+    assert result["copied_video"] is False
+    with av.open(str(tmp_path / "out" / "video.mp4")) as played:
+        frame = next(played.decode(video=0))
+        assert (frame.width, frame.height) == (360, 640)
+        assert frame.rotation == 0
+        rgb = frame.to_ndarray(format="rgb24")
+    assert rgb[:, :150].mean() > 200  # white on the left
+    assert rgb[:, 210:].mean() < 50  # black on the right

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 MAX_BYTES = 100 * 1024 * 1024
 MAX_SECONDS = 90  # reels; stories check their own, shorter limit
@@ -216,6 +216,9 @@ def transcode(
     with container:
         info = probe(container)
         check(info, max_seconds=max_seconds)
+        rotation = _rotation(source)
+        if rotation in (90, 270):  # phones store portrait video sideways, with a rotation
+            info.width, info.height = info.height, info.width
         vin = container.streams.video[0]
         ain = container.streams.audio[0] if container.streams.audio else None
         vin.thread_type = "AUTO"
@@ -227,8 +230,12 @@ def transcode(
             (info.width, info.height) if top == short else _size_for(top, info.width, info.height)
         )
         copy_video = (
-            info.video_codec == "h264" and info.pix_fmt == "yuv420p" and short <= RENDITIONS[-1]
+            info.video_codec == "h264"
+            and info.pix_fmt == "yuv420p"
+            and short <= RENDITIONS[-1]
+            and rotation == 0  # HLS segments carry no rotation: such pictures are turned
         )
+        upright = _Uprighter(vin, rotation) if rotation else None
         if short > RENDITIONS[-1]:
             # Every output is a downscale, which smooths blocking away anyway: skipping the
             # decoder's deblocking filter saves ~15% of the decode, the largest single cost.
@@ -271,7 +278,8 @@ def transcode(
             if packet.stream.type == "video":
                 # Decode only what needs pictures: the encodes, and the poster's one frame.
                 if encoders or poster is None:
-                    for frame in vin.decode(packet):
+                    for decoded in vin.decode(packet):
+                        frame = upright.turn(decoded) if upright else decoded
                         if frame.pts is not None and frame.time_base is not None:
                             last_ms = max(last_ms, int(frame.pts * frame.time_base * 1000))
                         if poster is None:
@@ -338,6 +346,44 @@ def _write_master_playlist(
             f"{rendition}p.m3u8",
         ]
     (hls_dir / "master.m3u8").write_text("\n".join(lines) + "\n")
+
+
+def _rotation(source: Path) -> int:
+    """How far the pictures must turn clockwise to stand upright (0, 90, 180 or 270), from the
+    display matrix of the first frame."""
+    import av
+
+    with av.open(str(source)) as container:
+        for frame in container.decode(video=0):
+            # PyAV gives the matrix's counter-clockwise angle; undoing it turns clockwise.
+            return round(-frame.rotation) % 360
+    return 0
+
+
+class _Uprighter:
+    """Turns decoded pictures upright with FFmpeg's transpose/flip filters (C, not Python)."""
+
+    _FILTERS: ClassVar[dict[int, list[tuple[str, str | None]]]] = {
+        90: [("transpose", "clock")],
+        270: [("transpose", "cclock")],
+        180: [("hflip", None), ("vflip", None)],
+    }
+
+    def __init__(self, stream: Any, rotation: int) -> None:
+        import av.filter
+
+        self.graph = av.filter.Graph()
+        node = self.graph.add_buffer(template=stream)
+        for name, argument in self._FILTERS[rotation]:
+            step = self.graph.add(name, argument) if argument else self.graph.add(name)
+            node.link_to(step)
+            node = step
+        node.link_to(self.graph.add("buffersink"))
+        self.graph.configure()
+
+    def turn(self, frame: Any) -> Any:
+        self.graph.push(frame)
+        return self.graph.pull()
 
 
 def _clone_packet(packet: Any) -> Any:
