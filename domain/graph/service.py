@@ -15,18 +15,10 @@ from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode, not_found
 from domain.graph.models import FollowStatus
+from domain.graph.visibility import not_blocked_sql
 from domain.ids import next_id
 from domain.pagination import Page
 from domain.users.store import UserStore
-
-# A viewer never sees, in any list, an account that blocked them or that they blocked.
-_NOT_BLOCKED_WITH_VIEWER = """
-    NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = $V AND b.blocked_id = {col})
-                                          OR (b.blocker_id = {col} AND b.blocked_id = $V))"""
-
-
-def _not_blocked(col: str, viewer_param: int) -> str:
-    return _NOT_BLOCKED_WITH_VIEWER.format(col=col).replace("$V", f"${viewer_param}")
 
 
 async def _adjust_counts(
@@ -223,7 +215,7 @@ async def list_followers(
     return await _page(
         "/* graph.followers_page */ SELECT f.id AS pos, f.follower_id AS item FROM follows f"
         " WHERE f.followee_id = $1 AND f.status = 'ACTIVE' AND f.id < $2"
-        f" AND {_not_blocked('f.follower_id', 4)} ORDER BY f.id DESC LIMIT $3",
+        f" AND {not_blocked_sql('$4', 'f.follower_id')} ORDER BY f.id DESC LIMIT $3",
         [user_id, after or 2**63 - 1, first + 1, viewer_id or 0],
         first,
     )
@@ -235,7 +227,7 @@ async def list_following(
     return await _page(
         "/* graph.following_page */ SELECT f.id AS pos, f.followee_id AS item FROM follows f"
         " WHERE f.follower_id = $1 AND f.status = 'ACTIVE' AND f.id < $2"
-        f" AND {_not_blocked('f.followee_id', 4)} ORDER BY f.id DESC LIMIT $3",
+        f" AND {not_blocked_sql('$4', 'f.followee_id')} ORDER BY f.id DESC LIMIT $3",
         [user_id, after or 2**63 - 1, first + 1, viewer_id or 0],
         first,
     )
@@ -262,7 +254,7 @@ async def search_users(*, prefix: str, viewer_id: int | None, first: int) -> lis
         return []
     rows = await connections.get("default").execute_query_dict(
         "/* graph.search_users */ SELECT u.id FROM users u WHERE u.username LIKE $1"
-        f" AND {_not_blocked('u.id', 4)}"
+        f" AND {not_blocked_sql('$4', 'u.id')}"
         " ORDER BY (u.username = $2) DESC, u.follower_count DESC, u.username LIMIT $3",
         [_like_prefix(prefix), prefix, first, viewer_id or 0],
     )

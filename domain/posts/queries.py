@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from tortoise import connections
 
+from domain.graph.visibility import not_blocked_sql, visible_authors_sql
 from domain.pagination import Page
-from domain.posts.visibility import visible_authors_sql
 
 _MAX_ID = 2**63 - 1
 
@@ -95,20 +95,12 @@ async def saved_posts(*, user_id: int, first: int, after: int | None) -> Page:
     )
 
 
-def _comment_not_blocked(viewer: str) -> str:
-    return (
-        f"NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = {viewer}"
-        f" AND b.blocked_id = c.author_id) OR (b.blocker_id = c.author_id"
-        f" AND b.blocked_id = {viewer}))"
-    )
-
-
 async def comments(*, post_id: int, viewer_id: int | None, first: int, after: int | None) -> Page:
     """Top-level comments, newest first, without those of accounts blocked with the viewer."""
     return await _page(
         "/* comments.top_level */ SELECT c.id AS pos, c.id AS item FROM comments c"
         " WHERE c.post_id = $1 AND c.reply_to_id IS NULL AND c.id < $2"
-        f" AND {_comment_not_blocked('$4')} ORDER BY c.id DESC LIMIT $3",
+        f" AND {not_blocked_sql('$4', 'c.author_id')} ORDER BY c.id DESC LIMIT $3",
         [post_id, after or _MAX_ID, first + 1, viewer_id or 0],
         first,
     )
@@ -121,7 +113,7 @@ async def replies(
     return await _page(
         "/* comments.replies */ SELECT c.id AS pos, c.id AS item FROM comments c"
         " WHERE c.post_id = $5 AND c.reply_to_id = $1 AND c.id > $2"
-        f" AND {_comment_not_blocked('$4')} ORDER BY c.id ASC LIMIT $3",
+        f" AND {not_blocked_sql('$4', 'c.author_id')} ORDER BY c.id ASC LIMIT $3",
         [comment_id, after or 0, first + 1, viewer_id or 0, post_id],
         first,
     )

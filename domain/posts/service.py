@@ -17,6 +17,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode, not_found
+from domain.graph.visibility import not_blocked_sql
 from domain.ids import next_id
 from domain.media.store import MediaStore
 from domain.media.video import MAX_SECONDS as MAX_REEL_SECONDS
@@ -80,9 +81,7 @@ async def _mention_ids(conn: BaseDBAsyncClient, *, author_id: int, names: list[s
         return []
     rows = await conn.execute_query_dict(
         "/* posts.resolve_mentions */ SELECT u.id, u.username FROM users u"
-        " WHERE u.username = ANY($1::text[]) AND u.id <> $2 AND NOT EXISTS (SELECT 1 FROM blocks b"
-        " WHERE (b.blocker_id = $2 AND b.blocked_id = u.id)"
-        " OR (b.blocker_id = u.id AND b.blocked_id = $2))",
+        f" WHERE u.username = ANY($1::text[]) AND u.id <> $2 AND {not_blocked_sql('$2', 'u.id')}",
         [names, author_id],
     )
     by_name = {row["username"]: row["id"] for row in rows}
