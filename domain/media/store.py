@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from aiocache.base import BaseCache
 
 from domain.cache import RowCache
+from domain.jsonb import decoded
 
 MEDIA_COLUMNS = (
     "id, owner_id, kind, status, failure_reason, width, height, blurhash, duration_ms,"
@@ -64,8 +64,7 @@ class MediaView:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> MediaView:
         values = {name: row[name] for name in cls.__slots__}
-        if isinstance(values["variants"], str):
-            values["variants"] = json.loads(values["variants"])
+        values["variants"] = decoded(values["variants"])
         return cls(**values)
 
 

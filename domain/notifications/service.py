@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from domain.graph.service import block_between
 from domain.ids import next_id
+from domain.jsonb import decoded
 from domain.pagination import Page
 from domain.realtime.hub import publish
 
@@ -88,8 +89,7 @@ async def _record_like(event: Event) -> int | None:
             [event.recipient_id, event.post_id, GROUP_WINDOW],
         )
         if rows:
-            actors = rows[0]["actor_ids"]
-            actors = json.loads(actors) if isinstance(actors, str) else actors
+            actors = decoded(rows[0]["actor_ids"])
             if event.actor_id in actors:
                 return None  # this like is counted already (a job that ran twice)
             await tx.execute_query(
@@ -137,8 +137,7 @@ async def by_ids(ids: list[int]) -> dict[int, NotificationRow]:
     )
     found = {}
     for row in rows:
-        actors = row["actor_ids"]
-        row["actor_ids"] = json.loads(actors) if isinstance(actors, str) else actors
+        row["actor_ids"] = decoded(row["actor_ids"])
         found[int(row["id"])] = NotificationRow(**row)
     return found
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import cast
 
 from redis.asyncio import Redis
 from tortoise import connections
@@ -19,6 +18,7 @@ from tortoise.transactions import in_transaction
 from domain.errors import DomainError, ErrorCode, not_found
 from domain.graph.visibility import not_blocked_sql
 from domain.ids import next_id
+from domain.jsonb import decoded
 from domain.media.store import MediaStore
 from domain.media.video import MAX_SECONDS as MAX_REEL_SECONDS
 from domain.posts import captions, counters
@@ -185,12 +185,6 @@ def _json(value: object) -> str:
     return json.dumps(value)
 
 
-def _json_list(value: object) -> list[object]:
-    """A JSON list column, as asyncpg hands it back (text) or already decoded."""
-    decoded = json.loads(value) if isinstance(value, str) else value
-    return list(cast(list[object], decoded))
-
-
 async def _own_post(
     conn: BaseDBAsyncClient, *, post_id: int, viewer_id: int, action: str
 ) -> dict[str, object]:
@@ -212,7 +206,7 @@ async def edit_post(*, post_id: int, viewer_id: int, caption: str, stores: Store
     parsed = captions.parse(caption)
     async with in_transaction() as conn:
         row = await _own_post(conn, post_id=post_id, viewer_id=viewer_id, action="edit")
-        old_tags = [str(tag) for tag in _json_list(row["hashtags"])]
+        old_tags = [str(tag) for tag in decoded(row["hashtags"])]
         mentions = await _mention_ids(conn, author_id=viewer_id, names=parsed.mentions)
         await conn.execute_query(
             "/* posts.edit */ UPDATE posts SET caption = $2, hashtags = $3::jsonb,"
@@ -237,7 +231,7 @@ async def delete_post(*, post_id: int, viewer_id: int, stores: Stores) -> list[i
     caller has removed by a job."""
     async with in_transaction() as conn:
         row = await _own_post(conn, post_id=post_id, viewer_id=viewer_id, action="delete")
-        media_ids = [int(str(i)) for i in _json_list(row["media_ids"])]
+        media_ids = [int(str(i)) for i in decoded(row["media_ids"])]
         comment_rows = await conn.execute_query_dict(
             "/* posts.delete_comments */ DELETE FROM comments WHERE post_id = $1 RETURNING id",
             [post_id],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -11,6 +10,7 @@ from aiocache.base import BaseCache
 from redis.asyncio import Redis
 
 from domain.cache import RowCache
+from domain.jsonb import decoded
 from domain.posts import counters
 
 POST_COLUMNS = (
@@ -49,8 +49,7 @@ class PostView:
     def from_row(cls, row: dict[str, Any]) -> PostView:
         values = {name: row[name] for name in cls.__slots__}
         for name in _JSON_LISTS:
-            if isinstance(values[name], str):
-                values[name] = json.loads(values[name])
+            values[name] = decoded(values[name])
         return cls(**values)
 
     def to_cache(self) -> dict[str, Any]:
