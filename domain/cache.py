@@ -6,13 +6,53 @@ Redis did not have. Writers call `invalidate` after they commit.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar, get_type_hints
 
 from aiocache.base import BaseCache
 from tortoise import connections
 
-V = TypeVar("V")
+
+class View(Protocol):
+    """A frozen dataclass with an id: what the caches and events carry."""
+
+    @property
+    def id(self) -> int: ...
+
+
+V = TypeVar("V", bound=View)
+
+
+@functools.cache
+def _datetime_fields(cls: type) -> frozenset[str]:
+    """The fields typed `datetime` or `datetime | None`."""
+    return frozenset(
+        name
+        for name, hint in get_type_hints(cls).items()
+        if hint is datetime or datetime in getattr(hint, "__args__", ())
+    )
+
+
+def to_json(view: Any) -> dict[str, Any]:
+    """A view as JSON-ready values (datetimes in ISO 8601)."""
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in dataclasses.asdict(view).items()
+    }
+
+
+def from_json(cls: type[V], data: dict[str, Any]) -> V:
+    """The view `to_json` made `data` from."""
+    times = _datetime_fields(cls)
+    return cls(
+        **{
+            name: datetime.fromisoformat(value) if name in times and value else value
+            for name, value in data.items()
+        }
+    )
 
 
 class RowCache(Generic[V]):
@@ -21,21 +61,17 @@ class RowCache(Generic[V]):
         cache: BaseCache,
         *,
         kind: str,
+        view: type[V],
         select_sql: str,
         from_row: Callable[[dict[str, Any]], V],
-        to_cache: Callable[[V], dict[str, Any]],
-        from_cache: Callable[[dict[str, Any]], V],
-        id_of: Callable[[V], int],
         ttl_seconds: int,
     ) -> None:
         """`select_sql` selects the rows whose ids are in $1 (a bigint[])."""
         self._cache = cache
         self._kind = kind
+        self._view = view
         self._sql = select_sql
         self._from_row = from_row
-        self._to_cache = to_cache
-        self._from_cache = from_cache
-        self._id_of = id_of
         self._ttl = ttl_seconds
 
     def key(self, item_id: int) -> str:
@@ -49,16 +85,16 @@ class RowCache(Generic[V]):
         cached = await self._cache.multi_get([self.key(i) for i in wanted])
         for item_id, data in zip(wanted, cached, strict=True):
             if data is not None:
-                found[item_id] = self._from_cache(data)
+                found[item_id] = from_json(self._view, data)
         missing = [i for i in wanted if i not in found]
         if missing:
             rows = await connections.get("default").execute_query_dict(self._sql, [missing])
             fresh = [self._from_row(row) for row in rows]
             if fresh:
                 await self._cache.multi_set(
-                    [(self.key(self._id_of(v)), self._to_cache(v)) for v in fresh], ttl=self._ttl
+                    [(self.key(v.id), to_json(v)) for v in fresh], ttl=self._ttl
                 )
-            found.update((self._id_of(v), v) for v in fresh)
+            found.update((v.id, v) for v in fresh)
         return found
 
     async def get(self, item_id: int) -> V | None:

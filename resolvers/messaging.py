@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from domain.cache import from_json, to_json
 from domain.errors import not_found
 from domain.messaging import service as messaging
 from domain.messaging.service import MessageRow, ThreadState
@@ -48,7 +49,7 @@ async def send(
     assert message is not None
     if sent.created:  # committed above: now tell every member's devices
         # The event carries the message, so delivering it costs no query per subscriber.
-        event = {"threadId": sent.thread_id, "message": message.to_event()}
+        event = {"threadId": sent.thread_id, "message": to_json(message)}
         for member in sent.member_ids:
             await publish(ctx.runtime.redis, messages_channel(member), event)
     return message
@@ -128,7 +129,7 @@ async def message_received(ctx: Context, thread_id: str | None) -> AsyncIterator
             event = await events.get()
             if only is not None and event.get("threadId") != only:
                 continue
-            yield MessageRow.from_event(event["message"])
+            yield from_json(MessageRow, event["message"])
 
 
 async def typing(ctx: Context, thread_id: str) -> AsyncIterator[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,25 +42,6 @@ class MediaView:
     attached_at: datetime | None
     created_at: datetime
 
-    def to_cache(self) -> dict[str, Any]:
-        data = asdict(self)
-        for name in ("attached_at", "created_at"):
-            value = data[name]
-            data[name] = value.isoformat() if value else None
-        return data
-
-    @classmethod
-    def from_cache(cls, data: dict[str, Any]) -> MediaView:
-        return cls(
-            **{
-                **data,
-                "attached_at": datetime.fromisoformat(data["attached_at"])
-                if data["attached_at"]
-                else None,
-                "created_at": datetime.fromisoformat(data["created_at"]),
-            }
-        )
-
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> MediaView:
         values = {name: row[name] for name in cls.__slots__}
@@ -73,11 +54,9 @@ class MediaStore(RowCache[MediaView]):
         super().__init__(
             cache,
             kind="media",
+            view=MediaView,
             select_sql=f"/* media.by_ids */ SELECT {MEDIA_COLUMNS} FROM media"
             " WHERE id = ANY($1::bigint[])",
             from_row=MediaView.from_row,
-            to_cache=MediaView.to_cache,
-            from_cache=MediaView.from_cache,
-            id_of=lambda media: media.id,
             ttl_seconds=ttl_seconds,
         )

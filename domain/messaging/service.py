@@ -6,9 +6,8 @@ A retried send with the same clientId returns the first message, never a second 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -314,13 +313,6 @@ class MessageRow:
     post_id: int | None
     client_id: str | None
     created_at: datetime
-
-    def to_event(self) -> dict[str, object]:
-        return {**asdict(self), "created_at": self.created_at.isoformat()}
-
-    @classmethod
-    def from_event(cls, data: dict[str, Any]) -> MessageRow:
-        return cls(**{**data, "created_at": datetime.fromisoformat(data["created_at"])})
 
 
 async def messages_by_ids(ids: list[int]) -> dict[int, MessageRow]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,15 +19,6 @@ POST_COLUMNS = (
 )
 COMMENT_COLUMNS = "id, post_id, author_id, reply_to_id, text, like_count, reply_count, created_at"
 _JSON_LISTS = ("media_ids", "hashtags", "mention_ids")
-_TIMES = ("created_at", "edited_at")
-
-
-def _encode_times(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in data.items()}
-
-
-def _decode_times(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: (datetime.fromisoformat(v) if k in _TIMES and v else v) for k, v in data.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +43,6 @@ class PostView:
             values[name] = decoded(values[name])
         return cls(**values)
 
-    def to_cache(self) -> dict[str, Any]:
-        return _encode_times(asdict(self))
-
-    @classmethod
-    def from_cache(cls, data: dict[str, Any]) -> PostView:
-        return cls(**_decode_times(data))
-
 
 @dataclass(frozen=True, slots=True)
 class CommentView:
@@ -75,13 +59,6 @@ class CommentView:
     def from_row(cls, row: dict[str, Any]) -> CommentView:
         return cls(**{name: row[name] for name in cls.__slots__})
 
-    def to_cache(self) -> dict[str, Any]:
-        return _encode_times(asdict(self))
-
-    @classmethod
-    def from_cache(cls, data: dict[str, Any]) -> CommentView:
-        return cls(**_decode_times(data))
-
 
 def _counts(live: dict[int, dict[str, int]], item_id: int) -> dict[str, Any]:
     return dict(live[item_id])
@@ -93,23 +70,19 @@ class PostStore:
         self.posts = RowCache[PostView](
             cache,
             kind="post",
+            view=PostView,
             select_sql=f"/* posts.by_ids */ SELECT {POST_COLUMNS} FROM posts"
             " WHERE id = ANY($1::bigint[])",
             from_row=PostView.from_row,
-            to_cache=PostView.to_cache,
-            from_cache=PostView.from_cache,
-            id_of=lambda p: p.id,
             ttl_seconds=ttl_seconds,
         )
         self.comments = RowCache[CommentView](
             cache,
             kind="comment",
+            view=CommentView,
             select_sql=f"/* comments.by_ids */ SELECT {COMMENT_COLUMNS} FROM comments"
             " WHERE id = ANY($1::bigint[])",
             from_row=CommentView.from_row,
-            to_cache=CommentView.to_cache,
-            from_cache=CommentView.from_cache,
-            id_of=lambda c: c.id,
             ttl_seconds=ttl_seconds,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -34,15 +34,6 @@ class UserView:
     post_count: int
     created_at: datetime
 
-    def to_cache(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["created_at"] = self.created_at.isoformat()
-        return data
-
-    @classmethod
-    def from_cache(cls, data: dict[str, Any]) -> UserView:
-        return cls(**{**data, "created_at": datetime.fromisoformat(data["created_at"])})
-
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> UserView:
         return cls(**{name: row[name] for name in cls.__slots__})
@@ -56,12 +47,10 @@ class UserStore:
         self._rows = RowCache[UserView](
             cache,
             kind="user",
+            view=UserView,
             select_sql=f"/* users.by_ids */ SELECT {USER_COLUMNS} FROM users"
             " WHERE id = ANY($1::bigint[])",
             from_row=UserView.from_row,
-            to_cache=UserView.to_cache,
-            from_cache=UserView.from_cache,
-            id_of=lambda user: user.id,
             ttl_seconds=ttl_seconds,
         )
 
