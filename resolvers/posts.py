@@ -43,8 +43,9 @@ async def visible_comment(ctx: Context, comment_id: int) -> CommentView | None:
     return comment if await visible_post(ctx, comment.post_id) else None
 
 
-async def visible_posts(ctx: Context, page: Page) -> list[tuple[int, PostView]]:
-    """The page's posts that still exist, with their cursor positions."""
+async def page_posts(ctx: Context, page: Page) -> list[tuple[int, PostView]]:
+    """The page's posts that still exist, with their cursor positions (every list of posts
+    has filtered for the viewer already, in its query or its author check)."""
     found = await ctx.loaders.post.load_many(page.ids)
     return [(pos, post) for (pos, _), post in zip(page.entries, found, strict=True) if post]
 

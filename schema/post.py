@@ -104,7 +104,7 @@ class PostConnection:
 
     @classmethod
     async def of(cls, info: Info, page: Page) -> PostConnection:
-        found = await resolve.visible_posts(info.context, page)
+        found = await resolve.page_posts(info.context, page)
         posts = await build_posts(info, [view for _, view in found])
         edges = [
             PostEdge(cursor=to_cursor(pos), node=post)
