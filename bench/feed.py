@@ -38,13 +38,16 @@ from bench.services import scratch_database, serve  # noqa: E402
 from config.runtime import Runtime, start  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from domain.feed import service as feed  # noqa: E402
+from domain.feed.store import floor_key, pad  # noqa: E402
 from domain.ids import next_id  # noqa: E402
+from domain.ranking import service as ranking  # noqa: E402
 from domain.users.tokens import create_access_token  # noqa: E402
 
 QUERY = """query($after: String) { feed(first: 10, after: $after) { edges { cursor node {
   id caption likeCount commentCount author { username } media { url(width: 640) } } }
   pageInfo { hasNextPage endCursor } } }"""
 CONCURRENCY = 32
+ROUNDS = 5  # turns per server in the HTTP comparison
 
 
 def log(message: str) -> None:
@@ -57,8 +60,9 @@ def log(message: str) -> None:
 async def seed(
     conn: asyncpg.Connection, *, users: int, posts: int, star_followers: int, heavy_users: int
 ) -> dict[str, Any]:
-    """Users with power-law follows, posts by power-law authors, heavy followers (1,000 each),
-    and a star followed by `star_followers` extra accounts. All by COPY."""
+    """Users with power-law follows, posts by power-law authors (each with one READY photo in
+    eight renditions), heavy followers (1,000 each), and a star followed by `star_followers`
+    extra accounts. All by COPY."""
     rng = np.random.default_rng(2026)
     now = datetime.now(UTC)
     password = PasswordHasher().hash("bench-password-1")
@@ -124,12 +128,27 @@ async def seed(
     authors = rng.choice(users, size=posts, p=weights**0.5 / (weights**0.5).sum())
     post_ids = []
     records = []
+    media_records = []
     for author in authors:
-        post_id = next_id()
+        post_id, media_id = next_id(), next_id()
         post_ids.append(post_id)
         records.append(
-            (post_id, user_ids[author], "PHOTO", "bench post", "[]", "[]", "[]", 0, 0, 0, now)
+            (
+                post_id,
+                user_ids[author],
+                "PHOTO",
+                "bench post",
+                f"[{media_id}]",
+                "[]",
+                "[]",
+                0,
+                0,
+                0,
+                now,
+            )
         )
+        media_records.append(_photo(media_id, user_ids[author], now))
+    await conn.copy_records_to_table("media", records=media_records, columns=MEDIA_COLUMNS)
     await conn.copy_records_to_table(
         "posts",
         records=records,
@@ -162,6 +181,60 @@ async def seed(
         "heavy": heavy,
         "follows": len(pairs),
     }
+
+
+MEDIA_COLUMNS = [
+    "id",
+    "owner_id",
+    "kind",
+    "status",
+    "declared_type",
+    "declared_size",
+    "content_type",
+    "original_key",
+    "width",
+    "height",
+    "blurhash",
+    "variants",
+    "uploaded_at",
+    "attempts",
+    "attached_at",
+    "created_at",
+    "updated_at",
+]
+
+
+def _photo(media_id: int, owner_id: int, now: datetime) -> tuple[Any, ...]:
+    """A READY photo as the media pipeline leaves it: four widths in JPEG and WebP."""
+    variants = [
+        {
+            "key": f"media/{media_id}/{width}.{ext}",
+            "width": width,
+            "height": width * 5 // 4,
+            "content_type": f"image/{kind}",
+        }
+        for width in (320, 640, 1080, 1440)
+        for ext, kind in (("jpg", "jpeg"), ("webp", "webp"))
+    ]
+    return (
+        media_id,
+        owner_id,
+        "IMAGE",
+        "READY",
+        "image/jpeg",
+        2_000_000,
+        "image/jpeg",
+        f"uploads/{media_id}",
+        1440,
+        1800,
+        "LEHV6nWB2yk8pyo0adR*.7kCMdnj",
+        json.dumps(variants),
+        now,
+        1,
+        now,
+        now,
+        now,
+    )
 
 
 # ---------------------------------------------------------------- HTTP load
@@ -207,10 +280,9 @@ def _requests(port: int, tokens: list[str]) -> list[bytes]:
     ]
 
 
-async def load(port: int, tokens: list[str], seconds: float) -> dict[str, float]:
-    bodies = _requests(port, tokens)
-    # Warm-up: every reader opens the app once (a returning reader's feed is rebuilt then,
-    # measured on its own above), and the server's caches fill. Then the measured run.
+async def warm(port: int, tokens: list[str]) -> None:
+    """Every reader opens the app once (a returning reader's feed is rebuilt then, measured on
+    its own above) and the server's caches fill; then a second of load."""
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
         for i in range(0, len(tokens), 8):
             await asyncio.gather(
@@ -223,13 +295,18 @@ async def load(port: int, tokens: list[str], seconds: float) -> dict[str, float]
                     for token in tokens[i : i + 8]
                 ]
             )
+    bodies = _requests(port, tokens)
     await asyncio.gather(
         *[
             _http_worker("127.0.0.1", port, bodies, time.perf_counter() + 1, [])
             for _ in range(CONCURRENCY)
         ]
     )
-    latencies: list[float] = []
+
+
+async def burst(port: int, tokens: list[str], seconds: float, latencies: list[float]) -> float:
+    """`seconds` of load at CONCURRENCY; adds each request's latency; returns the time taken."""
+    bodies = _requests(port, tokens)
     started = time.perf_counter()
     await asyncio.gather(
         *[
@@ -244,13 +321,30 @@ async def load(port: int, tokens: list[str], seconds: float) -> dict[str, float]
             for w in range(CONCURRENCY)
         ]
     )
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
-    }
+    return time.perf_counter() - started
+
+
+async def compare(
+    servers: dict[str, tuple[int, list[str]]], seconds: float
+) -> dict[str, dict[str, float]]:
+    """Load each server for `seconds` in all, in ROUNDS turns taken one after another, so that
+    a slow spell of a shared machine falls on all of them alike."""
+    for port, tokens in servers.values():
+        await warm(port, tokens)
+    latencies: dict[str, list[float]] = {name: [] for name in servers}
+    elapsed = dict.fromkeys(servers, 0.0)
+    for _ in range(ROUNDS):
+        for name, (port, tokens) in servers.items():
+            elapsed[name] += await burst(port, tokens, seconds / ROUNDS, latencies[name])
+    results = {}
+    for name, times in latencies.items():
+        times.sort()
+        results[name] = {
+            "rps": len(times) / elapsed[name],
+            "p50_ms": times[len(times) // 2] * 1000,
+            "p99_ms": times[int(len(times) * 0.99)] * 1000,
+        }
+    return results
 
 
 # ---------------------------------------------------------------- floors
@@ -298,7 +392,7 @@ async def make_active(runtime: Runtime, user_ids: list[int]) -> None:
     for i in range(0, len(user_ids), 10_000):
         async with runtime.redis.pipeline(transaction=False) as pipe:
             for uid in user_ids[i : i + 10_000]:
-                pipe.set(f"feed:{{{uid}}}:floor", "0" * 19, ex=ttl)
+                pipe.set(floor_key(uid), pad(0), ex=ttl)
             await pipe.execute()
 
 
@@ -426,7 +520,7 @@ async def _run(
         )
     await conn.close()
 
-    # 1 and 2. The feed over HTTP.
+    # 2. SQL statements per page, for a reader whose feed and caches are cold, then warm.
     readers = world["user_ids"][1:201]
     tokens = [
         create_access_token(user_id=u, secret=settings.jwt_secret, ttl_seconds=3600)
@@ -442,52 +536,57 @@ async def _run(
     server, port = serve("config.asgi:create_app", env)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            cold = await sql_count(http, tokens[0])
-            warm = await sql_count(http, tokens[0])
+            cold_sql = await sql_count(http, tokens[0])
+            warm_sql = await sql_count(http, tokens[0])
+        log(f"SQL statements per feed page: cold {cold_sql} (the feed is built), warm {warm_sql}")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    # 1. The feed over HTTP in its default order (RANKED), as the ranking worker leaves it:
+    # each reader's feed scored. The load runs against the production configuration (no SQL
+    # statement counting).
+    for reader in readers:
+        await ranking.rank_feed(user_id=reader, stores=runtime.feed_stores)
+    secret = "bench-" + "x" * 40
+    prod_tokens = [create_access_token(user_id=u, secret=secret, ttl_seconds=3600) for u in readers]
+    servers = []
+    try:
+        server, port = serve(
+            "config.asgi:create_app", {**env, "ENVIRONMENT": "production", "JWT_SECRET": secret}
+        )
+        servers.append(server)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             page = (
                 await http.post(
                     "/graphql",
                     json={"query": QUERY},
-                    headers={"Authorization": f"Bearer {tokens[0]}"},
+                    headers={"Authorization": f"Bearer {prod_tokens[0]}"},
                 )
             ).json()
-        log(f"SQL statements per feed page: cold {cold} (the feed is built), warm {warm}")
+        assert page["data"]["feed"]["edges"], page
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(page, f)
+        ports = {"Shutter": (port, prod_tokens)}
+        for name, app in [
+            ("static Strawberry", "bench.floors:static_strawberry_app"),
+            ("raw Starlette JSON", "bench.floors:raw_json_app"),
+        ]:
+            server, floor_port = serve(app, {"BENCH_PAGE_FILE": f.name})
+            servers.append(server)
+            ports[name] = (floor_port, tokens)
+        results = await compare(ports, seconds)
     finally:
-        server.terminate()
-        server.wait(10)
-    # The load runs against the production configuration (no SQL statement counting).
-    secret = "bench-" + "x" * 40
-    prod_tokens = [create_access_token(user_id=u, secret=secret, ttl_seconds=3600) for u in readers]
-    server, port = serve(
-        "config.asgi:create_app", {**env, "ENVIRONMENT": "production", "JWT_SECRET": secret}
-    )
-    try:
-        shutter = await load(port, prod_tokens, seconds)
-    finally:
-        server.terminate()
-        server.wait(10)
-    await runtime.close()
-
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        page.pop("extensions", None)
-        json.dump(page, f)
-    floor_env = {"BENCH_PAGE_FILE": f.name}
-    results = {}
-    for name, app in [
-        ("static Strawberry", "bench.floors:static_strawberry_app"),
-        ("raw Starlette JSON", "bench.floors:raw_json_app"),
-    ]:
-        server, port = serve(app, floor_env)
-        try:
-            results[name] = await load(port, tokens, seconds)
-        finally:
+        for server in servers:
             server.terminate()
             server.wait(10)
     os.unlink(f.name)
+    await runtime.close()
+    shutter = results.pop("Shutter")
 
     log(
-        f"\nfeed(first: 10) over HTTP, {CONCURRENCY} concurrent, {seconds:.0f} s each,"
-        " one uvicorn process:"
+        f"\nfeed(first: 10) over HTTP, {CONCURRENCY} concurrent, {seconds:.0f} s each in"
+        f" {ROUNDS} alternating turns, one uvicorn process each:"
     )
     for name, r in [("Shutter", shutter), *results.items()]:
         log(
@@ -502,8 +601,8 @@ async def _run(
     log("")
     log(f"feed_rps_vs_static_strawberry: {shutter['rps'] / static['rps']:.3f}")
     log(f"feed_p99_ms: {shutter['p99_ms']:.1f}")
-    log(f"sql_per_page_cold: {cold}")
-    log(f"sql_per_page_warm: {warm}")
+    log(f"sql_per_page_cold: {cold_sql}")
+    log(f"sql_per_page_warm: {warm_sql}")
     log(f"fanout_inserts_per_s: {fanout_rate:.0f}")
     log(f"fanout_vs_redis_zadd_floor: {fanout_rate / zadd_floor:.3f}")
 

@@ -24,7 +24,7 @@ from config.database import StatementLog, current_statements
 from config.graphql_view import ShutterGraphQL
 from config.logging import configure_logging
 from config.metrics import MetricsMiddleware, metrics_endpoint, realtime_gauges
-from config.runtime import start
+from config.runtime import settle_heap, start
 from config.settings import ConfigError, Settings, load_settings
 from config.uploads import upload_endpoint
 from schema.root import build_schema
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         holder["runtime"] = runtime
         holder["view"] = ShutterGraphQL(schema, runtime)
         realtime_gauges(lambda: len(runtime.hub.channels))
+        settle_heap()
         try:
             yield
         finally:

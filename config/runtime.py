@@ -6,20 +6,24 @@ way of connecting and nothing reaches for a global client on its own.
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+import hiredis
 from aiocache import RedisCache
-from aiocache.serializers import JsonSerializer
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from tortoise import Tortoise
 
 from config.database import tortoise_config
 from config.settings import Settings
 from domain import ids
+from domain.cache import OrjsonSerializer
 from domain.feed.service import FeedStores
 from domain.feed.store import FeedStore
 from domain.media.storage import LocalStore, ObjectStore, S3Store
@@ -68,6 +72,24 @@ class Runtime:
         await Tortoise.close_connections()
 
 
+class HiredisPackedConnection(Connection):
+    """redis-py's asyncio connection packs commands in Python; hiredis packs them in C, a
+    quarter less CPU for a feed page's pipelines."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        head = args[0]
+        if isinstance(head, str | bytes) and (
+            " " in head if isinstance(head, str) else b" " in head
+        ):
+            args = (*head.split(), *args[1:])  # "SCRIPT LOAD" and the like are two words
+        return [hiredis.pack_command(args)]
+
+
+def _fast(redis_url: str) -> dict[str, Any]:
+    """Connection options: hiredis packing for plain TCP (TLS and sockets keep redis-py's)."""
+    return {"connection_class": HiredisPackedConnection} if redis_url.startswith("redis://") else {}
+
+
 def _cache_for(redis_url: str) -> RedisCache:
     parts = urlsplit(redis_url)
     return RedisCache(
@@ -77,7 +99,7 @@ def _cache_for(redis_url: str) -> RedisCache:
         password=parts.password,
         ssl=parts.scheme == "rediss",
         namespace="c",
-        serializer=JsonSerializer(),
+        serializer=OrjsonSerializer(),
     )
 
 
@@ -88,7 +110,9 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         config=tortoise_config(database_url, pool_size=settings.database_pool_size),
         _enable_global_fallback=True,
     )
-    redis = Redis.from_url(redis_url, decode_responses=True, health_check_interval=30)
+    redis = Redis.from_url(
+        redis_url, decode_responses=True, health_check_interval=30, **_fast(redis_url)
+    )
     ids.install_generator(ids.IdGenerator(await ids.claim_slot(redis)))
     cache = _cache_for(redis_url)
     return Runtime(
@@ -97,12 +121,28 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         jobs=await create_pool(RedisSettings.from_dsn(redis_url)),
         store=build_store(settings),
         users=UserStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
-        media=MediaStore(cache, ttl_seconds=settings.cache_ttl_seconds),
+        media=MediaStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
         posts=PostStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
         feeds=FeedStore(redis, active_days=settings.feed_active_days),
         hub=Hub(redis),
         _cache=cache,
     )
+
+
+# Collect young objects every 50,000 net allocations instead of every 700: a GraphQL request
+# allocates thousands of short-lived objects, and a collection per request or two cost the feed
+# a fifth of its time in the benchmark.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def settle_heap() -> None:
+    """Call once a long-running process has started: what start-up built (modules, the schema,
+    pools) lives as long as the process, so move it out of the collector's sight (gc.freeze, as
+    Instagram does for its Python servers) and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def build_store(settings: Settings) -> ObjectStore:

@@ -1,18 +1,22 @@
 """Read-through caching of rows in Redis (aiocache), batched by id.
 
-A page of objects costs one Redis round trip and at most one `WHERE id = ANY($1)` for the ones
-Redis did not have. Writers call `invalidate` after they commit.
+A page of objects costs one Redis round trip (or a share of one) and at most one
+`WHERE id = ANY($1)` for the ones Redis did not have. Writers call `invalidate` after they commit.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, get_type_hints
 
+import orjson
 from aiocache.base import BaseCache
+from aiocache.serializers import BaseSerializer
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from tortoise import connections
 
 
@@ -45,20 +49,53 @@ def to_json(view: Any) -> dict[str, Any]:
 
 
 def from_json(cls: type[V], data: dict[str, Any]) -> V:
-    """The view `to_json` made `data` from."""
-    times = _datetime_fields(cls)
-    return cls(
-        **{
-            name: datetime.fromisoformat(value) if name in times and value else value
-            for name, value in data.items()
-        }
-    )
+    """The view `to_json` made `data` from (`data` is used up: its datetimes are parsed in
+    place)."""
+    for name in _datetime_fields(cls):
+        value = data.get(name)
+        if value:
+            data[name] = datetime.fromisoformat(value)
+    return cls(**data)
+
+
+T = TypeVar("T")
+
+
+async def read_alone(redis: Redis, queue: Callable[[Pipeline], Callable[[Iterator[Any]], T]]) -> T:
+    """Run one queued read in a pipeline of its own (`queue` puts its commands in the pipeline
+    and returns the function that takes their results), for when there is nothing to batch it
+    with."""
+    async with redis.pipeline(transaction=False) as pipe:
+        parse = queue(pipe)
+        results = iter(await pipe.execute())
+    return parse(results)
+
+
+class OrjsonSerializer(BaseSerializer):
+    """aiocache's JSON serializer, with orjson: same values, several times faster."""
+
+    DEFAULT_ENCODING = "utf-8"
+
+    def dumps(self, value: Any) -> str:
+        return orjson.dumps(value).decode()
+
+    def loads(self, value: str | bytes | None) -> Any:
+        return None if value is None else orjson.loads(value)
+
+
+class Parse(Protocol[V]):
+    """What RowCache.queue_get returns: takes its result from the pipeline's results."""
+
+    def __call__(
+        self, results: Iterator[Any], changes: dict[int, dict[str, Any]] | None = None, /
+    ) -> Awaitable[dict[int, V]]: ...
 
 
 class RowCache(Generic[V]):
     def __init__(
         self,
         cache: BaseCache,
+        redis: Redis,
         *,
         kind: str,
         view: type[V],
@@ -66,8 +103,13 @@ class RowCache(Generic[V]):
         from_row: Callable[[dict[str, Any]], V],
         ttl_seconds: int,
     ) -> None:
-        """`select_sql` selects the rows whose ids are in $1 (a bigint[])."""
+        """`select_sql` selects the rows whose ids are in $1 (a bigint[]).
+
+        Values are written and invalidated through aiocache; reads go out as one MGET of
+        aiocache's keys, which a caller may put in a pipeline beside its other reads (the feed
+        fetches posts, counters, follows and authors in one round trip that way)."""
         self._cache = cache
+        self._redis = redis
         self._kind = kind
         self._view = view
         self._sql = select_sql
@@ -77,15 +119,34 @@ class RowCache(Generic[V]):
     def key(self, item_id: int) -> str:
         return f"{self._kind}:{item_id}"
 
-    async def get_many(self, ids: Iterable[int]) -> dict[int, V]:
+    def queue_get(self, pipe: Pipeline, ids: Sequence[int]) -> Parse[V]:
+        """Queue the read of these ids in `pipe`. Once it has run, call the returned function
+        with an iterator over the pipeline's results: it takes this read's result from it at
+        once, and returns what to await for the rows (those Redis did not have are read from
+        Postgres then, in one query, and cached). `changes` passed to it are applied to the
+        rows it returns (live values kept beside the cached row, such as counters)."""
         wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return {}
-        found: dict[int, V] = {}
-        cached = await self._cache.multi_get([self.key(i) for i in wanted])
-        for item_id, data in zip(wanted, cached, strict=True):
-            if data is not None:
-                found[item_id] = from_json(self._view, data)
+        if wanted:
+            pipe.mget([self._cache.build_key(self.key(i)) for i in wanted])
+        loads = self._cache.serializer.loads
+
+        def parse(
+            results: Iterator[Any], changes: dict[int, dict[str, Any]] | None = None
+        ) -> Awaitable[dict[int, V]]:
+            found = {}
+            for item_id, data in zip(wanted, next(results) if wanted else [], strict=True):
+                if data is not None:
+                    values = loads(data)
+                    if changes and item_id in changes:
+                        values.update(changes[item_id])
+                    found[item_id] = from_json(self._view, values)
+            return self._complete(found, wanted, changes)
+
+        return parse
+
+    async def _complete(
+        self, found: dict[int, V], wanted: list[int], changes: dict[int, dict[str, Any]] | None
+    ) -> dict[int, V]:
         missing = [i for i in wanted if i not in found]
         if missing:
             rows = await connections.get("default").execute_query_dict(self._sql, [missing])
@@ -94,8 +155,19 @@ class RowCache(Generic[V]):
                 await self._cache.multi_set(
                     [(self.key(v.id), to_json(v)) for v in fresh], ttl=self._ttl
                 )
-            found.update((v.id, v) for v in fresh)
+            changes = changes or {}
+            found.update(
+                (v.id, dataclasses.replace(v, **changes[v.id]) if v.id in changes else v)  # type: ignore[type-var]
+                for v in fresh
+            )
         return found
+
+    async def get_many(self, ids: Iterable[int]) -> dict[int, V]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        rows = await read_alone(self._redis, lambda pipe: self.queue_get(pipe, wanted))
+        return await rows
 
     async def get(self, item_id: int) -> V | None:
         return (await self.get_many([item_id])).get(item_id)

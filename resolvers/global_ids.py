@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 
 from domain.errors import DomainError, ErrorCode
 from domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -71,10 +72,51 @@ def page_arguments(first: int | None, after: str | None) -> tuple[int, int | Non
         raise ClientError(f"'first' must be between 0 and {MAX_PAGE_SIZE}; got {first}.")
     if after is None:
         return first, None
+    tag, _, raw = _decode_safely(after).partition(":")
+    if tag != "c":
+        raise _not_a_cursor()
+    return first, _position(raw)
+
+
+def to_ranked_cursor(score: float, position: int) -> str:
+    """A cursor in a list ordered by score, then position (the ranked feed)."""
+    return _encode(f"r:{score!r}:{position}")
+
+
+def ranked_page_arguments(
+    first: int | None, after: str | None
+) -> tuple[int, tuple[float | None, int] | None]:
+    """Like page_arguments, for a list whose cursors may also be ranked ones: the position
+    inside `after` as (score or None, position)."""
+    text = "" if after is None else _decode_safely(after)
+    if not text.startswith("r:"):
+        limit, position = page_arguments(first, after)
+        return limit, None if position is None else (None, position)
+    limit, _ = page_arguments(first, None)
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise _not_a_cursor()
     try:
-        tag, _, raw = _decode(after).partition(":")
+        score = float(parts[1])
     except ValueError:
-        tag, raw = "", ""
-    if tag != "c" or not raw.isdigit() or len(raw) > 19:
-        raise ClientError("'after' is not a cursor from this list.", code="INVALID_CURSOR")
-    return first, int(raw)
+        raise _not_a_cursor() from None
+    if not math.isfinite(score):
+        raise _not_a_cursor()
+    return limit, (score, _position(parts[2]))
+
+
+def _position(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 19:
+        raise _not_a_cursor()
+    return int(raw)
+
+
+def _not_a_cursor() -> ClientError:
+    return ClientError("'after' is not a cursor from this list.", code="INVALID_CURSOR")
+
+
+def _decode_safely(value: str) -> str:
+    try:
+        return _decode(value)
+    except ValueError:
+        return ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -23,6 +24,9 @@ from domain.users.store import UserStore, UserView
 
 
 class Loaders:
+    """Each loader is made on first use: a request builds only the few it needs, which keeps
+    the per-request garbage (a loader and its cache form a reference cycle) small."""
+
     def __init__(
         self, *, users: UserStore, media: MediaStore, posts: PostStore, viewer_id: int | None
     ) -> None:
@@ -30,22 +34,62 @@ class Loaders:
         self._media = media
         self._posts = posts
         self._viewer_id = viewer_id
-        self.user = DataLoader[int, UserView | None](self._load_users)
-        self.media = DataLoader[int, MediaView | None](self._load_media)
-        self.post = DataLoader[int, PostView | None](self._load_posts)
-        self.comment = DataLoader[int, CommentView | None](self._load_comments)
-        self.hashtag = DataLoader[int, HashtagRow | None](self._load_hashtags)
-        self.viewer_liked = DataLoader[int, bool](self._viewer_set(queries.liked_posts_among))
-        self.viewer_saved = DataLoader[int, bool](self._viewer_set(queries.saved_posts_among))
-        self.viewer_liked_comment = DataLoader[int, bool](
-            self._viewer_set(queries.liked_comments_among)
-        )
-        self.message = DataLoader[int, MessageRow | None](self._load_messages)
-        self.thread_members = DataLoader[int, list[int]](self._load_thread_members)
-        self.thread_state = DataLoader[int, ThreadState | None](self._load_thread_states)
-        self.viewer_follow_status = DataLoader[int, str | None](self._load_follow_status)
-        self.follows_viewer = DataLoader[int, bool](self._load_follows_viewer)
-        self.blocked_with_viewer = DataLoader[int, bool](self._load_blocked)
+
+    @cached_property
+    def user(self) -> DataLoader[int, UserView | None]:
+        return DataLoader(self._load_users)
+
+    @cached_property
+    def media(self) -> DataLoader[int, MediaView | None]:
+        return DataLoader(self._load_media)
+
+    @cached_property
+    def post(self) -> DataLoader[int, PostView | None]:
+        return DataLoader(self._load_posts)
+
+    @cached_property
+    def comment(self) -> DataLoader[int, CommentView | None]:
+        return DataLoader(self._load_comments)
+
+    @cached_property
+    def hashtag(self) -> DataLoader[int, HashtagRow | None]:
+        return DataLoader(self._load_hashtags)
+
+    @cached_property
+    def viewer_liked(self) -> DataLoader[int, bool]:
+        return DataLoader(self._viewer_set(queries.liked_posts_among))
+
+    @cached_property
+    def viewer_saved(self) -> DataLoader[int, bool]:
+        return DataLoader(self._viewer_set(queries.saved_posts_among))
+
+    @cached_property
+    def viewer_liked_comment(self) -> DataLoader[int, bool]:
+        return DataLoader(self._viewer_set(queries.liked_comments_among))
+
+    @cached_property
+    def message(self) -> DataLoader[int, MessageRow | None]:
+        return DataLoader(self._load_messages)
+
+    @cached_property
+    def thread_members(self) -> DataLoader[int, list[int]]:
+        return DataLoader(self._load_thread_members)
+
+    @cached_property
+    def thread_state(self) -> DataLoader[int, ThreadState | None]:
+        return DataLoader(self._load_thread_states)
+
+    @cached_property
+    def viewer_follow_status(self) -> DataLoader[int, str | None]:
+        return DataLoader(self._load_follow_status)
+
+    @cached_property
+    def follows_viewer(self) -> DataLoader[int, bool]:
+        return DataLoader(self._load_follows_viewer)
+
+    @cached_property
+    def blocked_with_viewer(self) -> DataLoader[int, bool]:
+        return DataLoader(self._load_blocked)
 
     async def _load_users(self, ids: Sequence[int]) -> list[UserView | None]:
         found = await self._users.get_many(ids)
@@ -119,11 +163,6 @@ class Loaders:
 
     def forget(self, *user_ids: int) -> None:
         """Drop what this request loaded about these users, after a write changed it."""
-        loaders: list[DataLoader[int, Any]] = [
-            self.user,
-            self.viewer_follow_status,
-            self.follows_viewer,
-            self.blocked_with_viewer,
-        ]
-        for loader in loaders:
-            self.forget_keys(loader, *user_ids)
+        for name in ("user", "viewer_follow_status", "follows_viewer", "blocked_with_viewer"):
+            if name in self.__dict__:  # made already (cached_property keeps it there)
+                self.forget_keys(self.__dict__[name], *user_ids)

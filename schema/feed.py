@@ -12,9 +12,9 @@ from schema.post import PostConnection
 
 
 @strawberry.enum(
-    description="RANKED uses the ranking job's scores where they exist and recency "
-    "otherwise (no ranking scores are written yet, so today it is recency); "
-    "CHRONOLOGICAL is strictly newest first."
+    description="RANKED: the newest few hundred posts by the ranking job's scores "
+    "(engagement, how much you interact with the author, freshness), then newest first; "
+    "newest first until the first ranking is ready. CHRONOLOGICAL: strictly newest first."
 )
 class FeedOrder(Enum):
     RANKED = "RANKED"
@@ -34,5 +34,9 @@ class FeedQuery:
         after: str | None = None,
         order: FeedOrder = FeedOrder.RANKED,
     ) -> PostConnection:
-        page = await resolve.home(info.context, first, after)
-        return await PostConnection.of(info, page)
+        page, cursors = await resolve.home(
+            info.context, first, after, ranked=order is FeedOrder.RANKED
+        )
+        return await PostConnection.of_posts(
+            info, page.posts, cursors=cursors, has_next=page.has_next, authors=page.authors
+        )

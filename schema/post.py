@@ -32,9 +32,6 @@ class PostKind(Enum):
 @strawberry.type(description="A photo, a carousel of up to 10, or a reel.")
 class Post(Node):
     raw: strawberry.Private[PostView]
-    # Loaded for a whole page at once (see build_posts), so these fields need no awaiting.
-    author_view: strawberry.Private[UserView]
-    media_views: strawberry.Private[list[MediaView]]
     kind: PostKind
     caption: str
     hashtags: list[str]
@@ -43,14 +40,16 @@ class Post(Node):
     save_count: int
     created_at: datetime
     edited_at: datetime | None
+    # Loaded for a whole page at once (see build_posts) and set as plain values: a field with
+    # a resolver costs Strawberry several times more per post than an attribute does.
+    author: User
+    media: list[Media] = strawberry.field(description="In display order.")
 
     @classmethod
     def from_view(cls, view: PostView, *, author: UserView, media: list[MediaView]) -> Post:
         return cls(
             id=strawberry.ID(to_global_id("Post", view.id)),
             raw=view,
-            author_view=author,
-            media_views=media,
             kind=PostKind(view.kind),
             caption=view.caption,
             hashtags=view.hashtags,
@@ -59,15 +58,9 @@ class Post(Node):
             save_count=view.save_count,
             created_at=view.created_at,
             edited_at=view.edited_at,
+            author=User.from_view(author),
+            media=[Media.from_view(v) for v in media],
         )
-
-    @strawberry.field
-    def author(self) -> User:
-        return User.from_view(self.author_view)
-
-    @strawberry.field(description="In display order.")
-    def media(self) -> list[Media]:
-        return [Media.from_view(v) for v in self.media_views]
 
     @strawberry.field(description="Accounts @mentioned in the caption.")
     async def mentions(self, info: Info) -> list[User]:
@@ -112,25 +105,59 @@ class PostConnection:
         ]
         return cls(edges=edges, page_info=PageInfo.of(page))
 
-
-async def build_posts(info: Info, views: list[PostView]) -> list[Post]:
-    """Post objects for a page of views, with every author and media item loaded in one
-    batch each (two batches for the page, however many posts)."""
-    loaders = info.context.loaders
-    authors, media = await asyncio.gather(
-        loaders.user.load_many([v.author_id for v in views]),
-        loaders.media.load_many([m for v in views for m in v.media_ids]),
-    )
-    by_id = {m.id: m for m in media if m is not None}
-    posts = []
-    for view, author in zip(views, authors, strict=True):
-        assert author is not None, "a post's author exists while the post does"
-        posts.append(
-            Post.from_view(
-                view, author=author, media=[by_id[m] for m in view.media_ids if m in by_id]
-            )
+    @classmethod
+    async def of_posts(
+        cls,
+        info: Info,
+        views: list[PostView],
+        *,
+        cursors: list[str],
+        has_next: bool,
+        authors: dict[int, UserView] | None = None,
+    ) -> PostConnection:
+        """A connection of posts read whole already, with their cursors (the feed)."""
+        posts = await build_posts(info, views, authors=authors)
+        edges = [
+            PostEdge(cursor=cursor, node=post) for cursor, post in zip(cursors, posts, strict=True)
+        ]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=False,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
         )
-    return posts
+
+
+async def build_posts(
+    info: Info, views: list[PostView], *, authors: dict[int, UserView] | None = None
+) -> list[Post]:
+    """Post objects for a page of views, with every author and media item loaded in one
+    batch each (two batches for the page, however many posts); `authors` when the caller has
+    them already."""
+    loaders = info.context.loaders
+    media_ids = [m for v in views for m in v.media_ids]
+    if authors is None:
+        found, media = await asyncio.gather(
+            loaders.user.load_many([v.author_id for v in views]), loaders.media.load_many(media_ids)
+        )
+        authors = {a.id: a for a in found if a is not None}
+        by_id = {m.id: m for m in media if m is not None}
+    else:
+        # A page read whole already (the feed): one read of its media, without the loader's
+        # per-key bookkeeping; the loader is handed them for later fields.
+        by_id = await info.context.runtime.media.get_many(media_ids)
+        loaders.media.prime_many(by_id)
+    return [
+        Post.from_view(
+            view,
+            author=authors[view.author_id],
+            media=[by_id[m] for m in view.media_ids if m in by_id],
+        )
+        for view in views
+    ]
 
 
 async def build_post(info: Info, view: PostView | None) -> Post | None:

@@ -9,6 +9,7 @@ import jwt
 
 from config.settings import Settings
 from domain.users.models import RefreshToken, User
+from domain.users.tokens import create_access_token
 from tests.client import GraphQLClient
 from tests.conftest import LIVE_AUTH_RATE_LIMIT
 from tests.factories import PASSWORD, make_user, token_for
@@ -188,6 +189,23 @@ async def test_forged_and_expired_tokens_get_401(client: GraphQLClient, settings
         assert message in response.json()["errors"][0]["message"]
     response = await client.post(VIEWER, headers={"Authorization": "Basic abc"})
     assert response.status_code == 401
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(
+    client: GraphQLClient, settings: Settings
+) -> None:
+    # given: a token that lives two seconds, used once (the server remembers it as verified)
+    user = await make_user("ana")
+    token = create_access_token(user_id=user.id, secret=settings.jwt_secret, ttl_seconds=2)
+    assert (await client.post(VIEWER, token=token)).status_code == 200
+
+    # when: it has expired
+    await asyncio.sleep(2.1)
+    response = await client.post(VIEWER, token=token)
+
+    # then
+    assert response.status_code == 401
+    assert "expired" in response.json()["errors"][0]["message"]
 
 
 async def test_update_profile(client: GraphQLClient, settings: Settings) -> None:

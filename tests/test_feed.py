@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from tortoise import connections
 
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.feed import service as feed
-from domain.feed.store import FEED_SIZE
+from domain.feed import store as feed_store
+from domain.feed.store import FEED_SIZE, FeedStore, Position
 from domain.ids import next_id
 from domain.posts import service as posts
 from domain.users.models import User
@@ -49,7 +51,7 @@ async def read_all(
     runtime: Runtime, viewer: User, *, first: int = 50, stores: feed.FeedStores | None = None
 ) -> list[int]:
     seen: list[int] = []
-    after = None
+    after: Position | None = None
     for _ in range(1_000):
         page = await feed.read_page(
             viewer_id=viewer.id, first=first, after=after, stores=stores or runtime.feed_stores
@@ -57,7 +59,7 @@ async def read_all(
         seen += [p.id for p in page.posts]
         if not page.has_next:
             return seen
-        after = page.posts[-1].id
+        after = page.positions[-1]
     raise AssertionError("the feed did not end")
 
 
@@ -92,6 +94,40 @@ async def test_fanout_reaches_active_followers_once(runtime: Runtime) -> None:
     assert not await runtime.feeds.exists(away.id)
     # The one who was away gets a feed made on return, with the post in it.
     assert await read_all(runtime, away) == [post_id]
+
+
+async def test_fanout_in_many_chunks_after_redis_lost_its_scripts(runtime: Runtime) -> None:
+    # given: an author with 2,500 followers (three Lua chunks), 2,000 of them active
+    author = await make_user("author")
+    follower_ids = [next_id() for _ in range(2_500)]
+    db = connections.get("default")
+    await db.execute_query(
+        "INSERT INTO users (id, username, email, password_hash, full_name, bio, is_private,"
+        " follower_count, following_count, post_count, created_at, updated_at)"
+        " SELECT id, 'f' || id, id || '@example.test', 'x', '', '', false, 0, 1, 0, now(), now()"
+        " FROM unnest($1::bigint[]) AS t(id)",
+        [follower_ids],
+    )
+    await db.execute_query(
+        "INSERT INTO follows (id, follower_id, followee_id, status, created_at)"
+        " SELECT id + 1, id, $2, 'ACTIVE', now() FROM unnest($1::bigint[]) AS t(id)",
+        [follower_ids, author.id],
+    )
+    active = follower_ids[:2_000]
+    for user_id in active:
+        await runtime.feeds.replace(user_id, [], floor=0)
+    post_id = await new_post(runtime, author, "to many")
+    await runtime.redis.script_flush()  # as after a Redis restart
+
+    # when: it fans out, twice
+    first = await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    second = await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+
+    # then: every active feed has it once; no feed was made for the others
+    assert (first, second) == (2_000, 0)
+    assert await runtime.feeds.ids(active[0]) == [post_id]
+    assert await runtime.feeds.ids(active[-1]) == [post_id]
+    assert not await runtime.feeds.exists(follower_ids[-1])
 
 
 async def test_own_post_is_in_own_feed_at_once(client: GraphQLClient, settings: Settings) -> None:
@@ -139,6 +175,23 @@ async def test_large_accounts_are_pulled_at_read_time(runtime: Runtime) -> None:
 
     assert await runtime.feeds.ids(readers[0].id) == [small_post]
     assert await read_all(runtime, readers[0], stores=stores) == [small_post, star_post]
+
+
+async def test_other_processes_learn_of_a_pulled_author_within_seconds(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: another API process, which has read the pulled authors (none) just now
+    elsewhere = FeedStore(runtime.redis, active_days=30)
+    assert await elsewhere.pulled_authors() == set()
+
+    # when: a fan-out here finds an author too large and marks them pulled
+    await runtime.feeds.mark_pulled(12345, pulled=True)
+
+    # then: this process knows at once; the other once its copy is PULLED_REFRESH_SECONDS old
+    assert await runtime.feeds.pulled_authors() >= {12345}
+    assert await elsewhere.pulled_authors() == set()
+    monkeypatch.setattr(feed_store, "PULLED_REFRESH_SECONDS", 0.0)
+    assert await elsewhere.pulled_authors() == {12345}
 
 
 async def test_paging_past_the_window_falls_through_in_order(runtime: Runtime) -> None:

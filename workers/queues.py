@@ -10,7 +10,8 @@ from domain.notifications.service import Event
 DEFAULT_QUEUE = "default"
 MEDIA_QUEUE = "media"
 FANOUT_QUEUE = "fanout"
-QUEUES = (DEFAULT_QUEUE, FANOUT_QUEUE, MEDIA_QUEUE)
+RANKING_QUEUE = "ranking"
+QUEUES = (DEFAULT_QUEUE, FANOUT_QUEUE, MEDIA_QUEUE, RANKING_QUEUE)
 
 
 async def enqueue_process_media(jobs: ArqRedis, *, media_id: int, attempt: int) -> None:
@@ -44,6 +45,14 @@ async def enqueue_feed_refresh(jobs: ArqRedis, *, user_ids: list[int]) -> None:
         await jobs.enqueue_job(
             "refresh_feed", user_id, _job_id=f"refresh-feed:{user_id}", _queue_name=FANOUT_QUEUE
         )
+
+
+async def enqueue_ranking(jobs: ArqRedis, *, user_id: int) -> None:
+    """Score the newest posts of this user's feed for RANKED reads. One at a time per user
+    (the job keeps no result, so the id frees up when it ends)."""
+    await jobs.enqueue_job(
+        "rank_feed", user_id, _job_id=f"rank-feed:{user_id}", _queue_name=RANKING_QUEUE
+    )
 
 
 async def enqueue_notification(jobs: ArqRedis, event: Event) -> None:

@@ -14,15 +14,22 @@ from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
 
-from config.runtime import Runtime, start
+from config.runtime import Runtime, settle_heap, start
 from config.settings import Settings
 from domain.feed import service as feed
 from domain.media import service as media_service
 from domain.media.models import Media
 from domain.notifications import service as notifications
 from domain.posts import counters
+from domain.ranking import service as ranking
 from domain.users.maintenance import purge_refresh_tokens
-from workers.queues import DEFAULT_QUEUE, FANOUT_QUEUE, MEDIA_QUEUE, enqueue_process_media
+from workers.queues import (
+    DEFAULT_QUEUE,
+    FANOUT_QUEUE,
+    MEDIA_QUEUE,
+    RANKING_QUEUE,
+    enqueue_process_media,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +85,11 @@ async def refresh_feed(ctx: dict[str, Any], user_id: int) -> bool:
     return await feed.refresh(user_id=user_id, stores=runtime.feed_stores)
 
 
+async def rank_feed(ctx: dict[str, Any], user_id: int) -> int:
+    runtime: Runtime = ctx["runtime"]
+    return await ranking.rank_feed(user_id=user_id, stores=runtime.feed_stores)
+
+
 async def notify(ctx: dict[str, Any], event: dict[str, Any]) -> int | None:
     runtime: Runtime = ctx["runtime"]
     return await notifications.record(notifications.Event(**event), redis=runtime.redis)
@@ -106,9 +118,11 @@ def worker_settings(
     """
 
     async def on_startup(ctx: dict[str, Any]) -> None:
-        ctx["runtime"] = runtime or await start(
-            settings, database_url=database_url, redis_url=redis_url
-        )
+        if runtime is None:
+            ctx["runtime"] = await start(settings, database_url=database_url, redis_url=redis_url)
+            settle_heap()
+        else:
+            ctx["runtime"] = runtime
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         if runtime is None and "runtime" in ctx:
@@ -128,6 +142,10 @@ def worker_settings(
         FANOUT_QUEUE: {
             "functions": [fanout_post, func(refresh_feed, keep_result=0)],
             "job_timeout": 300,
+        },
+        RANKING_QUEUE: {
+            "functions": [func(rank_feed, keep_result=0)],
+            "job_timeout": 60,
         },
         # Long, CPU-bound jobs: their own process, so a crashed video job (retried only after
         # job_timeout) never holds up anything else. Video work runs in a child process that

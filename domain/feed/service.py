@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from tortoise import connections
 
-from domain.feed.store import FEED_SIZE, FeedStore
+from domain.cache import read_alone
+from domain.feed.store import FEED_SIZE, Entry, FeedStore, Position, RankedRead
 from domain.posts.store import PostStore, PostView
-from domain.users.store import UserStore
+from domain.users.store import UserStore, UserView
 
 FOLLOWER_PAGE = 10_000
+# Followers per Lua call: Redis runs one call at a time, so a small chunk keeps other clients'
+# commands from waiting long behind a fan-out (about 6 ms each).
+FANOUT_CHUNK = 1_000
+FANOUT_IN_FLIGHT = 2
 # Posts per author in the first pass of a rebuild; authors that fill it get a second look.
 REBUILD_PER_AUTHOR = 40
 _MAX_ID = 2**63 - 1
@@ -45,35 +52,51 @@ async def fanout_post(*, post_id: int, stores: FeedStores) -> int:
         return 0
     await stores.feeds.mark_pulled(author_id, pulled=False)
     # Walk the followers by keyset pages, fetching the next page from Postgres while Redis
-    # takes the current one.
+    # takes the current one in chunks. Two chunks are in flight, so Redis always has the next
+    # one queued while Python prepares the one after.
     total = 0
-    page = await _follower_page(author_id, after=0)
-    while page:
-        follower_ids, last = page
-        next_page = asyncio.ensure_future(_follower_page(author_id, after=last))
-        try:
-            total += await stores.feeds.insert(follower_ids, post_id)
-        except BaseException:
-            next_page.cancel()
-            raise
-        page = await next_page
+    running: deque[asyncio.Future[int]] = deque()
+    next_page: asyncio.Future[tuple[list[int], int] | None] | None = None
+    try:
+        page = await _follower_page(author_id, after=0)
+        while page:
+            follower_ids, last = page
+            next_page = asyncio.ensure_future(_follower_page(author_id, after=last))
+            for i in range(0, len(follower_ids), FANOUT_CHUNK):
+                if len(running) >= FANOUT_IN_FLIGHT:
+                    total += await running.popleft()
+                chunk = follower_ids[i : i + FANOUT_CHUNK]
+                running.append(
+                    asyncio.ensure_future(stores.feeds.insert(chunk, post_id, author_id))
+                )
+            page = await next_page
+        while running:
+            total += await running.popleft()
+    except BaseException:
+        for future in (*running, next_page):
+            if future is not None:
+                future.cancel()
+        raise
     return total
 
 
 async def _follower_page(author_id: int, *, after: int) -> tuple[list[int], int] | None:
+    """The next FOLLOWER_PAGE followers by follow id, and the last follow id (one row with an
+    array, which asyncpg decodes in C)."""
     rows = await connections.get("default").execute_query_dict(
-        "/* feed.followers_walk */ SELECT id, follower_id FROM follows"
-        " WHERE followee_id = $1 AND status = 'ACTIVE' AND id > $2 ORDER BY id LIMIT $3",
+        "/* feed.followers_walk */ SELECT array_agg(follower_id ORDER BY id) AS ids,"
+        " max(id) AS last FROM (SELECT id, follower_id FROM follows"
+        " WHERE followee_id = $1 AND status = 'ACTIVE' AND id > $2 ORDER BY id LIMIT $3) f",
         [author_id, after, FOLLOWER_PAGE],
     )
-    if not rows:
+    if not rows or rows[0]["ids"] is None:
         return None
-    return [int(r["follower_id"]) for r in rows], int(rows[-1]["id"])
+    return list(rows[0]["ids"]), int(rows[0]["last"])
 
 
 async def _newest_posts(
     authors: list[int], *, per_author: int, below: int, at_least: int, limit: int
-) -> list[tuple[int, int]]:
+) -> list[Entry]:
     """(post id, author id), newest first: each author's newest `per_author` posts with
     at_least <= id < below, then the newest `limit` of those."""
     if not authors:
@@ -101,21 +124,22 @@ async def rebuild(*, user_id: int, stores: FeedStores) -> None:
     first = await _newest_posts(
         authors, per_author=REBUILD_PER_AUTHOR, below=_MAX_ID, at_least=0, limit=FEED_SIZE * 4
     )
-    ids = {post_id for post_id, _ in first}
+    entries = set(first)
     per_author: dict[int, int] = {}
     for _, author in first:
         per_author[author] = per_author.get(author, 0) + 1
     saturated = sorted(a for a, n in per_author.items() if n >= REBUILD_PER_AUTHOR)
     if saturated:
-        more = await _newest_posts(
-            saturated, per_author=FEED_SIZE, below=_MAX_ID, at_least=0, limit=FEED_SIZE
+        entries |= set(
+            await _newest_posts(
+                saturated, per_author=FEED_SIZE, below=_MAX_ID, at_least=0, limit=FEED_SIZE
+            )
         )
-        ids |= {post_id for post_id, _ in more}
-    window = sorted(ids, reverse=True)
+    window = sorted(entries, reverse=True)
     floor = 0  # fewer than FEED_SIZE posts in all: the window is complete
     if len(window) >= FEED_SIZE:
         window = window[:FEED_SIZE]
-        floor = window[-1]
+        floor = window[-1][0]
     await stores.feeds.replace(user_id, window, floor=floor)
 
 
@@ -130,66 +154,186 @@ async def refresh(*, user_id: int, stores: FeedStores) -> bool:
 @dataclass(frozen=True)
 class FeedPage:
     posts: list[PostView]
+    positions: list[Position]  # one per post, for its cursor
+    authors: dict[int, UserView]  # the authors of `posts`, read in the same round trips
     has_next: bool
+    # A RANKED first page found no snapshot, or an old one: the caller asks for a ranking.
+    wants_ranking: bool = False
 
 
-def _merge(sources: Iterable[tuple[list[int], bool]]) -> tuple[list[int], bool]:
-    """Union of newest-first id lists, cut where a source that stopped at its limit ends (below
-    that line it may have more that were not fetched). Returns (ids, was_cut)."""
+def _merge(sources: Iterable[tuple[list[Entry], bool]]) -> tuple[list[Entry], bool]:
+    """Union of newest-first entry lists, cut where a source that stopped at its limit ends
+    (below that line it may have more that were not fetched). Returns (entries, was_cut)."""
     listed = list(sources)
-    boundary = max((ids[-1] for ids, full in listed if full and ids), default=None)
-    union = sorted({i for ids, _ in listed for i in ids}, reverse=True)
+    boundary = max((entries[-1] for entries, full in listed if full and entries), default=None)
+    union = sorted({e for entries, _ in listed for e in entries}, reverse=True)
     if boundary is None:
         return union, False
-    return [i for i in union if i >= boundary], True
+    return [e for e in union if e >= boundary], True
 
 
 async def read_page(
-    *, viewer_id: int, first: int, after: int | None, stores: FeedStores
+    *,
+    viewer_id: int,
+    first: int,
+    after: Position | None,
+    stores: FeedStores,
+    ranked: bool = False,
 ) -> FeedPage:
-    """A page of the viewer's feed, newest first, below the post id `after`.
+    """A page of the viewer's feed below `after`: newest first, or with `ranked`, by the
+    ranking job's scores where a snapshot of them exists (see domain/ranking) and newest first
+    below it.
 
     Sources: the cached window (above its floor), the newest posts of very large accounts the
     viewer follows (pulled, not pushed), and past the window's floor, Postgres. Posts that were
     deleted, or whose author the viewer no longer follows, are dropped here, at once.
+
+    A warm page costs two Redis round trips: the window with the check of which pulled accounts
+    the viewer follows (and the ranking snapshot), then the posts, their counters, the follow
+    check of their authors and the authors themselves (plus one for the pulled accounts' posts,
+    if the viewer follows any).
     """
-    kept, pulled = await stores.feeds.open(viewer_id)
+    redis = stores.feeds.redis
+    pulled = sorted(await stores.feeds.pulled_authors())
+    from_rank = ranked and (after is None or after.score is not None)
+    cursor = after.post_id if after is not None and after.score is None else _MAX_ID
+    want = first + 1 + 4  # a little over, for posts dropped below
+    async with redis.pipeline(transaction=False) as pipe:
+        opened = stores.feeds.open_window(pipe, viewer_id, below=cursor, count=want)
+        large_followed = stores.users.queue_follows_among(pipe, viewer_id, pulled)
+        snapshot = (
+            stores.feeds.ranked(pipe, viewer_id, after=after, count=want) if from_rank else None
+        )
+        results = iter(await pipe.execute())
+    kept, cached, floor = opened(results)
+    large = sorted(await large_followed(results))
     if not kept:
         await rebuild(user_id=viewer_id, stores=stores)
-    large = sorted(await stores.users.follows_among(viewer_id, pulled)) if pulled else []
-    cursor = after or _MAX_ID
-    collected: list[PostView] = []
+        cached, floor = await _window(stores, viewer_id, below=cursor, count=want)
+    authors: dict[int, UserView] = {}
+    head: list[tuple[PostView, Position]] = []
+    wants_ranking = False
+    if snapshot is not None:
+        rank = snapshot(results)
+        if after is None and rank.stale:
+            wants_ranking = await stores.feeds.claim_ranking(viewer_id)
+        if rank.oldest:
+            head, used_up = await _ranked(stores, viewer_id, rank, first=first, authors=authors)
+            if len(head) > first or not used_up:
+                return _page(head, authors, first, wants_ranking)
+            # The snapshot is used up: go on below its oldest post, newest first.
+            cursor = rank.oldest
+            want = first + 1 - len(head) + 4
+            cached, floor = await _window(stores, viewer_id, below=cursor, count=want)
+
+    collected = head
     exhausted = False
-    while len(collected) <= first and not exhausted:
-        want = first + 1 - len(collected) + 4  # a little over, for posts dropped below
-        cached, floor = await stores.feeds.window(viewer_id, below=cursor, count=want)
+    while True:
         sources = [(cached, len(cached) >= want)]
         if large:
-            pulled_ids = await stores.feeds.author_posts(
+            from_large = await stores.feeds.author_posts(
                 large, below=cursor, at_least=max(floor, 1), count=want
             )
-            sources.append((pulled_ids, len(pulled_ids) >= want))
+            sources.append((from_large, len(from_large) >= want))
         candidates, cut = _merge(sources)
         if not cut and floor > 0:
             # The window is used up: continue below its floor from Postgres, same order.
-            authors = sorted(await stores.users.following_ids(viewer_id) | {viewer_id})
+            followed_now = sorted(await stores.users.following_ids(viewer_id) | {viewer_id})
             older = await _newest_posts(
-                authors, per_author=want, below=min(cursor, floor), at_least=0, limit=want
+                followed_now, per_author=want, below=min(cursor, floor), at_least=0, limit=want
             )
-            older_ids = [post_id for post_id, _ in older]
-            candidates += older_ids
-            cut = len(older_ids) >= want
+            candidates += older
+            cut = len(older) >= want
         exhausted = not cut
         if not candidates:
             break
-        posts = await stores.posts.get_posts(candidates)
-        followed = await stores.users.follows_among(
-            viewer_id, {p.author_id for p in posts.values()}
+        visible = await _visible(stores, viewer_id, candidates, authors)
+        collected += [(visible[i], Position(i)) for i, _ in candidates if i in visible]
+        cursor = candidates[-1][0]
+        if len(collected) > first or exhausted:
+            break
+        want = first + 1 - len(collected) + 4
+        cached, floor = await _window(stores, viewer_id, below=cursor, count=want)
+    return _page(collected, authors, first, wants_ranking)
+
+
+def _page(
+    collected: list[tuple[PostView, Position]],
+    authors: dict[int, UserView],
+    first: int,
+    wants_ranking: bool,
+) -> FeedPage:
+    page = collected[:first]
+    return FeedPage(
+        posts=[post for post, _ in page],
+        positions=[position for _, position in page],
+        authors={post.author_id: authors[post.author_id] for post, _ in page},
+        has_next=len(collected) > first,
+        wants_ranking=wants_ranking,
+    )
+
+
+async def _ranked(
+    stores: FeedStores,
+    viewer_id: int,
+    rank: RankedRead,
+    *,
+    first: int,
+    authors: dict[int, UserView],
+) -> tuple[list[tuple[PostView, Position]], bool]:
+    """The visible posts of the ranking snapshot from where `rank` was read, best first: more
+    than `first` of them, or all that are left. Says whether the snapshot was used up."""
+    collected: list[tuple[PostView, Position]] = []
+    while True:
+        entries = rank.entries
+        if entries:
+            visible = await _visible(stores, viewer_id, [e for e, _ in entries], authors)
+            collected += [
+                (visible[post_id], Position(post_id, score))
+                for (post_id, _), score in entries
+                if post_id in visible
+            ]
+        if len(collected) > first:
+            return collected, False
+        if not rank.more or not entries:
+            return collected, True
+        (post_id, _), score = entries[-1]
+        after = Position(post_id, score)
+        rank = await read_alone(
+            stores.feeds.redis,
+            partial(stores.feeds.ranked, user_id=viewer_id, after=after, count=first + 5),
         )
-        followed.add(viewer_id)
-        for post_id in candidates:
-            post = posts.get(post_id)
-            if post is not None and post.author_id in followed:
-                collected.append(post)
-        cursor = candidates[-1]
-    return FeedPage(collected[:first], len(collected) > first)
+
+
+async def _visible(
+    stores: FeedStores, viewer_id: int, entries: list[Entry], authors: dict[int, UserView]
+) -> dict[int, PostView]:
+    """The posts of these entries that exist and whose author the viewer follows (or is), read
+    with their counters, the follow check and their authors (into `authors`) in one round trip."""
+    ids = [post_id for post_id, _ in entries]
+    author_ids = {author for _, author in entries}
+    async with stores.feeds.redis.pipeline(transaction=False) as pipe:
+        posts_read = stores.posts.queue_posts(pipe, ids)
+        follows_read = stores.users.queue_follows_among(pipe, viewer_id, author_ids - {viewer_id})
+        authors_read = stores.users.rows.queue_get(pipe, sorted(author_ids - authors.keys()))
+        results = iter(await pipe.execute())
+    posts, followed, found_authors = (
+        posts_read(results),
+        follows_read(results),
+        authors_read(results),
+    )
+    views = await posts
+    following = await followed | {viewer_id}
+    authors.update(await found_authors)
+    return {
+        post_id: post
+        for post_id, post in views.items()
+        if post.author_id in following and post.author_id in authors
+    }
+
+
+async def _window(
+    stores: FeedStores, user_id: int, *, below: int, count: int
+) -> tuple[list[Entry], int]:
+    window = partial(stores.feeds.window, user_id=user_id, below=below, count=count)
+    return await read_alone(stores.feeds.redis, window)

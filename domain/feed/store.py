@@ -1,53 +1,69 @@
 """The Redis side of feeds.
 
-`feed:{uid}` holds the newest FEED_SIZE posts of everyone the user follows, as a sorted set whose
-members all score 0, so Redis orders them by member: the post id, zero-padded to 19 digits, which
-sorts exactly as the number does (scores are doubles and cannot hold a 64-bit id exactly).
-`feed:{uid}:floor` is the window's floor: every post at or above it is in the set, older ones are
+`home:{uid}` holds the newest FEED_SIZE posts of everyone the user follows, as a sorted set whose
+members all score 0, so Redis orders them by member: `<post id>:<author id>`, the post id
+zero-padded to 19 digits, which sorts exactly as the number does (scores are doubles and cannot
+hold a 64-bit id exactly). Carrying the author lets a reader check follows in the same round trip
+that fetches the posts.
+
+`home:{uid}:floor` is the window's floor: every post at or above it is in the set, older ones are
 read from Postgres; "0" means the set is complete. The floor key also marks the feed as kept:
 both expire FEED_ACTIVE_DAYS after their owner last read the feed, so only active users' feeds
 are kept, and fan-out writes only to feeds that exist.
 
-`ap:{uid}` keeps each author's newest posts the same way, for merging very large accounts in at
-read time. Every key carries its user id in a hash tag, so Redis Cluster keeps a user's keys on
-one node.
+`ap:{uid}` keeps each author's newest posts the same way (members are padded post ids), for
+merging very large accounts in at read time. Every key carries its user id in a hash tag, so
+Redis Cluster keeps a user's keys on one node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 FEED_SIZE = 1_000
 TRIM_SLACK = 100  # trim once a feed is this far over FEED_SIZE, not on every insert
 AUTHOR_POSTS = 300
 PULLED_AUTHORS = "feed:pulled"
+PULLED_REFRESH_SECONDS = 5.0  # how stale this process's copy of PULLED_AUTHORS may get
 
-# KEYS: feed, floor, feed, floor, ...; ARGV: padded post id, FEED_SIZE, TRIM_SLACK.
-# The floor key says the feed is kept (its owner is active); the trim runs once a feed is
-# TRIM_SLACK over FEED_SIZE, not on every insert. A late post under the floor may land in the
-# set; reads ignore what is under the floor.
+# KEYS: n feeds, then their n floors; ARGV: member, FEED_SIZE, TRIM_SLACK.
+# Which feeds are kept (their owner is active) is read for a thousand at a time with MGET, far
+# cheaper than an EXISTS per feed; the trim runs once a feed is TRIM_SLACK over FEED_SIZE, not
+# on every insert. A late post under the floor may land in the set; reads ignore it.
 _FANOUT = """
 local call = redis.call
 local member = ARGV[1]
 local limit = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local keep = -(tonumber(ARGV[2]) + 1)
+local n = #KEYS / 2
 local added = 0
-for i = 1, #KEYS, 2 do
-  if call('EXISTS', KEYS[i + 1]) == 1 and call('ZADD', KEYS[i], 0, member) == 1 then
-    added = added + 1
-    if call('ZCARD', KEYS[i]) > limit then
-      call('ZREMRANGEBYRANK', KEYS[i], 0, keep)
-      call('SET', KEYS[i + 1], call('ZRANGE', KEYS[i], 0, 0)[1], 'KEEPTTL')
+for first = 1, n, 1000 do
+  local last = math.min(first + 999, n)
+  local kept = call('MGET', unpack(KEYS, n + first, n + last))
+  for j = 1, last - first + 1 do
+    if kept[j] then
+      local feed = KEYS[first + j - 1]
+      if call('ZADD', feed, 0, member) == 1 then
+        added = added + 1
+        if call('ZCARD', feed) > limit then
+          call('ZREMRANGEBYRANK', feed, 0, keep)
+          local lowest = call('ZRANGE', feed, 0, 0)[1]
+          call('SET', KEYS[n + first + j - 1], string.sub(lowest, 1, 19), 'KEEPTTL')
+        end
+      end
     end
   end
 end
 return added
 """
 
-# KEYS: feed, floor; ARGV: ttl, padded floor, padded post ids. Replaces the feed's window.
+# KEYS: feed, floor; ARGV: ttl, padded floor, members. Replaces the feed's window.
 _REPLACE = """
 redis.call('DEL', KEYS[1])
 for i = 3, #ARGV, 5000 do
@@ -63,21 +79,65 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ARGV[1]))
 return #ARGV - 2
 """
 
+Entry = tuple[int, int]  # (post id, author id)
+
+# The ranking snapshot (see domain/ranking): `rank:{uid}` holds feed entries by score and
+# `rank:{uid}:at` says when it was made and the oldest post in it ("<epoch seconds>:<post id>").
+RANK_TTL_SECONDS = 3_600
+RANK_FRESH_SECONDS = 600
+RANK_CLAIM_SECONDS = 60  # one ranking request per user per minute, however many reads
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a post stands in a feed: its id, and in a RANKED read, its score."""
+
+    post_id: int
+    score: float | None = None
+
+
+@dataclass
+class RankedRead:
+    entries: list[tuple[Entry, float]]  # best first
+    more: bool  # the read stopped at its count: the snapshot may go on
+    oldest: int  # the oldest post id in the snapshot; 0 when there is no snapshot
+    stale: bool  # no snapshot, or one older than RANK_FRESH_SECONDS, and none asked for lately
+
 
 def pad(post_id: int) -> str:
     return f"{post_id:019d}"
 
 
+def member(post_id: int, author_id: int) -> str:
+    return f"{post_id:019d}:{author_id}"
+
+
+def parse_member(value: str) -> Entry:
+    return int(value[:19]), int(value[20:])
+
+
 def feed_key(user_id: int) -> str:
-    return f"feed:{{{user_id}}}"
+    return f"home:{{{user_id}}}"
 
 
 def floor_key(user_id: int) -> str:
-    return f"feed:{{{user_id}}}:floor"
+    return f"home:{{{user_id}}}:floor"
 
 
 def author_key(author_id: int) -> str:
     return f"ap:{{{author_id}}}"
+
+
+def rank_key(user_id: int) -> str:
+    return f"rank:{{{user_id}}}"
+
+
+def rank_at_key(user_id: int) -> str:
+    return f"rank:{{{user_id}}}:at"
+
+
+def rank_claim_key(user_id: int) -> str:
+    return f"rank:{{{user_id}}}:claim"
 
 
 class FeedStore:
@@ -86,52 +146,136 @@ class FeedStore:
         self.ttl = active_days * 86_400
         self._fanout = redis.register_script(_FANOUT)
         self._replace = redis.register_script(_REPLACE)
+        self._pulled: set[int] = set()
+        self._pulled_read_at = float("-inf")
 
-    async def insert(self, user_ids: Sequence[int], post_id: int) -> int:
+    async def insert(self, user_ids: Sequence[int], post_id: int, author_id: int) -> int:
         """Add a post to the feeds of these users that exist; returns how many took it."""
         if not user_ids:
             return 0
-        keys = [key for u in user_ids for key in (feed_key(u), floor_key(u))]
+        keys = [feed_key(u) for u in user_ids] + [floor_key(u) for u in user_ids]
         added = await cast(
-            Awaitable[Any], self._fanout(keys, [pad(post_id), FEED_SIZE, TRIM_SLACK])
+            Awaitable[Any],
+            self._fanout(keys, [member(post_id, author_id), FEED_SIZE, TRIM_SLACK]),
         )
         return int(added)
 
-    async def replace(self, user_id: int, post_ids: Sequence[int], *, floor: int) -> None:
+    async def replace(self, user_id: int, entries: Sequence[Entry], *, floor: int) -> None:
         await cast(
             Awaitable[Any],
             self._replace(
                 [feed_key(user_id), floor_key(user_id)],
-                [self.ttl, pad(floor), *(pad(i) for i in post_ids)],
+                [self.ttl, pad(floor), *(member(p, a) for p, a in entries)],
             ),
         )
 
     async def exists(self, user_id: int) -> bool:
         return bool(await self.redis.exists(floor_key(user_id)))
 
-    async def open(self, user_id: int) -> tuple[bool, set[int]]:
-        """Mark the feed as read now (it lives FEED_ACTIVE_DAYS more) and say whether it is
-        still kept; with the authors whose posts are pulled (one round trip)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.expire(floor_key(user_id), self.ttl)
-            pipe.expire(feed_key(user_id), self.ttl)
-            pipe.smembers(PULLED_AUTHORS)
-            kept, _, pulled = await pipe.execute()
-        return bool(kept), {int(m) for m in pulled}
+    async def pulled_authors(self) -> set[int]:
+        """The authors whose posts are pulled at read time, not pushed, from this process's
+        copy, read again when it is PULLED_REFRESH_SECONDS old: an author who just crossed
+        FANOUT_MAX_FOLLOWERS is merged in by other processes a few seconds later, and one who
+        stopped being pulled only costs a lookup that finds posts the feed has already."""
+        if time.monotonic() - self._pulled_read_at >= PULLED_REFRESH_SECONDS:
+            members = await cast(Awaitable[set[str]], self.redis.smembers(PULLED_AUTHORS))
+            self._pulled = {int(m) for m in members}
+            self._pulled_read_at = time.monotonic()
+        return self._pulled
 
-    async def window(self, user_id: int, *, below: int, count: int) -> tuple[list[int], int]:
-        """Up to `count` post ids under `below` (and at or above the floor), newest first,
-        and the floor."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrangebylex(feed_key(user_id), f"({pad(below)}", "-", start=0, num=count)
-            pipe.get(floor_key(user_id))
-            members, floor = await pipe.execute()
-        floor_id = int(floor or 0)
-        return [i for i in map(int, members) if i >= floor_id], floor_id
+    def open_window(
+        self, pipe: Pipeline, user_id: int, *, below: int, count: int
+    ) -> Callable[[Iterator[Any]], tuple[bool, list[Entry], int]]:
+        """Queue the reading of a page of the window: mark the feed as read now (it lives
+        FEED_ACTIVE_DAYS more) and take up to `count` entries under `below` (and at or above the
+        floor), newest first. Parses to (kept, entries, floor); not kept means there is no feed
+        (its owner was away) and the entries are empty."""
+        pipe.expire(floor_key(user_id), self.ttl)
+        pipe.expire(feed_key(user_id), self.ttl)
+        parse_window = self.window(pipe, user_id, below=below, count=count)
+
+        def parse(results: Iterator[Any]) -> tuple[bool, list[Entry], int]:
+            kept = bool(next(results))
+            next(results)
+            entries, floor = parse_window(results)
+            return kept, entries, floor
+
+        return parse
+
+    def window(
+        self, pipe: Pipeline, user_id: int, *, below: int, count: int
+    ) -> Callable[[Iterator[Any]], tuple[list[Entry], int]]:
+        """Queue the reading of up to `count` entries under `below` (and at or above the floor),
+        newest first; parses to (entries, floor)."""
+        pipe.zrevrangebylex(feed_key(user_id), f"({pad(below)}", "-", start=0, num=count)
+        pipe.get(floor_key(user_id))
+
+        def parse(results: Iterator[Any]) -> tuple[list[Entry], int]:
+            members, floor = next(results), next(results)
+            floor_id = int(floor or 0)
+            entries = [parse_member(m) for m in members]
+            return [e for e in entries if e[0] >= floor_id], floor_id
+
+        return parse
+
+    def ranked(
+        self, pipe: Pipeline, user_id: int, *, after: Position | None, count: int
+    ) -> Callable[[Iterator[Any]], RankedRead]:
+        """Queue the read of up to `count` entries of the ranking snapshot after `after` (by
+        score, then post id, both descending)."""
+        top = "+inf" if after is None or after.score is None else repr(after.score)
+        paging = after is not None and after.score is not None
+        if paging:  # a reader scrolling keeps the snapshot alive under their cursor
+            pipe.expire(rank_key(user_id), RANK_TTL_SECONDS)
+            pipe.expire(rank_at_key(user_id), RANK_TTL_SECONDS)
+        pipe.get(rank_at_key(user_id))
+        pipe.exists(rank_claim_key(user_id))
+        # Inclusive of the cursor's score, for entries tied with it; a few more for those.
+        pipe.zrevrangebyscore(
+            rank_key(user_id), top, "-inf", start=0, num=count + 5, withscores=True
+        )
+
+        def parse(results: Iterator[Any]) -> RankedRead:
+            if paging:
+                next(results), next(results)
+            at, claimed, found = next(results), next(results), next(results)
+            made, _, oldest = (at or "0:0").partition(":")
+            entries = [(parse_member(m), float(score)) for m, score in found]
+            if after is not None and after.score is not None:
+                mark = (after.score, after.post_id)
+                entries = [e for e in entries if (e[1], e[0][0]) < mark]
+            return RankedRead(
+                entries=entries[:count],
+                more=len(found) >= count + 5 or len(entries) > count,
+                oldest=int(oldest or 0),
+                stale=time.time() - float(made) > RANK_FRESH_SECONDS and not claimed,
+            )
+
+        return parse
+
+    async def claim_ranking(self, user_id: int) -> bool:
+        """True for the first caller in RANK_CLAIM_SECONDS: it asks for the ranking job."""
+        claimed = await self.redis.set(rank_claim_key(user_id), "1", nx=True, ex=RANK_CLAIM_SECONDS)
+        return bool(claimed)
+
+    async def write_ranking(self, user_id: int, scores: dict[str, float], *, oldest: int) -> None:
+        """Replace the user's ranking snapshot (entries by member) at once."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(rank_key(user_id))
+            if scores:
+                pipe.zadd(rank_key(user_id), scores)
+                pipe.expire(rank_key(user_id), RANK_TTL_SECONDS)
+            pipe.set(rank_at_key(user_id), f"{int(time.time())}:{oldest}", ex=RANK_TTL_SECONDS)
+            await pipe.execute()
+
+    async def drop_ranking(self, user_id: int) -> None:
+        """Forget the user's snapshot: their RANKED feed is newest first until the next."""
+        await self.redis.delete(rank_key(user_id), rank_at_key(user_id))
 
     async def ids(self, user_id: int) -> list[int]:
         """Every post id in the window, newest first (for tests and tools)."""
-        return [int(m) for m in await self.redis.zrevrangebylex(feed_key(user_id), "+", "-")]
+        members = await self.redis.zrevrangebylex(feed_key(user_id), "+", "-")
+        return [parse_member(m)[0] for m in members]
 
     async def remember_author_post(self, author_id: int, post_id: int) -> None:
         key = author_key(author_id)
@@ -148,12 +292,14 @@ class FeedStore:
         decision of the author's latest fan-out is what readers merge by."""
         if pulled:
             await cast(Awaitable[int], self.redis.sadd(PULLED_AUTHORS, author_id))
+            self._pulled = self._pulled | {author_id}
         else:
             await cast(Awaitable[int], self.redis.srem(PULLED_AUTHORS, author_id))
+            self._pulled = self._pulled - {author_id}
 
     async def author_posts(
         self, author_ids: Sequence[int], *, below: int, at_least: int, count: int
-    ) -> list[int]:
+    ) -> list[Entry]:
         """Newest posts of these authors with at_least <= id < below, newest first."""
         if not author_ids:
             return []
@@ -163,4 +309,9 @@ class FeedStore:
                     author_key(author_id), f"({pad(below)}", f"[{pad(at_least)}", start=0, num=count
                 )
             results = await pipe.execute()
-        return sorted({int(m) for members in results for m in members}, reverse=True)[:count]
+        entries = {
+            (int(m), author_id)
+            for author_id, members in zip(author_ids, results, strict=True)
+            for m in members
+        }
+        return sorted(entries, reverse=True)[:count]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from aiocache.base import BaseCache
+from redis.asyncio import Redis
 
 from domain.cache import RowCache
 from domain.jsonb import decoded
@@ -50,9 +51,10 @@ class MediaView:
 
 
 class MediaStore(RowCache[MediaView]):
-    def __init__(self, cache: BaseCache, *, ttl_seconds: int) -> None:
+    def __init__(self, cache: BaseCache, redis: Redis, *, ttl_seconds: int) -> None:
         super().__init__(
             cache,
+            redis,
             kind="media",
             view=MediaView,
             select_sql=f"/* media.by_ids */ SELECT {MEDIA_COLUMNS} FROM media"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aiocache.base import BaseCache
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
-from domain.cache import RowCache
+from domain.cache import RowCache, read_alone
 from domain.jsonb import decoded
 from domain.posts import counters
 
@@ -60,15 +62,12 @@ class CommentView:
         return cls(**{name: row[name] for name in cls.__slots__})
 
 
-def _counts(live: dict[int, dict[str, int]], item_id: int) -> dict[str, Any]:
-    return dict(live[item_id])
-
-
 class PostStore:
     def __init__(self, cache: BaseCache, redis: Redis, *, ttl_seconds: int) -> None:
         self._redis = redis
         self.posts = RowCache[PostView](
             cache,
+            redis,
             kind="post",
             view=PostView,
             select_sql=f"/* posts.by_ids */ SELECT {POST_COLUMNS} FROM posts"
@@ -78,6 +77,7 @@ class PostStore:
         )
         self.comments = RowCache[CommentView](
             cache,
+            redis,
             kind="comment",
             view=CommentView,
             select_sql=f"/* comments.by_ids */ SELECT {COMMENT_COLUMNS} FROM comments"
@@ -86,12 +86,22 @@ class PostStore:
             ttl_seconds=ttl_seconds,
         )
 
+    def queue_posts(
+        self, pipe: Pipeline, ids: Sequence[int]
+    ) -> Callable[[Iterator[Any]], Awaitable[dict[int, PostView]]]:
+        """Queue the read of these posts with their live counters in `pipe` (see
+        RowCache.queue_get for how to take the result)."""
+        live = counters.queue_read(pipe, "post", ids)
+        cached = self.posts.queue_get(pipe, ids)
+        return lambda results: cached(results, live(results))
+
     async def get_posts(self, ids: list[int]) -> dict[int, PostView]:
-        found = await self.posts.get_many(ids)
-        live = await counters.read(self._redis, "post", list(found))
-        return {i: replace(p, **_counts(live, i)) if i in live else p for i, p in found.items()}
+        posts = await read_alone(self._redis, lambda pipe: self.queue_posts(pipe, ids))
+        return await posts
 
     async def get_comments(self, ids: list[int]) -> dict[int, CommentView]:
-        found = await self.comments.get_many(ids)
-        live = await counters.read(self._redis, "comment", list(found))
-        return {i: replace(c, **_counts(live, i)) if i in live else c for i, c in found.items()}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            live = counters.queue_read(pipe, "comment", ids)
+            cached = self.comments.queue_get(pipe, ids)
+            results = iter(await pipe.execute())
+        return await cached(results, live(results))

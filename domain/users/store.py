@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from aiocache.base import BaseCache
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from tortoise import connections
 
 from domain.cache import RowCache
@@ -44,8 +45,9 @@ class UserStore:
         self._cache = cache
         self._redis = redis
         self._ttl = ttl_seconds
-        self._rows = RowCache[UserView](
+        self.rows = RowCache[UserView](
             cache,
+            redis,
             kind="user",
             view=UserView,
             select_sql=f"/* users.by_ids */ SELECT {USER_COLUMNS} FROM users"
@@ -55,10 +57,10 @@ class UserStore:
         )
 
     async def get_many(self, ids: Iterable[int]) -> dict[int, UserView]:
-        return await self._rows.get_many(ids)
+        return await self.rows.get_many(ids)
 
     async def get(self, user_id: int) -> UserView | None:
-        return await self._rows.get(user_id)
+        return await self.rows.get(user_id)
 
     async def id_for_username(self, username: str) -> int | None:
         key = f"name:{username.lower()}"
@@ -93,16 +95,25 @@ class UserStore:
             await pipe.execute()
         return ids
 
-    async def follows_among(self, user_id: int, candidate_ids: Iterable[int]) -> set[int]:
-        """Which of `candidate_ids` the user follows: one SMISMEMBER, without reading the
-        whole set (which may hold thousands)."""
+    def queue_follows_among(
+        self, pipe: Pipeline, user_id: int, candidate_ids: Iterable[int]
+    ) -> Callable[[Iterator[Any]], Awaitable[set[int]]]:
+        """Queue the check of which of `candidate_ids` the user follows (one SMISMEMBER, without
+        reading the whole set, which may hold thousands); see RowCache.queue_get for how to take
+        the result. A set not cached yet is loaded from Postgres when the result is awaited."""
         candidates = list(dict.fromkeys(candidate_ids))
-        if not candidates:
-            return set()
-        flags = await cast(
-            Awaitable[list[int]],
-            self._redis.smismember(_following_key(user_id), ["0", *candidates]),
-        )
+        if candidates:
+            pipe.smismember(_following_key(user_id), ["0", *candidates])
+
+        def parse(results: Iterator[Any]) -> Awaitable[set[int]]:
+            flags = next(results) if candidates else [1]
+            return self._follows_among(user_id, candidates, flags)
+
+        return parse
+
+    async def _follows_among(
+        self, user_id: int, candidates: list[int], flags: list[int]
+    ) -> set[int]:
         if not flags[0]:  # not cached yet
             following = await self.following_ids(user_id)
             return {c for c in candidates if c in following}
@@ -111,7 +122,7 @@ class UserStore:
     async def invalidate(self, *user_ids: int) -> None:
         """Drop cached copies (the user and whom they follow) after a write; the next read
         refills from Postgres."""
-        await self._rows.invalidate(*user_ids)
+        await self.rows.invalidate(*user_ids)
         if user_ids:
             await self._redis.delete(*(_following_key(i) for i in user_ids))
 

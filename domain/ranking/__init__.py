@@ -1,0 +1,1 @@
+"""Ranking: the scores behind `feed(order: RANKED)`."""
