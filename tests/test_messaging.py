@@ -9,14 +9,17 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from redis.asyncio import Redis
 
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.messaging.models import Message, Thread
 from domain.users.models import User
+from resolvers.global_ids import parse_global_id
+from resolvers.messaging import messages_channel, typing_channel
 from tests.client import GraphQLClient
 from tests.factories import follow, gid, make_user, token_for
-from tests.ws import connect, receive
+from tests.ws import connect, listening, receive
 
 SEND = "message { id text clientId thread { id unreadCount isRequest } sender { username } }"
 THREADS = """{ threads { unreadCount edges { node { id kind unreadCount isRequest
@@ -178,7 +181,7 @@ async def test_blocked_users_cannot_message_each_other(
 
 
 async def test_messages_reach_a_client_of_another_process(
-    live_server: str, second_live_server: str, settings: Settings, runtime: Runtime
+    live_server: str, second_live_server: str, settings: Settings, runtime: Runtime, redis: Redis
 ) -> None:
     # given: bo listens on server 1
     _ana, bo, ana_token, bo_token = await pair(settings, runtime)
@@ -195,7 +198,7 @@ async def test_messages_reach_a_client_of_another_process(
                 }
             )
         )
-        await asyncio.sleep(0.3)
+        await listening(redis, messages_channel(bo.id))
 
         # when: ana sends through server 2
         async with httpx.AsyncClient(base_url=second_live_server) as http:
@@ -220,6 +223,7 @@ async def test_typing_reaches_the_others_only(
     client: GraphQLClient,
     settings: Settings,
     runtime: Runtime,
+    redis: Redis,
 ) -> None:
     _ana, bo, ana_token, bo_token = await pair(settings, runtime)
     thread_id = (await send(client, ana_token, recipientIds=[gid(bo)], text="hi"))["message"][
@@ -238,7 +242,9 @@ async def test_typing_reaches_the_others_only(
                     }
                 )
             )
-        await asyncio.sleep(0.3)
+            if ws is bo_ws:
+                await listening(redis, typing_channel(parse_global_id(thread_id)[1]))
+        await asyncio.sleep(0.3)  # ana's subscription, which Redis does not see apart
         async with httpx.AsyncClient(base_url=second_live_server) as http:
             typed = await GraphQLClient(http).mutate(
                 "setTyping", "ok", {"threadId": thread_id}, token=ana_token

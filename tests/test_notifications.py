@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
+
+from redis.asyncio import Redis
 
 from config.runtime import Runtime
 from config.settings import Settings
@@ -16,7 +17,7 @@ from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
 from tests.factories import gid, make_media, make_user, token_for
 from tests.jobs import drain
-from tests.ws import connect, receive
+from tests.ws import connect, listening, receive
 from workers.queues import DEFAULT_QUEUE
 
 LIST = """{ notifications { unreadCount edges { node { id kind actorCount read
@@ -146,7 +147,7 @@ async def test_mark_read_up_to_an_entry(
 
 
 async def test_notifications_arrive_live(
-    live_server: str, client: GraphQLClient, settings: Settings, runtime: Runtime
+    live_server: str, client: GraphQLClient, settings: Settings, runtime: Runtime, redis: Redis
 ) -> None:
     ana, bo = await make_user("ana"), await make_user("bo")
     post = await post_by(runtime, ana)
@@ -164,7 +165,7 @@ async def test_notifications_arrive_live(
                 }
             )
         )
-        await asyncio.sleep(0.3)
+        await listening(redis, notifications.channel(ana.id))
         await client.mutate(
             "likePost", "post { id }", {"postId": post}, token=token_for(bo, settings)
         )

@@ -16,11 +16,13 @@ from websockets.asyncio.client import ClientConnection
 
 from config.runtime import Runtime
 from config.settings import Settings
+from domain.media.service import media_channel
+from resolvers.global_ids import parse_global_id
 from tests import media_files
 from tests.client import GraphQLClient
 from tests.factories import make_user, token_for
 from tests.jobs import drain
-from tests.ws import connect, receive, subscribe
+from tests.ws import connect, listening, receive, subscribe
 from workers.queues import MEDIA_QUEUE
 
 MEDIA_PROCESSED = "subscription($id: ID!) { mediaProcessed(mediaId: $id) { id status } }"
@@ -69,7 +71,7 @@ async def test_a_forged_token_is_refused(live_server: str) -> None:
 
 
 async def test_media_processed_across_processes(
-    live_server: str, client: GraphQLClient, settings: Settings, runtime: Runtime
+    live_server: str, client: GraphQLClient, settings: Settings, runtime: Runtime, redis: Redis
 ) -> None:
     # given: a signed-in client listening for its upload, on the server process
     user = await make_user("ana")
@@ -86,7 +88,7 @@ async def test_media_processed_across_processes(
                 }
             )
         )
-        await asyncio.sleep(0.3)  # the subscription is listening
+        await listening(redis, media_channel(parse_global_id(media_id)[1]))
 
         # when: the media worker, in this process, processes the upload
         await drain(MEDIA_QUEUE, settings=settings, runtime=runtime)
@@ -99,7 +101,9 @@ async def test_media_processed_across_processes(
                 break
             assert message["type"] == "next", message
             statuses.append(message["payload"]["data"]["mediaProcessed"]["status"])
-    assert statuses == ["PROCESSING", "READY"]
+    # (READY alone when the server's first read of the media, just after it began listening,
+    # already found the worker past PROCESSING: a machine busy enough can stall it that long)
+    assert statuses in (["PROCESSING", "READY"], ["READY"])
 
 
 async def test_legacy_graphql_ws_protocol(
@@ -124,15 +128,14 @@ async def test_one_redis_subscription_per_process_and_none_left_behind(
     user = await make_user("ana")
     token = token_for(user, settings)
     media_id = await pending_upload(client, token)
-    from resolvers.global_ids import parse_global_id
-
-    channel = f"media:{parse_global_id(media_id)[1]}"
+    channel = media_channel(parse_global_id(media_id)[1])
     sockets = []
     for _ in range(5):  # five clients of the same process listen to the same media
         ws = await connect(live_server, token)
         await subscribe(ws, MEDIA_PROCESSED, {"id": media_id})
         sockets.append(ws)
-    await asyncio.sleep(0.5)
+    await listening(redis, channel)
+    await asyncio.sleep(0.5)  # the other four listeners, which Redis would see if they subscribed
     assert await redis.pubsub_numsub(channel) == [(channel, 1)]
 
     for ws in sockets:
@@ -166,7 +169,7 @@ async def test_someone_elses_media_cannot_be_watched(
 
 
 async def test_a_disconnect_leaves_no_task_and_no_channel(
-    live_server: str, client: GraphQLClient, settings: Settings
+    live_server: str, client: GraphQLClient, settings: Settings, redis: Redis
 ) -> None:
     def gauges(text: str) -> tuple[float, float]:
         values = {
@@ -185,7 +188,8 @@ async def test_a_disconnect_leaves_no_task_and_no_channel(
         ws = await connect(live_server, token)
         await subscribe(ws, MEDIA_PROCESSED, {"id": media_id})
         sockets.append(ws)
-    await asyncio.sleep(0.3)
+    await listening(redis, media_channel(parse_global_id(media_id)[1]))
+    await asyncio.sleep(0.3)  # the other two listeners, which Redis does not see
     during = gauges((await client.http.get("/metrics")).text)
     assert during[0] == before[0] + 1  # one channel for three listeners
     assert during[1] > before[1]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from typing import Any
 
 import websockets
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection
 
 
@@ -48,3 +50,14 @@ async def subscribe(
             }
         )
     )
+
+
+async def listening(redis: Redis, channel: str) -> None:
+    """Wait until a server process has subscribed `channel` in Redis: from then on, whatever is
+    published to it reaches that process's subscriptions (a fixed sleep is not enough on a
+    loaded machine)."""
+    async with asyncio.timeout(15):
+        for _ in itertools.count():
+            if (await redis.pubsub_numsub(channel))[0][1] > 0:
+                return
+            await asyncio.sleep(0.02)

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from tortoise import connections
 
-from domain.cache import RowCache
+from domain.cache import RowCache, lease_key, take_leases
 
 USER_COLUMNS = (
     "id, username, full_name, bio, is_private, avatar_media_id, follower_count, following_count,"
@@ -45,6 +45,7 @@ class UserStore:
         self._cache = cache
         self._redis = redis
         self._ttl = ttl_seconds
+        self._fill_following = redis.register_script(FILL_FOLLOWING)
         self.rows = RowCache[UserView](
             cache,
             redis,
@@ -79,21 +80,24 @@ class UserStore:
     async def following_ids(self, user_id: int) -> set[int]:
         """Whom the user follows (approved follows only), from a Redis set kept beside the
         user; "0" marks a loaded set, so following nobody is cached too."""
-        key = _following_key(user_id)
+        key = following_key(user_id)
         members = await cast(Awaitable[set[str]], self._redis.smembers(key))
         if members:
             return {int(m) for m in members if m != "0"}
+        token = await take_leases(self._redis, [key])  # see domain/cache on leases
         rows = await connections.get("default").execute_query_dict(
             "/* users.following_ids */ SELECT followee_id FROM follows"
             " WHERE follower_id = $1 AND status = 'ACTIVE'",
             [user_id],
         )
         ids = {int(row["followee_id"]) for row in rows}
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(key, "0", *ids)
-            pipe.expire(key, self._ttl)
-            await pipe.execute()
+        await self.fill_following(token, user_id, ids)
         return ids
+
+    async def fill_following(self, token: str, user_id: int, ids: Iterable[int]) -> None:
+        """Cache whom the user follows where the lease `token` still stands."""
+        key = following_key(user_id)
+        await self._fill_following([lease_key(key), key], [token, self._ttl, "0", *ids])
 
     def queue_follows_among(
         self, pipe: Pipeline, user_id: int, candidate_ids: Iterable[int]
@@ -103,7 +107,7 @@ class UserStore:
         the result. A set not cached yet is loaded from Postgres when the result is awaited."""
         candidates = list(dict.fromkeys(candidate_ids))
         if candidates:
-            pipe.smismember(_following_key(user_id), ["0", *candidates])
+            pipe.smismember(following_key(user_id), ["0", *candidates])
 
         def parse(results: Iterator[Any]) -> Awaitable[set[int]]:
             flags = next(results) if candidates else [1]
@@ -123,9 +127,22 @@ class UserStore:
         """Drop cached copies (the user and whom they follow) after a write; the next read
         refills from Postgres."""
         await self.rows.invalidate(*user_ids)
-        if user_ids:
-            await self._redis.delete(*(_following_key(i) for i in user_ids))
+        keys = [following_key(i) for i in user_ids]
+        if keys:
+            await self._redis.delete(*keys, *map(lease_key, keys))
 
 
-def _following_key(user_id: int) -> str:
+# KEYS: lease, set; ARGV: token, ttl, members. SADD in slices: Lua's unpack has a stack limit.
+FILL_FOLLOWING = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+for i = 3, #ARGV, 5000 do
+  redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 4999, #ARGV)))
+end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+
+def following_key(user_id: int) -> str:
     return f"fol:{{{user_id}}}"
