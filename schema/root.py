@@ -23,6 +23,7 @@ from strawberry.tools import merge_types
 from config.settings import Settings
 from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
+from schema.execution import ShortPathContext
 from schema.feed import FeedQuery
 from schema.graph import GraphMutation
 from schema.media import Media, MediaMutation
@@ -78,6 +79,7 @@ def build_schema(
         subscription=Subscription,
         types=[User, Media, Post, Comment, Hashtag, Thread, Message, Notification],
         config=StrawberryConfig(name_converter=RememberedNames()),
+        execution_context_class=ShortPathContext,
         # Factories, not instances: each operation gets its own extension objects (the parser
         # and validation caches are shared module-level LRUs all the same).
         extensions=[

@@ -1,0 +1,207 @@
+"""A shorter path through graphql-core and Strawberry for the two commonest kinds of field.
+
+For every field, graphql-core builds a resolve info, looks for arguments, calls the resolver and
+completes the value through the non-null, list, leaf, abstract and object cases in turn; for a
+field with a resolver, Strawberry then builds its own Info and converts every argument through
+a chain of type checks. A feed page is mostly fields for which all that does nothing:
+
+- plain attributes holding a scalar or enum (ids, captions, counts, usernames, cursors): read
+  the attribute and coerce it;
+- plain resolvers of a scalar or enum whose arguments are scalars or enums (`Media.url(width:,
+  format:)`), for which Strawberry's conversion returns graphql-core's values as they are: call
+  the resolver with them.
+
+Anything unusual goes through graphql-core's own steps: a null, an exception or a value the
+scalar rejects is completed (or reported) by graphql-core exactly as before. Every field takes
+the usual path while a schema extension watches each resolver (graphql-core middleware), and
+fields with field extensions (permissions and the like) always do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    Undefined,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
+from strawberry.types.base import StrawberryMaybe, StrawberryOptional
+from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
+from strawberry.types.field import StrawberryField
+
+_PLAIN_ARGUMENTS = (int, str, float, bool)
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """A plain attribute of a scalar or enum type."""
+
+    read: Callable[[Any], Any]
+    coerce: Callable[[Any], Any]
+    nullable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Resolver:
+    """A sync resolver of a scalar or enum type whose arguments need no conversion."""
+
+    call: Callable[..., Any]
+    takes_self: bool
+    info_parameter: str | None
+    names: tuple[tuple[str, str], ...]  # (GraphQL name, Python name) of each argument
+    coerce: Callable[[Any], Any]
+    definition: StrawberryField
+
+
+# Per object type of a schema (and gone with it): each field's plan, None where there is none.
+_plans: WeakKeyDictionary[GraphQLObjectType, dict[str, Attribute | Resolver | None]] = (
+    WeakKeyDictionary()
+)
+
+
+def _passes_through(type_: object) -> bool:
+    """Whether Strawberry's conversion of an argument of this type returns its value as is."""
+    if isinstance(type_, StrawberryMaybe):
+        return False
+    if isinstance(type_, StrawberryOptional):
+        type_ = type_.of_type
+    return (
+        type_ in _PLAIN_ARGUMENTS
+        or isinstance(type_, StrawberryEnumDefinition)
+        or has_enum_definition(type_)
+    )
+
+
+def _plan(field_def: GraphQLField) -> Attribute | Resolver | None:
+    definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or definition.extensions:
+        return None
+    nullable = not isinstance(field_def.type, GraphQLNonNull)
+    leaf = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
+    if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+        return None
+    resolver = definition.base_resolver
+    if resolver is None:
+        if field_def.args or not getattr(field_def.resolve, "_is_default", False):
+            return None
+        default_resolver, name = definition.default_resolver, definition.python_name
+        return Attribute(
+            lambda source: default_resolver(source, name), leaf.coerce_output_value, nullable
+        )
+    call = resolver.wrapped_func
+    if (
+        isinstance(call, staticmethod | classmethod)
+        or resolver.is_async
+        or resolver.parent_parameter
+        or resolver.root_parameter
+        or not all(_passes_through(argument.type) for argument in definition.arguments)
+        or len(field_def.args) != len(definition.arguments)
+    ):
+        return None
+    return Resolver(
+        call=call,
+        takes_self=resolver.self_parameter is not None,
+        info_parameter=resolver.info_parameter.name if resolver.info_parameter else None,
+        # Strawberry makes the GraphQL arguments from the resolver's, in their order.
+        names=tuple(
+            (graphql_name, argument.python_name)
+            for graphql_name, argument in zip(field_def.args, definition.arguments, strict=True)
+        ),
+        coerce=leaf.coerce_output_value,
+        definition=definition,
+    )
+
+
+class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        manager = self.middleware_manager
+        if manager is None or not manager.middlewares:
+            name = field_details_list[0].node.name.value
+            plans = _plans.get(parent_type)
+            if plans is None:
+                plans = _plans[parent_type] = {}
+            try:
+                plan = plans[name]
+            except KeyError:
+                field_def = self.schema.get_field(parent_type, name)
+                plan = plans[name] = _plan(field_def) if field_def else None
+            if type(plan) is Attribute:
+                try:
+                    value = plan.read(source)
+                    if value is None:
+                        if plan.nullable:
+                            return None
+                    elif not isinstance(value, Exception):
+                        coerced = plan.coerce(value)
+                        if coerced is not None and coerced is not Undefined:
+                            return coerced
+                except Exception:  # noqa: S110 - graphql-core's path below reports it
+                    pass
+            elif type(plan) is Resolver:
+                return self._call_resolver(
+                    plan, parent_type, source, field_details_list, path, position_context
+                )
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+    def _call_resolver(
+        self,
+        plan: Resolver,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        first = field_details_list[0]
+        field_def = self.schema.get_field(parent_type, first.node.name.value)
+        assert field_def is not None
+        nodes = [details.node for details in field_details_list]
+        info = self.build_resolve_info(field_def, nodes, parent_type, path)
+        try:
+            values = get_argument_values(
+                field_def,
+                first.node,
+                self.variable_values,
+                first.fragment_variable_values,
+                self.hide_suggestions,
+            )
+            kwargs = {py: values[gql] for gql, py in plan.names if gql in values}
+            if plan.info_parameter:
+                kwargs[plan.info_parameter] = Info(_raw_info=info, _field=plan.definition)
+            result = plan.call(source, **kwargs) if plan.takes_self else plan.call(**kwargs)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    field_def.type, field_details_list, info, path, result, position_context
+                )
+            if result is not None and not isinstance(result, Exception):
+                coerced = plan.coerce(result)
+                if coerced is not None and coerced is not Undefined:
+                    return coerced
+            return self.complete_value(
+                field_def.type, field_details_list, info, path, result, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field_def.type, field_details_list, path)
+            return None

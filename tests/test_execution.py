@@ -1,0 +1,144 @@
+"""The short path through execution (schema/execution.py) answers exactly as Strawberry's own:
+the same data and the same errors, at the same paths, for every kind of field it shortens and
+for those it leaves alone."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.types import Info
+
+from schema.execution import Attribute, Resolver, ShortPathContext, _plans
+
+
+@strawberry.enum
+class Size(enum.Enum):
+    SMALL = "s"
+    LARGE = "l"
+
+
+class Boom(Exception):
+    pass
+
+
+@strawberry.type
+class Item:
+    id: strawberry.ID
+    name: str
+    count: int
+    size: Size
+    note: str | None
+    tags: list[str]
+    broken_name: str = strawberry.field(name="brokenName", default="")
+
+    @strawberry.field
+    def label(self, info: Info, width: int | None = None, size: Size = Size.SMALL) -> str:
+        return f"{info.context['prefix']}{self.name}:{width}:{size.value}"
+
+    @strawberry.field
+    def shout(self, loud: bool = False) -> str | None:
+        if self.name == "bad":
+            raise Boom("cannot shout")
+        return self.name.upper() + ("!" if loud else "")
+
+    @strawberry.field
+    def must(self) -> str:
+        return None  # type: ignore[return-value]  # a resolver breaking its promise
+
+    @strawberry.field
+    def twice(self) -> int:
+        return "x"  # type: ignore[return-value]  # a value Int rejects
+
+    @strawberry.field
+    async def later(self, by: int = 1) -> int:
+        return self.count + by
+
+
+ITEMS = [
+    Item(id=strawberry.ID("1"), name="a", count=1, size=Size.LARGE, note=None, tags=["x"]),
+    Item(id=strawberry.ID("2"), name="bad", count=2, size=Size.SMALL, note="n", tags=[]),
+    # breaks its non-null promises: `name` is None, `count` is not an int
+    Item(id=strawberry.ID("3"), name=None, count="many", size=Size.SMALL, note=None, tags=[]),  # type: ignore[arg-type]
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return list(ITEMS)
+
+    @strawberry.field
+    def first(self) -> Item:
+        return ITEMS[0]
+
+
+class WatchEachField(SchemaExtension):
+    """An extension with a resolve hook (graphql-core middleware): every field takes the usual
+    path then."""
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        return _next(root, info, *args, **kwargs)
+
+
+def schemas(*extensions: type[SchemaExtension]) -> tuple[strawberry.Schema, strawberry.Schema]:
+    stock = strawberry.Schema(query=Query, extensions=list(extensions))
+    short = strawberry.Schema(
+        query=Query, extensions=list(extensions), execution_context_class=ShortPathContext
+    )
+    return stock, short
+
+
+QUERIES = [
+    "{ first { id name count size note tags } }",
+    "{ first { label l2: label(width: 640, size: LARGE) } }",
+    "query($w: Int, $s: Size!) { first { label(width: $w, size: $s) } }",
+    "{ items { id name count } }",  # item 3: a null and a bad Int in non-null fields
+    "{ items { shout(loud: true) } }",  # item 2 raises
+    "{ first { must } }",  # null for non-null: the error climbs to `first`
+    "{ items { twice } }",
+    "{ items { later(by: 2) name } }",
+    "{ first { n1: name n2: name ...F } } fragment F on Item { size }",
+]
+
+
+async def answer(schema: strawberry.Schema, query: str) -> dict[str, Any]:
+    result = await schema.execute(
+        query, variable_values={"w": 320, "s": "LARGE"}, context_value={"prefix": "~"}
+    )
+    return {"data": result.data, "errors": [(e.message, e.path) for e in result.errors or []]}
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_the_short_path_answers_as_strawberry_does(query: str) -> None:
+    stock, short = schemas()
+    assert await answer(short, query) == await answer(stock, query)
+
+
+@pytest.mark.parametrize("query", QUERIES[:4])
+async def test_with_a_resolve_hook_every_field_takes_the_usual_path(query: str) -> None:
+    stock, short = schemas(WatchEachField)
+    assert await answer(short, query) == await answer(stock, query)
+
+
+async def test_which_fields_take_the_short_path() -> None:
+    _, short = schemas()
+    await answer(short, QUERIES[0])
+    await answer(short, QUERIES[7])
+    await answer(short, QUERIES[1])
+
+    plans = _plans[short._schema.type_map["Item"]]  # type: ignore[index]
+    assert {name for name, plan in plans.items() if isinstance(plan, Attribute)} == {
+        "id",
+        "name",
+        "count",
+        "size",
+        "note",
+    }
+    assert {name for name, plan in plans.items() if isinstance(plan, Resolver)} == {"label"}
+    assert plans["tags"] is None  # a list: the usual path
+    assert plans["later"] is None  # async: the usual path
