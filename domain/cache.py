@@ -67,6 +67,8 @@ def from_json(cls: type[V], data: dict[str, Any]) -> V:
 
 T = TypeVar("T")
 
+DECODED_VIEWS = 4_096  # per kind of row, in each process
+
 LEASE_MS = 10_000  # a fill that takes longer than this (a stalled reader) is dropped
 
 
@@ -152,6 +154,9 @@ class RowCache(Generic[V]):
         self._from_row = from_row
         self._ttl = ttl_seconds
         self._fill = redis.register_script(FILL_VALUES)
+        # Views decoded lately, by the bytes Redis held (and the live values applied): a hot
+        # row read again unchanged is not decoded again. Views are frozen, so sharing is safe.
+        self._decoded: dict[tuple[str, tuple[tuple[str, Any], ...]], V] = {}
 
     def key(self, item_id: int) -> str:
         return f"{self._kind}:{item_id}"
@@ -179,16 +184,27 @@ class RowCache(Generic[V]):
             pipe.mget([self._redis_key(i) for i in wanted])
         loads = self._cache.serializer.loads
 
+        decoded = self._decoded
+
         def parse(
             results: Iterator[Any], changes: dict[int, dict[str, Any]] | None = None
         ) -> Awaitable[dict[int, V]]:
             found = {}
             for item_id, data in zip(wanted, next(results) if wanted else [], strict=True):
-                if data is not None:
+                if data is None:
+                    continue
+                change = changes.get(item_id) if changes else None
+                key = (data, tuple(change.items()) if change else ())
+                view = decoded.get(key)
+                if view is None:
                     values = loads(data)
-                    if changes and item_id in changes:
-                        values.update(changes[item_id])
-                    found[item_id] = from_json(self._view, values)
+                    if change:
+                        values.update(change)
+                    view = from_json(self._view, values)
+                    if len(decoded) >= DECODED_VIEWS:
+                        del decoded[next(iter(decoded))]  # the oldest
+                    decoded[key] = view
+                found[item_id] = view
             return self._complete(found, wanted, changes)
 
         return parse

@@ -151,13 +151,33 @@ async def build_posts(
         by_id = await info.context.runtime.media.get_many(media_ids)
         loaders.media.prime_many(by_id)
     return [
-        Post.from_view(
-            view,
-            author=authors[view.author_id],
-            media=[by_id[m] for m in view.media_ids if m in by_id],
-        )
+        _post(view, authors[view.author_id], [by_id[m] for m in view.media_ids if m in by_id])
         for view in views
     ]
+
+
+BUILT_POSTS = 4_096  # in each process
+_built: dict[int, tuple[PostView, UserView, list[MediaView], Post]] = {}
+
+
+def _post(view: PostView, author: UserView, media: list[MediaView]) -> Post:
+    """The Post for these views: the one built last time when they are the very same objects
+    (the row caches hand out one view per cached row while it is unchanged, so a hot post is
+    built once, not once per reader). Nothing changes a Post once built, so it can be shared."""
+    built = _built.get(view.id)
+    if (
+        built is not None
+        and built[0] is view
+        and built[1] is author
+        and len(built[2]) == len(media)
+        and all(a is b for a, b in zip(built[2], media, strict=True))
+    ):
+        return built[3]
+    post = Post.from_view(view, author=author, media=media)
+    if len(_built) >= BUILT_POSTS:
+        del _built[next(iter(_built))]  # the oldest
+    _built[view.id] = (view, author, media, post)
+    return post
 
 
 async def build_post(info: Info, view: PostView | None) -> Post | None:

@@ -305,3 +305,37 @@ async def test_follow_backfills_recent_posts(
 async def test_signed_out_feed_is_an_error(client: GraphQLClient) -> None:
     body = await client.raw("{ feed { edges { cursor } } }")
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_feed_read_again_shows_new_counts_and_edits(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    # given: bo has read ana's post in his feed (its objects are kept for the next reader)
+    ana, bo = await make_user("ana"), await make_user("bo")
+    await follow(bo, ana, runtime.users)
+    post_id = await new_post(runtime, ana, "first")
+    await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    query = "{ feed { edges { node { caption likeCount author { fullName } } } } }"
+    token = token_for(bo, settings)
+    for _ in range(2):
+        assert (await client.query(query, token=token))["feed"]["edges"] == [
+            {"node": {"caption": "first", "likeCount": 0, "author": {"fullName": ""}}}
+        ]
+
+    # when: bo likes it, ana edits it and renames herself
+    liked = await client.mutate(
+        "likePost", "post { id }", {"postId": to_global_id("Post", post_id)}, token=token
+    )
+    assert liked["errors"] == []
+    await posts.edit_post(
+        post_id=post_id, viewer_id=ana.id, caption="edited", stores=runtime.post_stores
+    )
+    renamed = await client.mutate(
+        "updateProfile", "user { id }", {"fullName": "Ana"}, token=token_for(ana, settings)
+    )
+    assert renamed["errors"] == []
+
+    # then: the next read shows all three
+    assert (await client.query(query, token=token))["feed"]["edges"] == [
+        {"node": {"caption": "edited", "likeCount": 1, "author": {"fullName": "Ana"}}}
+    ]

@@ -104,3 +104,17 @@ async def test_whom_a_user_follows_is_not_cached_stale(runtime: Runtime, redis: 
     assert await runtime.users.following_ids(bo.id) == {ana.id}
     cached = await cast(Awaitable[set[str]], redis.smembers(following_key(bo.id)))
     assert cached == {"0", str(ana.id)}
+
+
+async def test_an_unchanged_cached_row_is_decoded_once(runtime: Runtime) -> None:
+    ana = await make_user("ana", bio="one")
+    await runtime.users.get(ana.id)  # cached
+
+    first, again = await runtime.users.get(ana.id), await runtime.users.get(ana.id)
+    assert first is again  # the same bytes in Redis: the view decoded last time
+
+    await users.update_profile(user_id=ana.id, users=runtime.users, bio="two")
+    await runtime.users.get(ana.id)  # cached anew
+    changed = await runtime.users.get(ana.id)
+    assert changed is not None
+    assert changed.bio == "two"
