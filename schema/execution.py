@@ -7,6 +7,8 @@ a chain of type checks. A feed page is mostly fields for which all that does not
 
 - plain attributes holding a scalar or enum (ids, captions, counts, usernames, cursors): read
   the attribute and coerce it;
+- plain attributes holding objects or lists of them (edges, nodes, authors, media): read the
+  attribute and complete it as graphql-core does, without the resolver chain around `getattr`;
 - plain resolvers of a scalar or enum whose arguments are scalars or enums (`Media.url(width:,
   format:)`), for which Strawberry's conversion returns graphql-core's values as they are: call
   the resolver with them.
@@ -19,21 +21,23 @@ fields with field extensions (permissions and the like) always do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLScalarType,
     Undefined,
+    VariableNode,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetails, FieldDetailsList
 from graphql.execution.values import get_argument_values
+from graphql.language import FieldNode
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -55,6 +59,14 @@ class Attribute:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectAttribute:
+    """A plain attribute of any other type (objects, lists)."""
+
+    read: Callable[[Any], Any]
+    field_def: GraphQLField
+
+
+@dataclass(frozen=True, slots=True)
 class Resolver:
     """A sync resolver of a scalar or enum type whose arguments need no conversion."""
 
@@ -64,12 +76,18 @@ class Resolver:
     names: tuple[tuple[str, str], ...]  # (GraphQL name, Python name) of each argument
     coerce: Callable[[Any], Any]
     definition: StrawberryField
+    field_def: GraphQLField
 
 
-# Per object type of a schema (and gone with it): each field's plan, None where there is none.
-_plans: WeakKeyDictionary[GraphQLObjectType, dict[str, Attribute | Resolver | None]] = (
-    WeakKeyDictionary()
-)
+Plan = Attribute | ObjectAttribute | Resolver
+
+# Each object type keeps its fields' plans (None where there is none) in its extensions.
+PLANS = "shutter-plans"
+
+# Argument values of fields whose arguments are literals, by field node (nodes of documents in
+# the parser cache come back request after request).
+LITERAL_ARGUMENTS = 10_000
+_literal_arguments: dict[int, tuple[FieldNode, dict[str, Any]]] = {}
 
 
 def _passes_through(type_: object) -> bool:
@@ -85,25 +103,29 @@ def _passes_through(type_: object) -> bool:
     )
 
 
-def _plan(field_def: GraphQLField) -> Attribute | Resolver | None:
+def _plan(field_def: GraphQLField) -> Plan | None:
     definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField) or definition.extensions:
         return None
     nullable = not isinstance(field_def.type, GraphQLNonNull)
-    leaf = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
-    if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-        return None
+    named = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
+    is_leaf = isinstance(named, GraphQLScalarType | GraphQLEnumType)
     resolver = definition.base_resolver
     if resolver is None:
         if field_def.args or not getattr(field_def.resolve, "_is_default", False):
             return None
         default_resolver, name = definition.default_resolver, definition.python_name
-        return Attribute(
-            lambda source: default_resolver(source, name), leaf.coerce_output_value, nullable
-        )
+
+        def read(source: Any) -> Any:
+            return default_resolver(source, name)
+
+        if is_leaf:
+            return Attribute(read, named.coerce_output_value, nullable)  # type: ignore[union-attr]
+        return ObjectAttribute(read, field_def)
     call = resolver.wrapped_func
     if (
-        isinstance(call, staticmethod | classmethod)
+        not is_leaf
+        or isinstance(call, staticmethod | classmethod)
         or resolver.is_async
         or resolver.parent_parameter
         or resolver.root_parameter
@@ -120,8 +142,9 @@ def _plan(field_def: GraphQLField) -> Attribute | Resolver | None:
             (graphql_name, argument.python_name)
             for graphql_name, argument in zip(field_def.args, definition.arguments, strict=True)
         ),
-        coerce=leaf.coerce_output_value,
+        coerce=named.coerce_output_value,  # type: ignore[union-attr]
         definition=definition,
+        field_def=field_def,
     )
 
 
@@ -137,9 +160,9 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         if manager is None or not manager.middlewares:
             name = field_details_list[0].node.name.value
-            plans = _plans.get(parent_type)
+            plans = parent_type.extensions.get(PLANS)
             if plans is None:
-                plans = _plans[parent_type] = {}
+                plans = parent_type.extensions[PLANS] = {}
             try:
                 plan = plans[name]
             except KeyError:
@@ -157,6 +180,10 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
                             return coerced
                 except Exception:  # noqa: S110 - graphql-core's path below reports it
                     pass
+            elif type(plan) is ObjectAttribute:
+                return self._complete_attribute(
+                    plan, parent_type, source, field_details_list, path, position_context
+                )
             elif type(plan) is Resolver:
                 return self._call_resolver(
                     plan, parent_type, source, field_details_list, path, position_context
@@ -164,6 +191,75 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _complete_attribute(
+        self,
+        plan: ObjectAttribute,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_field, for a field with neither arguments nor middleware,
+        whose resolver is `getattr`."""
+        field_def = plan.field_def
+        return_type = field_def.type
+        nodes = [details.node for details in field_details_list]
+        info = self.build_resolve_info(field_def, nodes, parent_type, path)
+        try:
+            result = plan.read(source)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, path, result, position_context
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+            if self.is_awaitable(completed):
+                return self._settle(completed, return_type, field_details_list, path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
+    def _argument_values(self, field_def: GraphQLField, details: FieldDetails) -> dict[str, Any]:
+        """graphql-core's argument values of the field; for a field whose arguments are all
+        written out in the (parsed once, cached) document, the ones worked out last time."""
+        node = details.node
+        if details.fragment_variable_values is not None or any(
+            isinstance(argument.value, VariableNode) for argument in node.arguments or ()
+        ):
+            return get_argument_values(
+                field_def,
+                node,
+                self.variable_values,
+                details.fragment_variable_values,
+                self.hide_suggestions,
+            )
+        known = _literal_arguments.get(id(node))
+        if known is not None and known[0] is node:
+            return dict(known[1])
+        values = get_argument_values(
+            field_def, node, self.variable_values, None, self.hide_suggestions
+        )
+        if len(_literal_arguments) >= LITERAL_ARGUMENTS:
+            _literal_arguments.clear()
+        _literal_arguments[id(node)] = (node, dict(values))  # the node, so its id stays its own
+        return values
+
+    async def _settle(
+        self,
+        completed: Awaitable[Any],
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
 
     def _call_resolver(
         self,
@@ -175,18 +271,11 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         first = field_details_list[0]
-        field_def = self.schema.get_field(parent_type, first.node.name.value)
-        assert field_def is not None
+        field_def = plan.field_def
         nodes = [details.node for details in field_details_list]
         info = self.build_resolve_info(field_def, nodes, parent_type, path)
         try:
-            values = get_argument_values(
-                field_def,
-                first.node,
-                self.variable_values,
-                first.fragment_variable_values,
-                self.hide_suggestions,
-            )
+            values = self._argument_values(field_def, first)
             kwargs = {py: values[gql] for gql, py in plan.names if gql in values}
             if plan.info_parameter:
                 kwargs[plan.info_parameter] = Info(_raw_info=info, _field=plan.definition)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from typing import cast
 
@@ -29,6 +30,9 @@ class MediaStatus(Enum):
     PROCESSING = "PROCESSING"
     READY = "READY"
     FAILED = "FAILED"
+
+
+CHOICES_KEPT = 8  # per Media object
 
 
 @strawberry.enum
@@ -61,6 +65,11 @@ class Media(Node):
     height: int | None
     blurhash: str | None
     duration_ms: int | None
+    # The rendition `url` chose for each (width, format) asked: a Media object may serve many
+    # requests (see schema.post), which mostly ask for the same few.
+    chosen: strawberry.Private[dict[tuple[int | None, ImageFormat], str | None]] = (
+        dataclasses.field(default_factory=dict)
+    )
 
     @classmethod
     def from_view(cls, view: MediaView) -> Media:
@@ -96,6 +105,15 @@ class Media(Node):
     def url(
         self, info: Info, width: int | None = None, format: ImageFormat = ImageFormat.JPEG
     ) -> str | None:
+        try:
+            key = self.chosen[width, format]
+        except KeyError:
+            key = self._choose(width, format)
+            if len(self.chosen) < CHOICES_KEPT:
+                self.chosen[width, format] = key
+        return info.context.runtime.store.public_url(key) if key else None
+
+    def _choose(self, width: int | None, format: ImageFormat) -> str | None:
         candidates = [
             v
             for v in self.raw.variants
@@ -107,7 +125,7 @@ class Media(Node):
         chosen = candidates[-1]
         if width is not None:
             chosen = next((v for v in candidates if v["width"] >= width), candidates[-1])
-        return info.context.runtime.store.public_url(chosen["key"])
+        return cast(str, chosen["key"])
 
     @strawberry.field(description="A still of a video's first frame (JPEG).")
     def poster_url(self, info: Info) -> str | None:

@@ -12,7 +12,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
-from schema.execution import Attribute, Resolver, ShortPathContext, _plans
+from schema.execution import PLANS, Attribute, ObjectAttribute, Resolver, ShortPathContext
 
 
 @strawberry.enum
@@ -57,6 +57,10 @@ class Item:
     async def later(self, by: int = 1) -> int:
         return self.count + by
 
+    @strawberry.field
+    async def fails_later(self) -> int:
+        raise Boom("not now")
+
 
 ITEMS = [
     Item(id=strawberry.ID("1"), name="a", count=1, size=Size.LARGE, note=None, tags=["x"]),
@@ -67,10 +71,27 @@ ITEMS = [
 
 
 @strawberry.type
+class Box:
+    item: Item | None
+    required: Item
+    items: list[Item]
+
+
+BOXES = [
+    Box(item=ITEMS[0], required=ITEMS[1], items=[ITEMS[0], ITEMS[1]]),
+    Box(item=None, required=None, items=[ITEMS[0], None]),  # type: ignore[arg-type, list-item]
+]
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def items(self) -> list[Item | None]:
         return list(ITEMS)
+
+    @strawberry.field
+    def boxes(self) -> list[Box | None]:
+        return list(BOXES)
 
     @strawberry.field
     def first(self) -> Item:
@@ -103,6 +124,10 @@ QUERIES = [
     "{ items { twice } }",
     "{ items { later(by: 2) name } }",
     "{ first { n1: name n2: name ...F } } fragment F on Item { size }",
+    "{ boxes { item { name } required { name } items { id } } }",  # nulls in non-null places
+    "{ boxes { item { later } items { later } } }",  # async fields under attributes
+    "{ boxes { item { failsLater } } }",  # an async error climbing through an attribute
+    "{ boxes { items { name fails: failsLater } } }",
 ]
 
 
@@ -131,7 +156,7 @@ async def test_which_fields_take_the_short_path() -> None:
     await answer(short, QUERIES[7])
     await answer(short, QUERIES[1])
 
-    plans = _plans[short._schema.type_map["Item"]]  # type: ignore[index]
+    plans = short._schema.type_map["Item"].extensions[PLANS]
     assert {name for name, plan in plans.items() if isinstance(plan, Attribute)} == {
         "id",
         "name",
@@ -140,5 +165,17 @@ async def test_which_fields_take_the_short_path() -> None:
         "note",
     }
     assert {name for name, plan in plans.items() if isinstance(plan, Resolver)} == {"label"}
-    assert plans["tags"] is None  # a list: the usual path
+    assert isinstance(plans["tags"], ObjectAttribute)  # a list
     assert plans["later"] is None  # async: the usual path
+
+
+async def test_arguments_are_worked_out_per_document_and_per_variables() -> None:
+    _, short = schemas()
+    by_variable = "query($w: Int) { first { label(width: $w) } }"
+    for width in (1, 2):
+        result = await short.execute(by_variable, {"w": width}, context_value={"prefix": ""})
+        assert result.data == {"first": {"label": f"a:{width}:s"}}
+    for width in (3, 4, 3):
+        literal = f"{{ first {{ label(width: {width}) }} }}"
+        result = await short.execute(literal, context_value={"prefix": ""})
+        assert result.data == {"first": {"label": f"a:{width}:s"}}
