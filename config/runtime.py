@@ -31,6 +31,7 @@ from domain.media.store import MediaStore
 from domain.posts.service import Stores
 from domain.posts.store import PostStore
 from domain.realtime.hub import Hub
+from domain.resp import Reads
 from domain.users.store import UserStore
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Runtime:
     posts: PostStore
     feeds: FeedStore
     hub: Hub
+    reads: Reads
     _cache: RedisCache
 
     @property
@@ -69,6 +71,7 @@ class Runtime:
         # aiocache's own close() calls redis-py's deprecated close(); close the client directly.
         await self._cache.client.aclose()
         await self.redis.aclose()
+        await self.reads.close()
         await Tortoise.close_connections()
 
 
@@ -115,16 +118,18 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     )
     ids.install_generator(ids.IdGenerator(await ids.claim_slot(redis)))
     cache = _cache_for(redis_url)
+    reads = Reads(redis_url)
     return Runtime(
         settings=settings,
         redis=redis,
         jobs=await create_pool(RedisSettings.from_dsn(redis_url)),
         store=build_store(settings),
-        users=UserStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
-        media=MediaStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
-        posts=PostStore(cache, redis, ttl_seconds=settings.cache_ttl_seconds),
-        feeds=FeedStore(redis, active_days=settings.feed_active_days),
+        users=UserStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
+        media=MediaStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
+        posts=PostStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
+        feeds=FeedStore(redis, reads, active_days=settings.feed_active_days),
         hub=Hub(redis),
+        reads=reads,
         _cache=cache,
     )
 

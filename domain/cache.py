@@ -23,8 +23,9 @@ import orjson
 from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from tortoise import connections
+
+from domain.resp import ReadBatch, Reads
 
 
 class View(Protocol):
@@ -99,14 +100,13 @@ end
 """
 
 
-async def read_alone(redis: Redis, queue: Callable[[Pipeline], Callable[[Iterator[Any]], T]]) -> T:
-    """Run one queued read in a pipeline of its own (`queue` puts its commands in the pipeline
-    and returns the function that takes their results), for when there is nothing to batch it
+async def read_alone(reads: Reads, queue: Callable[[ReadBatch], Callable[[Iterator[Any]], T]]) -> T:
+    """Run one queued read in a batch of its own (`queue` puts its commands in the batch and
+    returns the function that takes their results), for when there is nothing to batch it
     with."""
-    async with redis.pipeline(transaction=False) as pipe:
-        parse = queue(pipe)
-        results = iter(await pipe.execute())
-    return parse(results)
+    batch = reads.batch()
+    parse = queue(batch)
+    return parse(iter(await batch.execute()))
 
 
 class OrjsonSerializer(BaseSerializer):
@@ -134,6 +134,7 @@ class RowCache(Generic[V]):
         self,
         cache: BaseCache,
         redis: Redis,
+        reads: Reads,
         *,
         kind: str,
         view: type[V],
@@ -148,6 +149,7 @@ class RowCache(Generic[V]):
         posts, counters, follows and authors in one round trip that way)."""
         self._cache = cache
         self._redis = redis
+        self._reads = reads
         self._kind = kind
         self._view = view
         self._sql = select_sql
@@ -173,7 +175,7 @@ class RowCache(Generic[V]):
         dumps = self._cache.serializer.dumps
         await self._fill(keys, [token, self._ttl, *(dumps(to_json(v)) for v in views)])
 
-    def queue_get(self, pipe: Pipeline, ids: Sequence[int]) -> Parse[V]:
+    def queue_get(self, pipe: ReadBatch, ids: Sequence[int]) -> Parse[V]:
         """Queue the read of these ids in `pipe`. Once it has run, call the returned function
         with an iterator over the pipeline's results: it takes this read's result from it at
         once, and returns what to await for the rows (those Redis did not have are read from
@@ -230,7 +232,7 @@ class RowCache(Generic[V]):
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
-        rows = await read_alone(self._redis, lambda pipe: self.queue_get(pipe, wanted))
+        rows = await read_alone(self._reads, lambda pipe: self.queue_get(pipe, wanted))
         return await rows
 
     async def get(self, item_id: int) -> V | None:

@@ -181,7 +181,7 @@ async def test_other_processes_learn_of_a_pulled_author_within_seconds(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given: another API process, which has read the pulled authors (none) just now
-    elsewhere = FeedStore(runtime.redis, active_days=30)
+    elsewhere = FeedStore(runtime.redis, runtime.reads, active_days=30)
     assert await elsewhere.pulled_authors() == set()
 
     # when: a fan-out here finds an author too large and marks them pulled

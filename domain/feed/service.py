@@ -193,18 +193,15 @@ async def read_page(
     check of their authors and the authors themselves (plus one for the pulled accounts' posts,
     if the viewer follows any).
     """
-    redis = stores.feeds.redis
     pulled = sorted(await stores.feeds.pulled_authors())
     from_rank = ranked and (after is None or after.score is not None)
     cursor = after.post_id if after is not None and after.score is None else _MAX_ID
     want = first + 1 + 4  # a little over, for posts dropped below
-    async with redis.pipeline(transaction=False) as pipe:
-        opened = stores.feeds.open_window(pipe, viewer_id, below=cursor, count=want)
-        large_followed = stores.users.queue_follows_among(pipe, viewer_id, pulled)
-        snapshot = (
-            stores.feeds.ranked(pipe, viewer_id, after=after, count=want) if from_rank else None
-        )
-        results = iter(await pipe.execute())
+    batch = stores.feeds.reads.batch()
+    opened = stores.feeds.open_window(batch, viewer_id, below=cursor, count=want)
+    large_followed = stores.users.queue_follows_among(batch, viewer_id, pulled)
+    snapshot = stores.feeds.ranked(batch, viewer_id, after=after, count=want) if from_rank else None
+    results = iter(await batch.execute())
     kept, cached, floor = opened(results)
     large = sorted(await large_followed(results))
     if not kept:
@@ -300,7 +297,7 @@ async def _ranked(
         (post_id, _), score = entries[-1]
         after = Position(post_id, score)
         rank = await read_alone(
-            stores.feeds.redis,
+            stores.feeds.reads,
             partial(stores.feeds.ranked, user_id=viewer_id, after=after, count=first + 5),
         )
 
@@ -312,11 +309,11 @@ async def _visible(
     with their counters, the follow check and their authors (into `authors`) in one round trip."""
     ids = [post_id for post_id, _ in entries]
     author_ids = {author for _, author in entries}
-    async with stores.feeds.redis.pipeline(transaction=False) as pipe:
-        posts_read = stores.posts.queue_posts(pipe, ids)
-        follows_read = stores.users.queue_follows_among(pipe, viewer_id, author_ids - {viewer_id})
-        authors_read = stores.users.rows.queue_get(pipe, sorted(author_ids - authors.keys()))
-        results = iter(await pipe.execute())
+    batch = stores.feeds.reads.batch()
+    posts_read = stores.posts.queue_posts(batch, ids)
+    follows_read = stores.users.queue_follows_among(batch, viewer_id, author_ids - {viewer_id})
+    authors_read = stores.users.rows.queue_get(batch, sorted(author_ids - authors.keys()))
+    results = iter(await batch.execute())
     posts, followed, found_authors = (
         posts_read(results),
         follows_read(results),
@@ -336,4 +333,4 @@ async def _window(
     stores: FeedStores, user_id: int, *, below: int, count: int
 ) -> tuple[list[Entry], int]:
     window = partial(stores.feeds.window, user_id=user_id, below=below, count=count)
-    return await read_alone(stores.feeds.redis, window)
+    return await read_alone(stores.feeds.reads, window)

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+
+from domain.resp import ReadBatch, Reads
 
 FEED_SIZE = 1_000
 TRIM_SLACK = 100  # trim once a feed is this far over FEED_SIZE, not on every insert
@@ -141,8 +142,9 @@ def rank_claim_key(user_id: int) -> str:
 
 
 class FeedStore:
-    def __init__(self, redis: Redis, *, active_days: int) -> None:
+    def __init__(self, redis: Redis, reads: Reads, *, active_days: int) -> None:
         self.redis = redis
+        self.reads = reads
         self.ttl = active_days * 86_400
         self._fanout = redis.register_script(_FANOUT)
         self._replace = redis.register_script(_REPLACE)
@@ -184,7 +186,7 @@ class FeedStore:
         return self._pulled
 
     def open_window(
-        self, pipe: Pipeline, user_id: int, *, below: int, count: int
+        self, pipe: ReadBatch, user_id: int, *, below: int, count: int
     ) -> Callable[[Iterator[Any]], tuple[bool, list[Entry], int]]:
         """Queue the reading of a page of the window: mark the feed as read now (it lives
         FEED_ACTIVE_DAYS more) and take up to `count` entries under `below` (and at or above the
@@ -203,7 +205,7 @@ class FeedStore:
         return parse
 
     def window(
-        self, pipe: Pipeline, user_id: int, *, below: int, count: int
+        self, pipe: ReadBatch, user_id: int, *, below: int, count: int
     ) -> Callable[[Iterator[Any]], tuple[list[Entry], int]]:
         """Queue the reading of up to `count` entries under `below` (and at or above the floor),
         newest first; parses to (entries, floor)."""
@@ -219,7 +221,7 @@ class FeedStore:
         return parse
 
     def ranked(
-        self, pipe: Pipeline, user_id: int, *, after: Position | None, count: int
+        self, pipe: ReadBatch, user_id: int, *, after: Position | None, count: int
     ) -> Callable[[Iterator[Any]], RankedRead]:
         """Queue the read of up to `count` entries of the ranking snapshot after `after` (by
         score, then post id, both descending)."""
@@ -303,12 +305,12 @@ class FeedStore:
         """Newest posts of these authors with at_least <= id < below, newest first."""
         if not author_ids:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for author_id in author_ids:
-                pipe.zrevrangebylex(
-                    author_key(author_id), f"({pad(below)}", f"[{pad(at_least)}", start=0, num=count
-                )
-            results = await pipe.execute()
+        batch = self.reads.batch()
+        for author_id in author_ids:
+            batch.zrevrangebylex(
+                author_key(author_id), f"({pad(below)}", f"[{pad(at_least)}", start=0, num=count
+            )
+        results = await batch.execute()
         entries = {
             (int(m), author_id)
             for author_id, members in zip(author_ids, results, strict=True)

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from domain.cache import RowCache
 from domain.jsonb import decoded
+from domain.resp import Reads
 
 MEDIA_COLUMNS = (
     "id, owner_id, kind, status, failure_reason, width, height, blurhash, duration_ms,"
@@ -51,10 +52,11 @@ class MediaView:
 
 
 class MediaStore(RowCache[MediaView]):
-    def __init__(self, cache: BaseCache, redis: Redis, *, ttl_seconds: int) -> None:
+    def __init__(self, cache: BaseCache, redis: Redis, reads: Reads, *, ttl_seconds: int) -> None:
         super().__init__(
             cache,
             redis,
+            reads,
             kind="media",
             view=MediaView,
             select_sql=f"/* media.by_ids */ SELECT {MEDIA_COLUMNS} FROM media"

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from tortoise import connections
 
-from domain.cache import read_alone
+from domain.resp import ReadBatch
 
 Kind = Literal["post", "comment"]
 FLUSH_BATCH = 1_000
@@ -85,30 +84,31 @@ async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -
 
 
 def queue_read(
-    pipe: Pipeline, kind: Kind, ids: Sequence[int]
+    pipe: ReadBatch, kind: Kind, ids: Sequence[int]
 ) -> Callable[[Iterator[Any]], dict[int, dict[str, int]]]:
     """Queue the read of these counters in `pipe`; the returned function takes the results
     from the pipeline's result iterator: the live values of the counters Redis holds (ids it
     does not hold are absent)."""
     for item_id in ids:
         pipe.hgetall(_key(kind, item_id))
+    return lambda results: _live(ids, results)
 
-    def parse(results: Iterator[Any]) -> dict[int, dict[str, int]]:
-        found = {}
-        for item_id in ids:
-            values = next(results)
-            if values:
-                found[item_id] = {name: int(value) for name, value in values.items()}
-        return found
 
-    return parse
+def _live(ids: Sequence[int], results: Iterator[Any]) -> dict[int, dict[str, int]]:
+    found = {}
+    for item_id in ids:
+        values = next(results)
+        if values:
+            found[item_id] = {name: int(value) for name, value in values.items()}
+    return found
 
 
 async def read(redis: Redis, kind: Kind, ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """Live values of the counters Redis holds; ids it does not hold are absent."""
-    if not ids:
-        return {}
-    return await read_alone(redis, lambda pipe: queue_read(pipe, kind, ids))
+    async with redis.pipeline(transaction=False) as pipe:
+        for item_id in ids:
+            pipe.hgetall(_key(kind, item_id))
+        return _live(ids, iter(await pipe.execute()))
 
 
 async def forget(redis: Redis, kind: Kind, ids: Iterable[int]) -> None:

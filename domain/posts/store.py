@@ -9,11 +9,11 @@ from typing import Any
 
 from aiocache.base import BaseCache
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from domain.cache import RowCache, read_alone
 from domain.jsonb import decoded
 from domain.posts import counters
+from domain.resp import ReadBatch, Reads
 
 POST_COLUMNS = (
     "id, author_id, kind, caption, media_ids, hashtags, mention_ids, like_count, comment_count,"
@@ -63,11 +63,12 @@ class CommentView:
 
 
 class PostStore:
-    def __init__(self, cache: BaseCache, redis: Redis, *, ttl_seconds: int) -> None:
-        self._redis = redis
+    def __init__(self, cache: BaseCache, redis: Redis, reads: Reads, *, ttl_seconds: int) -> None:
+        self._reads = reads
         self.posts = RowCache[PostView](
             cache,
             redis,
+            reads,
             kind="post",
             view=PostView,
             select_sql=f"/* posts.by_ids */ SELECT {POST_COLUMNS} FROM posts"
@@ -78,6 +79,7 @@ class PostStore:
         self.comments = RowCache[CommentView](
             cache,
             redis,
+            reads,
             kind="comment",
             view=CommentView,
             select_sql=f"/* comments.by_ids */ SELECT {COMMENT_COLUMNS} FROM comments"
@@ -87,7 +89,7 @@ class PostStore:
         )
 
     def queue_posts(
-        self, pipe: Pipeline, ids: Sequence[int]
+        self, pipe: ReadBatch, ids: Sequence[int]
     ) -> Callable[[Iterator[Any]], Awaitable[dict[int, PostView]]]:
         """Queue the read of these posts with their live counters in `pipe` (see
         RowCache.queue_get for how to take the result)."""
@@ -96,12 +98,12 @@ class PostStore:
         return lambda results: cached(results, live(results))
 
     async def get_posts(self, ids: list[int]) -> dict[int, PostView]:
-        posts = await read_alone(self._redis, lambda pipe: self.queue_posts(pipe, ids))
+        posts = await read_alone(self._reads, lambda pipe: self.queue_posts(pipe, ids))
         return await posts
 
     async def get_comments(self, ids: list[int]) -> dict[int, CommentView]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            live = counters.queue_read(pipe, "comment", ids)
-            cached = self.comments.queue_get(pipe, ids)
-            results = iter(await pipe.execute())
+        batch = self._reads.batch()
+        live = counters.queue_read(batch, "comment", ids)
+        cached = self.comments.queue_get(batch, ids)
+        results = iter(await batch.execute())
         return await cached(results, live(results))

@@ -9,10 +9,10 @@ from typing import Any, cast
 
 from aiocache.base import BaseCache
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from tortoise import connections
 
 from domain.cache import RowCache, lease_key, take_leases
+from domain.resp import ReadBatch, Reads
 
 USER_COLUMNS = (
     "id, username, full_name, bio, is_private, avatar_media_id, follower_count, following_count,"
@@ -41,7 +41,7 @@ class UserView:
 
 
 class UserStore:
-    def __init__(self, cache: BaseCache, redis: Redis, *, ttl_seconds: int) -> None:
+    def __init__(self, cache: BaseCache, redis: Redis, reads: Reads, *, ttl_seconds: int) -> None:
         self._cache = cache
         self._redis = redis
         self._ttl = ttl_seconds
@@ -49,6 +49,7 @@ class UserStore:
         self.rows = RowCache[UserView](
             cache,
             redis,
+            reads,
             kind="user",
             view=UserView,
             select_sql=f"/* users.by_ids */ SELECT {USER_COLUMNS} FROM users"
@@ -100,7 +101,7 @@ class UserStore:
         await self._fill_following([lease_key(key), key], [token, self._ttl, "0", *ids])
 
     def queue_follows_among(
-        self, pipe: Pipeline, user_id: int, candidate_ids: Iterable[int]
+        self, pipe: ReadBatch, user_id: int, candidate_ids: Iterable[int]
     ) -> Callable[[Iterator[Any]], Awaitable[set[int]]]:
         """Queue the check of which of `candidate_ids` the user follows (one SMISMEMBER, without
         reading the whole set, which may hold thousands); see RowCache.queue_get for how to take
