@@ -24,8 +24,86 @@ from domain.users.store import UserStore, UserView
 
 
 class Loaders:
-    """Each loader is made on first use: a request builds only the few it needs, which keeps
-    the per-request garbage (a loader and its cache form a reference cycle) small."""
+    """Each loader is made on first use: a request builds only the few it needs."""
+
+    def __init__(
+        self, *, users: UserStore, media: MediaStore, posts: PostStore, viewer_id: int | None
+    ) -> None:
+        # The batch functions live apart: were they methods of this object, each loader would
+        # point back at it, and every request's loaders would be garbage for the cyclic
+        # collector rather than freed when the request ends.
+        self._batches = Batches(users=users, media=media, posts=posts, viewer_id=viewer_id)
+
+    @cached_property
+    def user(self) -> DataLoader[int, UserView | None]:
+        return DataLoader(self._batches.users)
+
+    @cached_property
+    def media(self) -> DataLoader[int, MediaView | None]:
+        return DataLoader(self._batches.media)
+
+    @cached_property
+    def post(self) -> DataLoader[int, PostView | None]:
+        return DataLoader(self._batches.posts)
+
+    @cached_property
+    def comment(self) -> DataLoader[int, CommentView | None]:
+        return DataLoader(self._batches.comments)
+
+    @cached_property
+    def hashtag(self) -> DataLoader[int, HashtagRow | None]:
+        return DataLoader(self._batches.hashtags)
+
+    @cached_property
+    def viewer_liked(self) -> DataLoader[int, bool]:
+        return DataLoader(self._batches.viewer_set(queries.liked_posts_among))
+
+    @cached_property
+    def viewer_saved(self) -> DataLoader[int, bool]:
+        return DataLoader(self._batches.viewer_set(queries.saved_posts_among))
+
+    @cached_property
+    def viewer_liked_comment(self) -> DataLoader[int, bool]:
+        return DataLoader(self._batches.viewer_set(queries.liked_comments_among))
+
+    @cached_property
+    def message(self) -> DataLoader[int, MessageRow | None]:
+        return DataLoader(self._batches.messages)
+
+    @cached_property
+    def thread_members(self) -> DataLoader[int, list[int]]:
+        return DataLoader(self._batches.thread_members)
+
+    @cached_property
+    def thread_state(self) -> DataLoader[int, ThreadState | None]:
+        return DataLoader(self._batches.thread_states)
+
+    @cached_property
+    def viewer_follow_status(self) -> DataLoader[int, str | None]:
+        return DataLoader(self._batches.follow_status)
+
+    @cached_property
+    def follows_viewer(self) -> DataLoader[int, bool]:
+        return DataLoader(self._batches.follows_viewer)
+
+    @cached_property
+    def blocked_with_viewer(self) -> DataLoader[int, bool]:
+        return DataLoader(self._batches.blocked)
+
+    def forget_keys(self, loader: DataLoader[int, Any], *keys: int) -> None:
+        for key in keys:
+            with contextlib.suppress(KeyError):  # DataLoader.clear of an unloaded key
+                loader.clear(key)
+
+    def forget(self, *user_ids: int) -> None:
+        """Drop what this request loaded about these users, after a write changed it."""
+        for name in ("user", "viewer_follow_status", "follows_viewer", "blocked_with_viewer"):
+            if name in self.__dict__:  # made already (cached_property keeps it there)
+                self.forget_keys(self.__dict__[name], *user_ids)
+
+
+class Batches:
+    """The batch functions behind the loaders: one call for many keys each."""
 
     def __init__(
         self, *, users: UserStore, media: MediaStore, posts: PostStore, viewer_id: int | None
@@ -35,97 +113,41 @@ class Loaders:
         self._posts = posts
         self._viewer_id = viewer_id
 
-    @cached_property
-    def user(self) -> DataLoader[int, UserView | None]:
-        return DataLoader(self._load_users)
-
-    @cached_property
-    def media(self) -> DataLoader[int, MediaView | None]:
-        return DataLoader(self._load_media)
-
-    @cached_property
-    def post(self) -> DataLoader[int, PostView | None]:
-        return DataLoader(self._load_posts)
-
-    @cached_property
-    def comment(self) -> DataLoader[int, CommentView | None]:
-        return DataLoader(self._load_comments)
-
-    @cached_property
-    def hashtag(self) -> DataLoader[int, HashtagRow | None]:
-        return DataLoader(self._load_hashtags)
-
-    @cached_property
-    def viewer_liked(self) -> DataLoader[int, bool]:
-        return DataLoader(self._viewer_set(queries.liked_posts_among))
-
-    @cached_property
-    def viewer_saved(self) -> DataLoader[int, bool]:
-        return DataLoader(self._viewer_set(queries.saved_posts_among))
-
-    @cached_property
-    def viewer_liked_comment(self) -> DataLoader[int, bool]:
-        return DataLoader(self._viewer_set(queries.liked_comments_among))
-
-    @cached_property
-    def message(self) -> DataLoader[int, MessageRow | None]:
-        return DataLoader(self._load_messages)
-
-    @cached_property
-    def thread_members(self) -> DataLoader[int, list[int]]:
-        return DataLoader(self._load_thread_members)
-
-    @cached_property
-    def thread_state(self) -> DataLoader[int, ThreadState | None]:
-        return DataLoader(self._load_thread_states)
-
-    @cached_property
-    def viewer_follow_status(self) -> DataLoader[int, str | None]:
-        return DataLoader(self._load_follow_status)
-
-    @cached_property
-    def follows_viewer(self) -> DataLoader[int, bool]:
-        return DataLoader(self._load_follows_viewer)
-
-    @cached_property
-    def blocked_with_viewer(self) -> DataLoader[int, bool]:
-        return DataLoader(self._load_blocked)
-
-    async def _load_users(self, ids: Sequence[int]) -> list[UserView | None]:
+    async def users(self, ids: Sequence[int]) -> list[UserView | None]:
         found = await self._users.get_many(ids)
         return [found.get(i) for i in ids]
 
-    async def _load_media(self, ids: Sequence[int]) -> list[MediaView | None]:
+    async def media(self, ids: Sequence[int]) -> list[MediaView | None]:
         found = await self._media.get_many(ids)
         return [found.get(i) for i in ids]
 
-    async def _load_messages(self, ids: Sequence[int]) -> list[MessageRow | None]:
+    async def messages(self, ids: Sequence[int]) -> list[MessageRow | None]:
         found = await messaging.messages_by_ids(list(ids))
         return [found.get(i) for i in ids]
 
-    async def _load_thread_members(self, ids: Sequence[int]) -> list[list[int]]:
+    async def thread_members(self, ids: Sequence[int]) -> list[list[int]]:
         found = await messaging.members_by_threads(list(ids))
         return [found.get(i, []) for i in ids]
 
-    async def _load_thread_states(self, ids: Sequence[int]) -> list[ThreadState | None]:
+    async def thread_states(self, ids: Sequence[int]) -> list[ThreadState | None]:
         if self._viewer_id is None:
             return [None] * len(ids)
         found = await messaging.state(user_id=self._viewer_id, thread_ids=list(ids))
         return [found.get(i) for i in ids]
 
-    async def _load_posts(self, ids: Sequence[int]) -> list[PostView | None]:
+    async def posts(self, ids: Sequence[int]) -> list[PostView | None]:
         found = await self._posts.get_posts(list(ids))
         return [found.get(i) for i in ids]
 
-    async def _load_comments(self, ids: Sequence[int]) -> list[CommentView | None]:
+    async def comments(self, ids: Sequence[int]) -> list[CommentView | None]:
         found = await self._posts.get_comments(list(ids))
         return [found.get(i) for i in ids]
 
-    async def _load_hashtags(self, ids: Sequence[int]) -> list[HashtagRow | None]:
+    async def hashtags(self, ids: Sequence[int]) -> list[HashtagRow | None]:
         found = await queries.hashtags_by_ids(ids)
         return [found.get(i) for i in ids]
 
-    def _viewer_set(
+    def viewer_set(
         self, among: Callable[[int, Sequence[int]], Awaitable[set[int]]]
     ) -> Callable[[Sequence[int]], Awaitable[list[bool]]]:
         """A batch function: which of the ids the viewer has liked (or saved ...)."""
@@ -138,31 +160,20 @@ class Loaders:
 
         return load
 
-    async def _load_follow_status(self, ids: Sequence[int]) -> list[str | None]:
+    async def follow_status(self, ids: Sequence[int]) -> list[str | None]:
         if self._viewer_id is None:
             return [None] * len(ids)
         statuses = await graph.follow_statuses(follower_id=self._viewer_id, followee_ids=ids)
         return [statuses.get(i) for i in ids]
 
-    async def _load_follows_viewer(self, ids: Sequence[int]) -> list[bool]:
+    async def follows_viewer(self, ids: Sequence[int]) -> list[bool]:
         if self._viewer_id is None:
             return [False] * len(ids)
         followers = await graph.followers_among(user_id=self._viewer_id, candidate_ids=ids)
         return [i in followers for i in ids]
 
-    async def _load_blocked(self, ids: Sequence[int]) -> list[bool]:
+    async def blocked(self, ids: Sequence[int]) -> list[bool]:
         if self._viewer_id is None:
             return [False] * len(ids)
         blocked = await graph.blocked_among(viewer_id=self._viewer_id, other_ids=ids)
         return [i in blocked for i in ids]
-
-    def forget_keys(self, loader: DataLoader[int, Any], *keys: int) -> None:
-        for key in keys:
-            with contextlib.suppress(KeyError):  # DataLoader.clear of an unloaded key
-                loader.clear(key)
-
-    def forget(self, *user_ids: int) -> None:
-        """Drop what this request loaded about these users, after a write changed it."""
-        for name in ("user", "viewer_follow_status", "follows_viewer", "blocked_with_viewer"):
-            if name in self.__dict__:  # made already (cached_property keeps it there)
-                self.forget_keys(self.__dict__[name], *user_ids)
