@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import os
@@ -472,9 +473,8 @@ async def _run(
     followers_100k = world["star_followers"][:100_000]
     await make_active(runtime, followers_100k)
     author = world["star"]
-    big_stores = feed.FeedStores(
-        feeds=runtime.feeds, users=runtime.users, posts=runtime.posts, max_followers=10**9
-    )  # forced below the hybrid limit
+    # forced below the hybrid limit
+    big_stores = dataclasses.replace(runtime.feed_stores, max_followers=10**9)
     conn = await asyncpg.connect(database_url)
     if len(world["star_followers"]) > 100_000:
         # Measure 100k exactly: a second author whose followers are the first 100,000.

@@ -61,6 +61,7 @@ class Runtime:
             feeds=self.feeds,
             users=self.users,
             posts=self.posts,
+            media=self.media,
             max_followers=self.settings.fanout_max_followers,
         )
 

@@ -159,6 +159,7 @@ class RowCache(Generic[V]):
         # Views decoded lately, by the bytes Redis held (and the live values applied): a hot
         # row read again unchanged is not decoded again. Views are frozen, so sharing is safe.
         self._decoded: dict[tuple[str, tuple[tuple[str, Any], ...]], V] = {}
+        self._last: dict[int, V] = {}  # the view of each id read last (see last_read)
 
     def key(self, item_id: int) -> str:
         return f"{self._kind}:{item_id}"
@@ -175,18 +176,26 @@ class RowCache(Generic[V]):
         dumps = self._cache.serializer.dumps
         await self._fill(keys, [token, self._ttl, *(dumps(to_json(v)) for v in views)])
 
-    def queue_get(self, pipe: ReadBatch, ids: Sequence[int]) -> Parse[V]:
+    def last_read(self, item_id: int) -> V | None:
+        """The view of this id this process decoded last, if it still remembers it: stale,
+        maybe, so only a guess at what else to read beside it (a post's media ids, say)."""
+        return self._last.get(item_id)
+
+    def queue_get(
+        self, pipe: ReadBatch, ids: Sequence[int], *, cached_only: bool = False
+    ) -> Parse[V]:
         """Queue the read of these ids in `pipe`. Once it has run, call the returned function
         with an iterator over the pipeline's results: it takes this read's result from it at
         once, and returns what to await for the rows (those Redis did not have are read from
-        Postgres then, in one query, and cached). `changes` passed to it are applied to the
-        rows it returns (live values kept beside the cached row, such as counters)."""
+        Postgres then, in one query, and cached; with `cached_only`, they are left out).
+        `changes` passed to it are applied to the rows it returns (live values kept beside the
+        cached row, such as counters)."""
         wanted = list(dict.fromkeys(ids))
         if wanted:
             pipe.mget([self._redis_key(i) for i in wanted])
         loads = self._cache.serializer.loads
 
-        decoded = self._decoded
+        decoded, last = self._decoded, self._last
 
         def parse(
             results: Iterator[Any], changes: dict[int, dict[str, Any]] | None = None
@@ -206,8 +215,11 @@ class RowCache(Generic[V]):
                     if len(decoded) >= DECODED_VIEWS:
                         del decoded[next(iter(decoded))]  # the oldest
                     decoded[key] = view
+                if item_id not in last and len(last) >= DECODED_VIEWS:
+                    del last[next(iter(last))]  # the oldest
+                last[item_id] = view
                 found[item_id] = view
-            return self._complete(found, wanted, changes)
+            return self._complete(found, [] if cached_only else wanted, changes)
 
         return parse
 

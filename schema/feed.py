@@ -38,5 +38,10 @@ class FeedQuery:
             info.context, first, after, ranked=order is FeedOrder.RANKED
         )
         return await PostConnection.of_posts(
-            info, page.posts, cursors=cursors, has_next=page.has_next, authors=page.authors
+            info,
+            page.posts,
+            cursors=cursors,
+            has_next=page.has_next,
+            authors=page.authors,
+            media=page.media,
         )

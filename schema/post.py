@@ -114,9 +114,10 @@ class PostConnection:
         cursors: list[str],
         has_next: bool,
         authors: dict[int, UserView] | None = None,
+        media: dict[int, MediaView] | None = None,
     ) -> PostConnection:
         """A connection of posts read whole already, with their cursors (the feed)."""
-        posts = await build_posts(info, views, authors=authors)
+        posts = await build_posts(info, views, authors=authors, media=media)
         edges = [
             PostEdge(cursor=cursor, node=post) for cursor, post in zip(cursors, posts, strict=True)
         ]
@@ -132,23 +133,31 @@ class PostConnection:
 
 
 async def build_posts(
-    info: Info, views: list[PostView], *, authors: dict[int, UserView] | None = None
+    info: Info,
+    views: list[PostView],
+    *,
+    authors: dict[int, UserView] | None = None,
+    media: dict[int, MediaView] | None = None,
 ) -> list[Post]:
     """Post objects for a page of views, with every author and media item loaded in one
-    batch each (two batches for the page, however many posts); `authors` when the caller has
-    them already."""
+    batch each (two batches for the page, however many posts); `authors` (and `media`, all or
+    some) when the caller has them already."""
     loaders = info.context.loaders
     media_ids = [m for v in views for m in v.media_ids]
     if authors is None:
-        found, media = await asyncio.gather(
+        found, found_media = await asyncio.gather(
             loaders.user.load_many([v.author_id for v in views]), loaders.media.load_many(media_ids)
         )
         authors = {a.id: a for a in found if a is not None}
-        by_id = {m.id: m for m in media if m is not None}
+        by_id = {m.id: m for m in found_media if m is not None}
     else:
-        # A page read whole already (the feed): one read of its media, without the loader's
-        # per-key bookkeeping; the loader is handed them for later fields.
-        by_id = await info.context.runtime.media.get_many(media_ids)
+        # A page read whole already (the feed), with its media or most of them: one read of
+        # the rest, without the loader's per-key bookkeeping; the loader is handed them all
+        # for later fields.
+        by_id = dict(media or {})
+        missing = [m for m in media_ids if m not in by_id]
+        if missing:
+            by_id.update(await info.context.runtime.media.get_many(missing))
         loaders.media.prime_many(by_id)
     return [
         _post(view, authors[view.author_id], [by_id[m] for m in view.media_ids if m in by_id])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -192,6 +193,27 @@ async def test_other_processes_learn_of_a_pulled_author_within_seconds(
     assert await elsewhere.pulled_authors() == set()
     monkeypatch.setattr(feed_store, "PULLED_REFRESH_SECONDS", 0.0)
     assert await elsewhere.pulled_authors() == {12345}
+
+
+async def test_requests_arriving_together_read_the_pulled_authors_once(
+    runtime: Runtime,
+) -> None:
+    async def smembers_calls() -> int:
+        stats = await runtime.redis.info("commandstats")
+        return int(stats.get("cmdstat_smembers", {}).get("calls", 0))
+
+    # given: a process whose copy of the pulled authors is due to be read again
+    await runtime.feeds.mark_pulled(12345, pulled=True)
+    store = FeedStore(runtime.redis, runtime.reads, active_days=30)
+    before = await smembers_calls()
+
+    # when: many requests ask for it at once
+    seen = await asyncio.gather(*(store.pulled_authors() for _ in range(20)))
+
+    # then: one of them read it; the others went on with the copy they had
+    assert await smembers_calls() - before == 1
+    assert seen[0] == {12345}
+    assert all(s in ({12345}, set()) for s in seen)
 
 
 async def test_paging_past_the_window_falls_through_in_order(runtime: Runtime) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from tortoise import connections
 
 from domain.cache import read_alone
 from domain.feed.store import FEED_SIZE, Entry, FeedStore, Position, RankedRead
+from domain.media.store import MediaStore, MediaView
 from domain.posts.store import PostStore, PostView
 from domain.users.store import UserStore, UserView
 
@@ -30,7 +31,16 @@ class FeedStores:
     feeds: FeedStore
     users: UserStore
     posts: PostStore
+    media: MediaStore
     max_followers: int  # FANOUT_MAX_FOLLOWERS: above it, posts are pulled at read time
+
+
+@dataclass
+class Loaded:
+    """What a page's reads brought beside its posts."""
+
+    authors: dict[int, UserView] = field(default_factory=dict)
+    media: dict[int, MediaView] = field(default_factory=dict)
 
 
 async def fanout_post(*, post_id: int, stores: FeedStores) -> int:
@@ -156,6 +166,7 @@ class FeedPage:
     posts: list[PostView]
     positions: list[Position]  # one per post, for its cursor
     authors: dict[int, UserView]  # the authors of `posts`, read in the same round trips
+    media: dict[int, MediaView]  # their media, as far as read in the same round trips
     has_next: bool
     # A RANKED first page found no snapshot, or an old one: the caller asks for a ranking.
     wants_ranking: bool = False
@@ -190,8 +201,8 @@ async def read_page(
 
     A warm page costs two Redis round trips: the window with the check of which pulled accounts
     the viewer follows (and the ranking snapshot), then the posts, their counters, the follow
-    check of their authors and the authors themselves (plus one for the pulled accounts' posts,
-    if the viewer follows any).
+    check of their authors, the authors themselves and the posts' media (plus one for the
+    pulled accounts' posts, if the viewer follows any).
     """
     pulled = sorted(await stores.feeds.pulled_authors())
     from_rank = ranked and (after is None or after.score is not None)
@@ -207,7 +218,7 @@ async def read_page(
     if not kept:
         await rebuild(user_id=viewer_id, stores=stores)
         cached, floor = await _window(stores, viewer_id, below=cursor, count=want)
-    authors: dict[int, UserView] = {}
+    loaded = Loaded()
     head: list[tuple[PostView, Position]] = []
     wants_ranking = False
     if snapshot is not None:
@@ -215,9 +226,9 @@ async def read_page(
         if after is None and rank.stale:
             wants_ranking = await stores.feeds.claim_ranking(viewer_id)
         if rank.oldest:
-            head, used_up = await _ranked(stores, viewer_id, rank, first=first, authors=authors)
+            head, used_up = await _ranked(stores, viewer_id, rank, first=first, loaded=loaded)
             if len(head) > first or not used_up:
-                return _page(head, authors, first, wants_ranking)
+                return _page(head, loaded, first, wants_ranking)
             # The snapshot is used up: go on below its oldest post, newest first.
             cursor = rank.oldest
             want = first + 1 - len(head) + 4
@@ -244,19 +255,19 @@ async def read_page(
         exhausted = not cut
         if not candidates:
             break
-        visible = await _visible(stores, viewer_id, candidates, authors)
+        visible = await _visible(stores, viewer_id, candidates, loaded)
         collected += [(visible[i], Position(i)) for i, _ in candidates if i in visible]
         cursor = candidates[-1][0]
         if len(collected) > first or exhausted:
             break
         want = first + 1 - len(collected) + 4
         cached, floor = await _window(stores, viewer_id, below=cursor, count=want)
-    return _page(collected, authors, first, wants_ranking)
+    return _page(collected, loaded, first, wants_ranking)
 
 
 def _page(
     collected: list[tuple[PostView, Position]],
-    authors: dict[int, UserView],
+    loaded: Loaded,
     first: int,
     wants_ranking: bool,
 ) -> FeedPage:
@@ -264,7 +275,8 @@ def _page(
     return FeedPage(
         posts=[post for post, _ in page],
         positions=[position for _, position in page],
-        authors={post.author_id: authors[post.author_id] for post, _ in page},
+        authors={post.author_id: loaded.authors[post.author_id] for post, _ in page},
+        media={m: loaded.media[m] for post, _ in page for m in post.media_ids if m in loaded.media},
         has_next=len(collected) > first,
         wants_ranking=wants_ranking,
     )
@@ -276,7 +288,7 @@ async def _ranked(
     rank: RankedRead,
     *,
     first: int,
-    authors: dict[int, UserView],
+    loaded: Loaded,
 ) -> tuple[list[tuple[PostView, Position]], bool]:
     """The visible posts of the ranking snapshot from where `rank` was read, best first: more
     than `first` of them, or all that are left. Says whether the snapshot was used up."""
@@ -284,7 +296,7 @@ async def _ranked(
     while True:
         entries = rank.entries
         if entries:
-            visible = await _visible(stores, viewer_id, [e for e, _ in entries], authors)
+            visible = await _visible(stores, viewer_id, [e for e, _ in entries], loaded)
             collected += [
                 (visible[post_id], Position(post_id, score))
                 for (post_id, _), score in entries
@@ -303,29 +315,39 @@ async def _ranked(
 
 
 async def _visible(
-    stores: FeedStores, viewer_id: int, entries: list[Entry], authors: dict[int, UserView]
+    stores: FeedStores, viewer_id: int, entries: list[Entry], loaded: Loaded
 ) -> dict[int, PostView]:
     """The posts of these entries that exist and whose author the viewer follows (or is), read
-    with their counters, the follow check and their authors (into `authors`) in one round trip."""
+    with their counters, the follow check, their authors and their media (into `loaded`) in one
+    round trip. Which media to read is known from the posts as this process last read them (a
+    post's media never change); those of posts it has not read lately, and those Redis does not
+    hold, are left to the caller (most of these posts may not make the page)."""
     ids = [post_id for post_id, _ in entries]
     author_ids = {author for _, author in entries}
+    seen = (stores.posts.posts.last_read(post_id) for post_id in ids)
+    media_ids = {m for view in seen if view is not None for m in view.media_ids}
     batch = stores.feeds.reads.batch()
     posts_read = stores.posts.queue_posts(batch, ids)
     follows_read = stores.users.queue_follows_among(batch, viewer_id, author_ids - {viewer_id})
-    authors_read = stores.users.rows.queue_get(batch, sorted(author_ids - authors.keys()))
+    authors_read = stores.users.rows.queue_get(batch, sorted(author_ids - loaded.authors.keys()))
+    media_read = stores.media.queue_get(
+        batch, sorted(media_ids - loaded.media.keys()), cached_only=True
+    )
     results = iter(await batch.execute())
-    posts, followed, found_authors = (
+    posts, followed, found_authors, found_media = (
         posts_read(results),
         follows_read(results),
         authors_read(results),
+        media_read(results),
     )
     views = await posts
     following = await followed | {viewer_id}
-    authors.update(await found_authors)
+    loaded.authors.update(await found_authors)
+    loaded.media.update(await found_media)
     return {
         post_id: post
         for post_id, post in views.items()
-        if post.author_id in following and post.author_id in authors
+        if post.author_id in following and post.author_id in loaded.authors
     }
 
 

@@ -180,9 +180,15 @@ class FeedStore:
         FANOUT_MAX_FOLLOWERS is merged in by other processes a few seconds later, and one who
         stopped being pulled only costs a lookup that finds posts the feed has already."""
         if time.monotonic() - self._pulled_read_at >= PULLED_REFRESH_SECONDS:
-            members = await cast(Awaitable[set[str]], self.redis.smembers(PULLED_AUTHORS))
-            self._pulled = {int(m) for m in members}
+            # One request reads it again; those arriving meanwhile go on with the copy they
+            # have (all of them reading it at once stalled the process for most of a second).
             self._pulled_read_at = time.monotonic()
+            try:
+                members = await cast(Awaitable[set[str]], self.redis.smembers(PULLED_AUTHORS))
+            except BaseException:
+                self._pulled_read_at = float("-inf")  # the next request tries again
+                raise
+            self._pulled = {int(m) for m in members}
         return self._pulled
 
     def open_window(
