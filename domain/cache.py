@@ -156,6 +156,10 @@ class RowCache(Generic[V]):
         self._from_row = from_row
         self._ttl = ttl_seconds
         self._fill = redis.register_script(FILL_VALUES)
+        # aiocache's key for an id is its namespace, then `key(id)`: the part before the id is
+        # worked out once.
+        self._prefix = str(cache.build_key(self.key(0)))[: -len("0")]
+        assert f"{self._prefix}7" == cache.build_key(self.key(7))
         # Views decoded lately, by the bytes Redis held (and the live values applied): a hot
         # row read again unchanged is not decoded again. Views are frozen, so sharing is safe.
         self._decoded: dict[tuple[str, tuple[tuple[str, Any], ...]], V] = {}
@@ -165,7 +169,7 @@ class RowCache(Generic[V]):
         return f"{self._kind}:{item_id}"
 
     def _redis_key(self, item_id: int) -> str:
-        return str(self._cache.build_key(self.key(item_id)))
+        return f"{self._prefix}{item_id}"
 
     async def fill(self, token: str, views: Sequence[V]) -> None:
         """Cache these views where the lease `token` still stands (see the module's notes)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
+from typing import Any, ClassVar
 
 import strawberry
+from graphql import DocumentNode, validate
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -13,7 +15,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
@@ -66,6 +67,34 @@ class RememberedNames(NameConverter):
         return converted
 
 
+VALIDATED_DOCUMENTS = 1_000
+
+
+class ValidatedDocuments(SchemaExtension):
+    """Remembers the validation of each parsed document, as Strawberry's ValidationCache does,
+    but finds it by the document's identity: ParserCache hands back the very same document for
+    the same query text, and ValidationCache's lookup hashes the whole document tree on every
+    request. A document is kept with its entry, so its id cannot be another's meanwhile."""
+
+    _known: ClassVar[dict[int, tuple[DocumentNode, object, tuple[object, ...], list[Any]]]] = {}
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document, schema = context.graphql_document, context.schema._schema
+        rules = tuple(context.validation_rules)
+        known = self._known.get(id(document))
+        if known is not None and known[0] is document and known[1] is schema and known[2] == rules:
+            errors = known[3]
+        else:
+            assert document is not None
+            errors = validate(schema, document, rules)
+            if len(self._known) >= VALIDATED_DOCUMENTS:
+                self._known.clear()
+            self._known[id(document)] = (document, schema, rules, errors)
+        context.pre_execution_errors = errors
+        yield
+
+
 def build_schema(
     settings: Settings, *, extra_extensions: Sequence[type[SchemaExtension]] = ()
 ) -> strawberry.Schema:
@@ -84,11 +113,11 @@ def build_schema(
         # and validation caches are shared module-level LRUs all the same).
         extensions=[
             # The depth and alias rules are built once, so that every request passes the same
-            # rule classes and ValidationCache can answer from its cache.
+            # rule classes and ValidatedDocuments can answer from its cache.
             partial(AddValidationRules, guard_rules),
             partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
             partial(ParserCache, maxsize=1_000),
-            partial(ValidationCache, maxsize=1_000),
+            ValidatedDocuments,
             partial(MaskErrors, should_mask_error=should_mask),
             *extra_extensions,
         ],

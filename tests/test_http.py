@@ -73,15 +73,17 @@ async def test_graphiql_for_browsers(client: GraphQLClient) -> None:
 
 async def test_query_depth_is_limited(client: GraphQLClient) -> None:
     nested = "followers { edges { node { " * LIVE_MAX_DEPTH + "id" + " } } }" * LIVE_MAX_DEPTH
-    body = await client.raw(f'{{ user(username: "ana") {{ {nested} }} }}')
-    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
-    assert body.get("data") is None
+    for _ in range(2):  # the second time, from the cache of validated documents
+        body = await client.raw(f'{{ user(username: "ana") {{ {nested} }} }}')
+        assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+        assert body.get("data") is None
 
 
 async def test_aliases_are_limited(client: GraphQLClient) -> None:
     aliases = " ".join(f"a{i}: viewer {{ id }}" for i in range(40))
-    body = await client.raw(f"{{ {aliases} }}")
-    assert "aliases" in body["errors"][0]["message"].lower()
+    for _ in range(2):
+        body = await client.raw(f"{{ {aliases} }}")
+        assert "aliases" in body["errors"][0]["message"].lower()
 
 
 async def test_tokens_are_limited(client: GraphQLClient) -> None:
