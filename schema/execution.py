@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from graphql import (
@@ -36,10 +37,10 @@ from graphql import (
     Undefined,
     VariableNode,
 )
-from graphql.execution.collect_fields import FieldDetails, FieldDetailsList
+from graphql.execution.collect_fields import FieldDetails, FieldDetailsList, GroupedFieldSet
 from graphql.execution.values import get_argument_values
 from graphql.language import FieldNode
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import Info
@@ -84,6 +85,44 @@ Plan = Attribute | ObjectAttribute | Resolver
 
 # Each object type keeps its fields' plans (None where there is none) in its extensions.
 PLANS = "shutter-plans"
+
+_UNPLANNED = object()
+_USUAL_PATH = object()  # what _attribute_value returns when graphql-core must see to it
+
+
+def _plans_of(parent_type: GraphQLObjectType) -> dict[str, Plan | None]:
+    plans: dict[str, Plan | None] | None = parent_type.extensions.get(PLANS)
+    if plans is None:
+        plans = parent_type.extensions[PLANS] = {}
+    return plans
+
+
+def _attribute_value(plan: Attribute, source: Any) -> Any:
+    """The attribute, coerced; _USUAL_PATH for anything graphql-core must report on (a null
+    where none may be, an exception, a value the scalar rejects)."""
+    try:
+        value = plan.read(source)
+        if value is None:
+            return None if plan.nullable else _USUAL_PATH
+        if not isinstance(value, Exception):
+            coerced = plan.coerce(value)
+            if coerced is not None and coerced is not Undefined:
+                return coerced
+    except Exception:  # noqa: S110 - graphql-core's path reports it
+        pass
+    return _USUAL_PATH
+
+
+async def _gather_fields(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+    """graphql-core's ending of execute_fields: await the fields that are awaitable."""
+    if len(awaitable_fields) == 1:
+        field = awaitable_fields[0]
+        results[field] = await results[field]
+    else:
+        awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+        results.update(zip(awaitable_fields, awaited, strict=True))
+    return results
+
 
 # Argument values of fields whose arguments are literals, by field node (nodes of documents in
 # the parser cache come back request after request).
@@ -171,6 +210,57 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         if isinstance(result, ExecutionResult):
             del self.async_helpers
 
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_fields, answering plain scalar attributes in the loop itself
+        (no path, no call per field); every other field goes to execute_field as before."""
+        if not self._short:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        plans = _plans_of(parent_type)
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                plan = plans.get(field_details_list[0].node.name.value)
+                if type(plan) is Attribute:
+                    value = _attribute_value(plan, source_value)
+                    if value is not _USUAL_PATH:
+                        results[response_name] = value
+                        continue
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return _gather_fields(results, awaitable_fields)
+
+    @cached_property
+    def _short(self) -> bool:
+        """Whether the short paths may be taken: not while middleware watches each field."""
+        manager = self.middleware_manager
+        return manager is None or not manager.middlewares
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -179,29 +269,14 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
-        manager = self.middleware_manager
-        if manager is None or not manager.middlewares:
-            name = field_details_list[0].node.name.value
-            plans = parent_type.extensions.get(PLANS)
-            if plans is None:
-                plans = parent_type.extensions[PLANS] = {}
-            try:
-                plan = plans[name]
-            except KeyError:
-                field_def = self.schema.get_field(parent_type, name)
-                plan = plans[name] = _plan(field_def) if field_def else None
+        if self._short:
+            plan = _plans_of(parent_type).get(field_details_list[0].node.name.value, _UNPLANNED)
+            if plan is _UNPLANNED:
+                plan = self._make_plan(parent_type, field_details_list[0].node.name.value)
             if type(plan) is Attribute:
-                try:
-                    value = plan.read(source)
-                    if value is None:
-                        if plan.nullable:
-                            return None
-                    elif not isinstance(value, Exception):
-                        coerced = plan.coerce(value)
-                        if coerced is not None and coerced is not Undefined:
-                            return coerced
-                except Exception:  # noqa: S110 - graphql-core's path below reports it
-                    pass
+                value = _attribute_value(plan, source)
+                if value is not _USUAL_PATH:
+                    return value
             elif type(plan) is ObjectAttribute:
                 return self._complete_attribute(
                     plan, parent_type, source, field_details_list, path, position_context
@@ -213,6 +288,11 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _make_plan(self, parent_type: GraphQLObjectType, name: str) -> Plan | None:
+        field_def = self.schema.get_field(parent_type, name)
+        plan = _plans_of(parent_type)[name] = _plan(field_def) if field_def else None
+        return plan
 
     def _complete_attribute(
         self,
