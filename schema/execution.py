@@ -1,4 +1,4 @@
-"""A shorter path through graphql-core and Strawberry for the two commonest kinds of field.
+"""A shorter path through graphql-core and Strawberry for the commonest kinds of field.
 
 For every field, graphql-core builds a resolve info, looks for arguments, calls the resolver and
 completes the value through the non-null, list, leaf, abstract and object cases in turn; for a
@@ -9,9 +9,9 @@ a chain of type checks. A feed page is mostly fields for which all that does not
   the attribute and coerce it;
 - plain attributes holding objects or lists of them (edges, nodes, authors, media): read the
   attribute and complete it as graphql-core does, without the resolver chain around `getattr`;
-- plain resolvers of a scalar or enum whose arguments are scalars or enums (`Media.url(width:,
-  format:)`), for which Strawberry's conversion returns graphql-core's values as they are: call
-  the resolver with them.
+- resolvers whose arguments are scalars or enums (`Media.url(width:, format:)`, the feed),
+  for which Strawberry's conversion returns graphql-core's values as they are: call the
+  resolver with them, and complete its result as graphql-core does.
 
 Anything unusual goes through graphql-core's own steps: a null, an exception or a value the
 scalar rejects is completed (or reported) by graphql-core exactly as before. Every field takes
@@ -70,13 +70,13 @@ class ObjectAttribute:
 
 @dataclass(frozen=True, slots=True)
 class Resolver:
-    """A sync resolver of a scalar or enum type whose arguments need no conversion."""
+    """A resolver whose arguments need no conversion (`coerce` for a scalar or enum type)."""
 
     call: Callable[..., Any]
     takes_self: bool
     info_parameter: str | None
     names: tuple[tuple[str, str], ...]  # (GraphQL name, Python name) of each argument
-    coerce: Callable[[Any], Any]
+    coerce: Callable[[Any], Any] | None
     definition: StrawberryField
     field_def: GraphQLField
 
@@ -164,9 +164,8 @@ def _plan(field_def: GraphQLField) -> Plan | None:
         return ObjectAttribute(read, field_def)
     call = resolver.wrapped_func
     if (
-        not is_leaf
+        definition.is_subscription
         or isinstance(call, staticmethod | classmethod)
-        or resolver.is_async
         or resolver.parent_parameter
         or resolver.root_parameter
         or not all(_passes_through(argument.type) for argument in definition.arguments)
@@ -182,7 +181,7 @@ def _plan(field_def: GraphQLField) -> Plan | None:
             (graphql_name, argument.python_name)
             for graphql_name, argument in zip(field_def.args, definition.arguments, strict=True)
         ),
-        coerce=named.coerce_output_value,  # type: ignore[union-attr]
+        coerce=named.coerce_output_value if is_leaf else None,  # type: ignore[union-attr]
         definition=definition,
         field_def=field_def,
     )
@@ -386,13 +385,16 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
                 return self.complete_awaitable_value(
                     field_def.type, field_details_list, info, path, result, position_context
                 )
-            if result is not None and not isinstance(result, Exception):
+            if plan.coerce is not None and result is not None and not isinstance(result, Exception):
                 coerced = plan.coerce(result)
                 if coerced is not None and coerced is not Undefined:
                     return coerced
-            return self.complete_value(
+            completed = self.complete_value(
                 field_def.type, field_details_list, info, path, result, position_context
             )
+            if self.is_awaitable(completed):
+                return self._settle(completed, field_def.type, field_details_list, path)
         except Exception as raw_error:
             self.handle_field_error(raw_error, field_def.type, field_details_list, path)
             return None
+        return completed
