@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from graphql import (
@@ -33,6 +33,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLScalarType,
     Undefined,
     VariableNode,
@@ -277,12 +278,25 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
                 if value is not _USUAL_PATH:
                     return value
             elif type(plan) is ObjectAttribute:
-                return self._complete_attribute(
-                    plan, parent_type, source, field_details_list, path, position_context
+                read = plan.read
+                return self._resolve(
+                    plan.field_def,
+                    None,
+                    lambda _: read(source),
+                    parent_type,
+                    field_details_list,
+                    path,
+                    position_context,
                 )
             elif type(plan) is Resolver:
-                return self._call_resolver(
-                    plan, parent_type, source, field_details_list, path, position_context
+                return self._resolve(
+                    plan.field_def,
+                    plan.coerce,
+                    partial(self._call, plan, source, field_details_list[0]),
+                    parent_type,
+                    field_details_list,
+                    path,
+                    position_context,
                 )
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
@@ -292,37 +306,6 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         field_def = self.schema.get_field(parent_type, name)
         plan = _plans_of(parent_type)[name] = _plan(field_def) if field_def else None
         return plan
-
-    def _complete_attribute(
-        self,
-        plan: ObjectAttribute,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
-        """graphql-core's execute_field, for a field with neither arguments nor middleware,
-        whose resolver is `getattr`."""
-        field_def = plan.field_def
-        return_type = field_def.type
-        nodes = [details.node for details in field_details_list]
-        info = self.build_resolve_info(field_def, nodes, parent_type, path)
-        try:
-            result = plan.read(source)
-            if self.is_awaitable(result):
-                return self.complete_awaitable_value(
-                    return_type, field_details_list, info, path, result, position_context
-                )
-            completed = self.complete_value(
-                return_type, field_details_list, info, path, result, position_context
-            )
-            if self.is_awaitable(completed):
-                return self._settle(completed, return_type, field_details_list, path)
-        except Exception as raw_error:
-            self.handle_field_error(raw_error, return_type, field_details_list, path)
-            return None
-        return completed
 
     def _argument_values(self, field_def: GraphQLField, details: FieldDetails) -> dict[str, Any]:
         """graphql-core's argument values of the field; for a field whose arguments are all
@@ -362,39 +345,47 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
 
-    def _call_resolver(
+    def _call(
+        self, plan: Resolver, source: Any, details: FieldDetails, info: GraphQLResolveInfo
+    ) -> Any:
+        """Call the resolver as Strawberry would, with graphql-core's argument values."""
+        values = self._argument_values(plan.field_def, details)
+        kwargs = {py: values[gql] for gql, py in plan.names if gql in values}
+        if plan.info_parameter:
+            kwargs[plan.info_parameter] = Info(_raw_info=info, _field=plan.definition)
+        return plan.call(source, **kwargs) if plan.takes_self else plan.call(**kwargs)
+
+    def _resolve(
         self,
-        plan: Resolver,
+        field_def: GraphQLField,
+        coerce: Callable[[Any], Any] | None,
+        produce: Callable[[GraphQLResolveInfo], Any],
         parent_type: GraphQLObjectType,
-        source: Any,
         field_details_list: FieldDetailsList,
         path: Path,
         position_context: Any,
     ) -> Any:
-        first = field_details_list[0]
-        field_def = plan.field_def
+        """graphql-core's execute_field for a field without middleware, `produce` standing for
+        its resolver; with `coerce`, a scalar or enum value is coerced directly."""
+        return_type = field_def.type
         nodes = [details.node for details in field_details_list]
         info = self.build_resolve_info(field_def, nodes, parent_type, path)
         try:
-            values = self._argument_values(field_def, first)
-            kwargs = {py: values[gql] for gql, py in plan.names if gql in values}
-            if plan.info_parameter:
-                kwargs[plan.info_parameter] = Info(_raw_info=info, _field=plan.definition)
-            result = plan.call(source, **kwargs) if plan.takes_self else plan.call(**kwargs)
+            result = produce(info)
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(
-                    field_def.type, field_details_list, info, path, result, position_context
+                    return_type, field_details_list, info, path, result, position_context
                 )
-            if plan.coerce is not None and result is not None and not isinstance(result, Exception):
-                coerced = plan.coerce(result)
+            if coerce is not None and result is not None and not isinstance(result, Exception):
+                coerced = coerce(result)
                 if coerced is not None and coerced is not Undefined:
                     return coerced
             completed = self.complete_value(
-                field_def.type, field_details_list, info, path, result, position_context
+                return_type, field_details_list, info, path, result, position_context
             )
             if self.is_awaitable(completed):
-                return self._settle(completed, field_def.type, field_details_list, path)
+                return self._settle(completed, return_type, field_details_list, path)
         except Exception as raw_error:
-            self.handle_field_error(raw_error, field_def.type, field_details_list, path)
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
         return completed
