@@ -145,8 +145,8 @@ class RowCache(Generic[V]):
         """`select_sql` selects the rows whose ids are in $1 (a bigint[]).
 
         Values live under aiocache's keys, in its serializer's format; reads go out as one
-        MGET, which a caller may put in a pipeline beside its other reads (the feed fetches
-        posts, counters, follows and authors in one round trip that way)."""
+        MGET, which a caller may put in a batch beside its other reads (the feed fetches posts,
+        counters, follows, authors and media in one round trip that way)."""
         self._cache = cache
         self._redis = redis
         self._reads = reads
