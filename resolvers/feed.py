@@ -27,8 +27,8 @@ async def home(
     if page.wants_ranking:
         await enqueue_ranking(ctx.runtime.jobs, user_id=ctx.viewer_id)
     # The page's posts and authors are loaded already: hand them to the request's loaders.
-    ctx.loaders.post.prime_many({p.id: p for p in page.posts})
-    ctx.loaders.user.prime_many(page.authors)
+    ctx.loaders.prime(ctx.loaders.post, {p.id: p for p in page.posts})
+    ctx.loaders.prime(ctx.loaders.user, page.authors)
     cursors = [
         to_cursor(p.post_id) if p.score is None else to_ranked_cursor(p.score, p.post_id)
         for p in page.positions

@@ -158,7 +158,7 @@ async def build_posts(
         missing = [m for m in media_ids if m not in by_id]
         if missing:
             by_id.update(await info.context.runtime.media.get_many(missing))
-        loaders.media.prime_many(by_id)
+        loaders.prime(loaders.media, by_id)
     return [
         _post(view, authors[view.author_id], [by_id[m] for m in view.media_ids if m in by_id])
         for view in views
