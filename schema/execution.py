@@ -35,6 +35,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLScalarType,
+    GraphQLStreamDirective,
     Undefined,
     VariableNode,
 )
@@ -254,6 +255,17 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_fields:
             return results
         return _gather_fields(results, awaitable_fields)
+
+    def get_stream_usage(self, field_details_list: FieldDetailsList, path: Path) -> Any:
+        """No list can be streamed where the schema has no @stream (validation refuses the
+        directive then): skip graphql-core's look for it on every list field."""
+        if not self._streams:
+            return None
+        return super().get_stream_usage(field_details_list, path)
+
+    @cached_property
+    def _streams(self) -> bool:
+        return self.schema.get_directive(GraphQLStreamDirective.name) is not None
 
     @cached_property
     def _short(self) -> bool:

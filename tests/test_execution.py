@@ -128,6 +128,7 @@ QUERIES = [
     "{ boxes { item { later } items { later } } }",  # async fields under attributes
     "{ boxes { item { failsLater } } }",  # an async error climbing through an attribute
     "{ boxes { items { name fails: failsLater } } }",
+    "{ items @stream(initialCount: 1) { id } }",  # no @stream in this schema: refused
 ]
 
 
