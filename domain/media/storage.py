@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import shutil
@@ -29,6 +30,13 @@ class ObjectStore(Protocol):
     ) -> tuple[str, dict[str, str]]: ...
     def public_url(self, key: str) -> str: ...
     async def close(self) -> None: ...
+
+
+@functools.lru_cache(maxsize=16_384)
+def _quoted(key: str) -> str:
+    """A key as it goes in a public URL: worked out once for the keys a feed shows again and
+    again (about a per cent of a feed page's time otherwise)."""
+    return quote(key)
 
 
 class LocalStore:
@@ -100,7 +108,7 @@ class LocalStore:
         return f"{self._public}/uploads/{quote(key)}?{query}", {"Content-Type": content_type}
 
     def public_url(self, key: str) -> str:
-        return f"{self._cdn or self._public + '/media'}/{quote(key)}"
+        return f"{self._cdn or self._public + '/media'}/{_quoted(key)}"
 
     async def close(self) -> None:
         return None
@@ -205,9 +213,9 @@ class S3Store:
 
     def public_url(self, key: str) -> str:
         if self._cdn:
-            return f"{self._cdn}/{quote(key)}"
+            return f"{self._cdn}/{_quoted(key)}"
         base = (self._endpoint or f"https://s3.{self._region}.amazonaws.com").rstrip("/")
-        return f"{base}/{self.bucket}/{quote(key)}"
+        return f"{base}/{self.bucket}/{_quoted(key)}"
 
     async def close(self) -> None:
         await self._stack.aclose()
