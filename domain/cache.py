@@ -67,6 +67,16 @@ def from_json(cls: type[V], data: dict[str, Any]) -> V:
 
 
 T = TypeVar("T")
+K = TypeVar("K")
+
+
+def remember(memo: dict[K, T], key: K, value: T, *, limit: int) -> None:
+    """Put `value` in a process-wide memo of at most `limit` entries, dropping the oldest entry
+    to make room for a new key."""
+    if key not in memo and len(memo) >= limit:
+        del memo[next(iter(memo))]
+    memo[key] = value
+
 
 DECODED_VIEWS = 4_096  # per kind of row, in each process
 
@@ -216,12 +226,8 @@ class RowCache(Generic[V]):
                     if change:
                         values.update(change)
                     view = from_json(self._view, values)
-                    if len(decoded) >= DECODED_VIEWS:
-                        del decoded[next(iter(decoded))]  # the oldest
-                    decoded[key] = view
-                if item_id not in last and len(last) >= DECODED_VIEWS:
-                    del last[next(iter(last))]  # the oldest
-                last[item_id] = view
+                    remember(decoded, key, view, limit=DECODED_VIEWS)
+                remember(last, item_id, view, limit=DECODED_VIEWS)
                 found[item_id] = view
             return self._complete(found, [] if cached_only else wanted, changes)
 

@@ -8,6 +8,7 @@ from enum import Enum
 
 import strawberry
 
+from domain.cache import remember
 from domain.media.store import MediaView
 from domain.pagination import Page
 from domain.posts.queries import HashtagRow
@@ -183,9 +184,7 @@ def _post(view: PostView, author: UserView, media: list[MediaView]) -> Post:
     ):
         return built[3]
     post = Post.from_view(view, author=author, media=media)
-    if len(_built) >= BUILT_POSTS:
-        del _built[next(iter(_built))]  # the oldest
-    _built[view.id] = (view, author, media, post)
+    remember(_built, view.id, (view, author, media, post), limit=BUILT_POSTS)
     return post
 
 

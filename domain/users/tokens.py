@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from tortoise.transactions import in_transaction
 
+from domain.cache import remember
 from domain.errors import DomainError, ErrorCode
 from domain.ids import next_id
 from domain.users.models import RefreshToken
@@ -77,10 +78,9 @@ def decode_access_token(token: str, *, secret: str) -> int:
         raise DomainError(ErrorCode.INVALID_TOKEN, "The access token is not valid.") from None
     if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
         raise DomainError(ErrorCode.INVALID_TOKEN, "The access token is not valid.")
-    if len(_VERIFIED) >= _VERIFIED_MAX:
-        del _VERIFIED[next(iter(_VERIFIED))]  # the oldest entry
-    _VERIFIED[(secret, token)] = (int(claims["sub"]), int(claims["exp"]))
-    return int(claims["sub"])
+    user_id = int(claims["sub"])
+    remember(_VERIFIED, (secret, token), (user_id, int(claims["exp"])), limit=_VERIFIED_MAX)
+    return user_id
 
 
 def _digest(token: str) -> str:
