@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from graphql import (
     ExecutionResult,
@@ -49,6 +49,8 @@ from strawberry.types import Info
 from strawberry.types.base import StrawberryMaybe, StrawberryOptional
 from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
+
+from domain.cache import remember
 
 _PLAIN_ARGUMENTS = (int, str, float, bool)
 
@@ -126,10 +128,30 @@ async def _gather_fields(results: dict[str, Any], awaitable_fields: list[str]) -
     return results
 
 
-# Argument values of fields whose arguments are literals, by field node (nodes of documents in
-# the parser cache come back request after request).
+Obj = TypeVar("Obj")
+W = TypeVar("W")
+
+
+class ByIdentity(Generic[Obj, W]):
+    """Values by the identity of an object that comes back request after request (a document
+    from the parser cache, its nodes), at most `limit` of them. Each object is kept with its
+    value, so its id cannot be another object's meanwhile."""
+
+    def __init__(self, limit: int) -> None:
+        self._memo: dict[int, tuple[Obj, W]] = {}
+        self._limit = limit
+
+    def get(self, obj: Obj) -> W | None:
+        known = self._memo.get(id(obj))
+        return known[1] if known is not None and known[0] is obj else None
+
+    def put(self, obj: Obj, value: W) -> None:
+        remember(self._memo, id(obj), (obj, value), limit=self._limit)
+
+
+# Argument values of fields whose arguments are literals, by field node.
 LITERAL_ARGUMENTS = 10_000
-_literal_arguments: dict[int, tuple[FieldNode, dict[str, Any]]] = {}
+_literal_arguments = ByIdentity[FieldNode, dict[str, Any]](LITERAL_ARGUMENTS)
 
 
 def _passes_through(type_: object) -> bool:
@@ -333,15 +355,13 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
                 details.fragment_variable_values,
                 self.hide_suggestions,
             )
-        known = _literal_arguments.get(id(node))
-        if known is not None and known[0] is node:
-            return dict(known[1])
+        known = _literal_arguments.get(node)
+        if known is not None:
+            return dict(known)
         values = get_argument_values(
             field_def, node, self.variable_values, None, self.hide_suggestions
         )
-        if len(_literal_arguments) >= LITERAL_ARGUMENTS:
-            _literal_arguments.clear()
-        _literal_arguments[id(node)] = (node, dict(values))  # the node, so its id stays its own
+        _literal_arguments.put(node, dict(values))
         return values
 
     async def _settle(

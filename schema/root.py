@@ -24,7 +24,7 @@ from strawberry.tools import merge_types
 from config.settings import Settings
 from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
-from schema.execution import ShortPathContext
+from schema.execution import ByIdentity, ShortPathContext
 from schema.feed import FeedQuery
 from schema.graph import GraphMutation
 from schema.media import Media, MediaMutation
@@ -85,23 +85,23 @@ class ValidatedDocuments(SchemaExtension):
     """Remembers the validation of each parsed document, as Strawberry's ValidationCache does,
     but finds it by the document's identity: ParserCache hands back the very same document for
     the same query text, and ValidationCache's lookup hashes the whole document tree on every
-    request. A document is kept with its entry, so its id cannot be another's meanwhile."""
+    request."""
 
-    _known: ClassVar[dict[int, tuple[DocumentNode, object, tuple[object, ...], list[Any]]]] = {}
+    _known: ClassVar[ByIdentity[DocumentNode, tuple[object, tuple[object, ...], list[Any]]]] = (
+        ByIdentity(VALIDATED_DOCUMENTS)
+    )
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document, schema = context.graphql_document, context.schema._schema
         rules = tuple(context.validation_rules)
-        known = self._known.get(id(document))
-        if known is not None and known[0] is document and known[1] is schema and known[2] == rules:
-            errors = known[3]
+        assert document is not None
+        known = self._known.get(document)
+        if known is not None and known[0] is schema and known[1] == rules:
+            errors = known[2]
         else:
-            assert document is not None
             errors = validate(schema, document, rules)
-            if len(self._known) >= VALIDATED_DOCUMENTS:
-                self._known.clear()
-            self._known[id(document)] = (document, schema, rules, errors)
+            self._known.put(document, (schema, rules, errors))
         context.pre_execution_errors = errors
         yield
 
