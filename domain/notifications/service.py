@@ -8,7 +8,7 @@ the actor already there, or the event's row already made.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,9 @@ class Event:
     key: str  # unique per event, e.g. "comment:<comment id>"
     post_id: int | None = None
     comment_id: int | None = None
+    # When it happened, as an id made then: notifications sort by it, not by when a worker
+    # got to the event (a worker runs several at once, in no set order).
+    at: int = field(default_factory=next_id)
 
     def to_job(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,7 +60,7 @@ async def record(event: Event, *, redis: Redis) -> int | None:
         rows = await connections.get("default").execute_query_dict(
             "/* notifications.insert */ INSERT INTO notifications (id, user_id, kind, post_id,"
             " comment_id, actor_ids, actor_count, sort_id, event_key, read, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, 1, $1, $7, false, now())"
+            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, 1, $7, $8, false, now())"
             " ON CONFLICT (event_key) DO NOTHING RETURNING id",
             [
                 next_id(),
@@ -66,6 +69,7 @@ async def record(event: Event, *, redis: Redis) -> int | None:
                 event.post_id,
                 event.comment_id,
                 json.dumps([event.actor_id]),
+                event.at,
                 event.key,
             ],
         )
@@ -94,20 +98,21 @@ async def _record_like(event: Event) -> int | None:
                 return None  # this like is counted already (a job that ran twice)
             await tx.execute_query(
                 "/* notifications.grow_like_group */ UPDATE notifications SET actor_ids = $2,"
-                " actor_count = actor_count + 1, sort_id = $3 WHERE id = $1",
-                [rows[0]["id"], json.dumps([event.actor_id, *actors][:MAX_ACTORS]), next_id()],
+                " actor_count = actor_count + 1, sort_id = GREATEST(sort_id, $3) WHERE id = $1",
+                [rows[0]["id"], json.dumps([event.actor_id, *actors][:MAX_ACTORS]), event.at],
             )
             return int(rows[0]["id"])
         new_id = next_id()
         await tx.execute_query(
             "/* notifications.insert */ INSERT INTO notifications (id, user_id, kind, post_id,"
             " comment_id, actor_ids, actor_count, sort_id, event_key, read, created_at)"
-            " VALUES ($1, $2, 'LIKE', $3, NULL, $4::jsonb, 1, $1, $5, false, now())",
+            " VALUES ($1, $2, 'LIKE', $3, NULL, $4::jsonb, 1, $5, $6, false, now())",
             [
                 new_id,
                 event.recipient_id,
                 event.post_id,
                 json.dumps([event.actor_id]),
+                event.at,
                 f"like-group:{new_id}",
             ],
         )
