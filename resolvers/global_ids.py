@@ -66,16 +66,8 @@ def to_cursor(position: int) -> str:
 
 def page_arguments(first: int | None, after: str | None) -> tuple[int, int | None]:
     """Checked `first` and the position inside `after`, or a GraphQL error."""
-    if first is None:
-        first = DEFAULT_PAGE_SIZE
-    if not 0 <= first <= MAX_PAGE_SIZE:
-        raise ClientError(f"'first' must be between 0 and {MAX_PAGE_SIZE}; got {first}.")
-    if after is None:
-        return first, None
-    tag, _, raw = _decode_safely(after).partition(":")
-    if tag != "c":
-        raise _not_a_cursor()
-    return first, _position(raw)
+    limit = _checked_first(first)
+    return limit, None if after is None else _plain_position(_decode_safely(after))
 
 
 def to_ranked_cursor(score: float, position: int) -> str:
@@ -88,11 +80,12 @@ def ranked_page_arguments(
 ) -> tuple[int, tuple[float | None, int] | None]:
     """Like page_arguments, for a list whose cursors may also be ranked ones: the position
     inside `after` as (score or None, position)."""
-    text = "" if after is None else _decode_safely(after)
+    limit = _checked_first(first)
+    if after is None:
+        return limit, None
+    text = _decode_safely(after)
     if not text.startswith("r:"):
-        limit, position = page_arguments(first, after)
-        return limit, None if position is None else (None, position)
-    limit, _ = page_arguments(first, None)
+        return limit, (None, _plain_position(text))
     parts = text.split(":")
     if len(parts) != 3:
         raise _not_a_cursor()
@@ -103,6 +96,22 @@ def ranked_page_arguments(
     if not math.isfinite(score):
         raise _not_a_cursor()
     return limit, (score, _position(parts[2]))
+
+
+def _checked_first(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise ClientError(f"'first' must be between 0 and {MAX_PAGE_SIZE}; got {first}.")
+    return first
+
+
+def _plain_position(text: str) -> int:
+    """The position in a decoded plain cursor ("c:<position>")."""
+    tag, _, raw = text.partition(":")
+    if tag != "c":
+        raise _not_a_cursor()
+    return _position(raw)
 
 
 def _position(raw: str) -> int:
