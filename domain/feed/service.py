@@ -41,6 +41,7 @@ class Loaded:
 
     authors: dict[int, UserView] = field(default_factory=dict)
     media: dict[int, MediaView] = field(default_factory=dict)
+    with_media: bool = True  # whether to read the media at all
 
 
 async def fanout_post(*, post_id: int, stores: FeedStores) -> int:
@@ -190,10 +191,12 @@ async def read_page(
     after: Position | None,
     stores: FeedStores,
     ranked: bool = False,
+    with_media: bool = True,
 ) -> FeedPage:
     """A page of the viewer's feed below `after`: newest first, or with `ranked`, by the
     ranking job's scores where a snapshot of them exists (see domain/ranking) and newest first
-    below it.
+    below it. `with_media=False` leaves out the posts' media (the ranking job has no use for
+    them).
 
     Sources: the cached window (above its floor), the newest posts of very large accounts the
     viewer follows (pulled, not pushed), and past the window's floor, Postgres. Posts that were
@@ -218,7 +221,7 @@ async def read_page(
     if not kept:
         await rebuild(user_id=viewer_id, stores=stores)
         cached, floor = await _window(stores, viewer_id, below=cursor, count=want)
-    loaded = Loaded()
+    loaded = Loaded(with_media=with_media)
     head: list[tuple[PostView, Position]] = []
     wants_ranking = False
     if snapshot is not None:
@@ -324,7 +327,7 @@ async def _visible(
     hold, are left to the caller (most of these posts may not make the page)."""
     ids = [post_id for post_id, _ in entries]
     author_ids = {author for _, author in entries}
-    seen = (stores.posts.posts.last_read(post_id) for post_id in ids)
+    seen = (stores.posts.posts.last_read(post_id) for post_id in ids) if loaded.with_media else ()
     media_ids = {m for view in seen if view is not None for m in view.media_ids}
     batch = stores.feeds.reads.batch()
     posts_read = stores.posts.queue_posts(batch, ids)

@@ -57,7 +57,9 @@ async def affinities(user_id: int, author_ids: list[int]) -> dict[int, int]:
 async def rank_feed(*, user_id: int, stores: feed.FeedStores) -> int:
     """Score the newest posts of the user's feed and replace their snapshot (idempotent: a
     second run writes the same kind of snapshot). Returns how many posts it ranked."""
-    page = await feed.read_page(viewer_id=user_id, first=RANK_CANDIDATES, after=None, stores=stores)
+    page = await feed.read_page(
+        viewer_id=user_id, first=RANK_CANDIDATES, after=None, stores=stores, with_media=False
+    )
     close = await affinities(user_id, sorted({p.author_id for p in page.posts} - {user_id}))
     now = datetime.now(UTC)
     scores = {
