@@ -1,4 +1,5 @@
-"""Factory helpers: accounts and follows made straight through the domain, tokens to act as them."""
+"""Factory helpers: accounts and follows made straight through the domain, tokens to act as them,
+and posts made through the API."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from domain.users.models import User
 from domain.users.store import UserStore
 from domain.users.tokens import create_access_token
 from resolvers.global_ids import to_global_id
+from tests.client import GraphQLClient
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -80,3 +82,20 @@ async def make_media(
 
 def media_gid(media: Media) -> str:
     return to_global_id("Media", media.id)
+
+
+async def create_post(
+    client: GraphQLClient,
+    token: str,
+    media: list[Media],
+    caption: str = "",
+    *,
+    fields: str = "post { id }",
+) -> dict[str, Any]:
+    """createPost through the API, as the token's user; its payload (`fields` of it)."""
+    return await client.mutate(
+        "createPost",
+        fields,
+        {"mediaIds": [media_gid(m) for m in media], "caption": caption},
+        token=token,
+    )

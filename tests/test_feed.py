@@ -19,7 +19,7 @@ from domain.posts import service as posts
 from domain.users.models import User
 from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
-from tests.factories import follow, gid, make_media, make_user, media_gid, token_for
+from tests.factories import create_post, follow, gid, make_media, make_user, token_for
 from tests.jobs import drain
 from workers.queues import FANOUT_QUEUE
 
@@ -135,13 +135,7 @@ async def test_own_post_is_in_own_feed_at_once(client: GraphQLClient, settings: 
     ana = await make_user("ana")
     token = token_for(ana, settings)
     assert captions(await page(client, token)) == []
-    media = await make_media(ana)
-    await client.mutate(
-        "createPost",
-        "post { id }",
-        {"mediaIds": [media_gid(media)], "caption": "mine"},
-        token=token,
-    )
+    await create_post(client, token, [await make_media(ana)], "mine")
     # No worker has run: the author's own feed took it in the request.
     assert captions(await page(client, token)) == ["mine"]
 

@@ -15,7 +15,7 @@ from domain.posts import service as posts
 from domain.users.models import User
 from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
-from tests.factories import gid, make_media, make_user, token_for
+from tests.factories import create_post, gid, make_media, make_user, token_for
 from tests.jobs import drain
 from tests.ws import connect, listening, receive
 from workers.queues import DEFAULT_QUEUE
@@ -90,13 +90,7 @@ async def test_comments_follows_requests_and_mentions(
     )
     await client.mutate("follow", "status", {"userId": gid(ana)}, token=bo_token)
     await client.mutate("follow", "status", {"userId": gid(hiro)}, token=bo_token)
-    media = await make_media(bo)
-    await client.mutate(
-        "createPost",
-        "post { id }",
-        {"mediaIds": [to_global_id("Media", media.id)], "caption": "with @ana"},
-        token=bo_token,
-    )
+    await create_post(client, bo_token, [await make_media(bo)], "with @ana")
     await drain(DEFAULT_QUEUE, settings=settings, runtime=runtime)
 
     kinds = [e["node"]["kind"] for e in (await listed(client, token_for(ana, settings)))["edges"]]

@@ -10,6 +10,7 @@ from config.settings import Settings
 from domain.media.models import Media
 from domain.posts.models import Comment, Hashtag, Like, Post
 from domain.users.models import User
+from tests import factories
 from tests.client import GraphQLClient
 from tests.factories import follow, gid, make_media, make_user, media_gid, token_for
 from tests.jobs import drain
@@ -23,12 +24,7 @@ GET_POST = "query($id: ID!) { post(id: $id) { id caption likeCount commentCount 
 async def create_post(
     client: GraphQLClient, token: str, media: list[Media], caption: str = ""
 ) -> dict[str, Any]:
-    return await client.mutate(
-        "createPost",
-        POST,
-        {"mediaIds": [media_gid(m) for m in media], "caption": caption},
-        token=token,
-    )
+    return await factories.create_post(client, token, media, caption, fields=POST)
 
 
 async def test_create_a_photo_post(client: GraphQLClient, settings: Settings) -> None:

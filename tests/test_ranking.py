@@ -12,7 +12,7 @@ from config.runtime import Runtime
 from config.settings import Settings
 from domain.ranking import service as ranking
 from tests.client import GraphQLClient
-from tests.factories import follow, make_media, make_user, media_gid, token_for
+from tests.factories import create_post, follow, make_media, make_user, token_for
 from tests.jobs import drain
 from tests.test_feed import bulk_posts
 from workers.queues import RANKING_QUEUE
@@ -119,13 +119,7 @@ async def test_own_new_post_tops_a_ranked_feed_at_once(
     assert await read_all(client, token, "RANKED", first=10) == ["5000 likes"]
 
     # when: the reader posts
-    media = await make_media(reader)
-    await client.mutate(
-        "createPost",
-        "post { id }",
-        {"mediaIds": [media_gid(media)], "caption": "mine"},
-        token=token,
-    )
+    await create_post(client, token, [await make_media(reader)], "mine")
 
     # then: their post is on top at once, and a new ranking is asked for
     assert await read_all(client, token, "RANKED", first=10) == ["mine", "5000 likes"]
