@@ -24,12 +24,13 @@ from strawberry.tools import merge_types
 from config.settings import Settings
 from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
-from schema.execution import ByIdentity, ShortPathContext
+from schema.execution import ShortPathContext
 from schema.feed import FeedQuery
 from schema.graph import GraphMutation
 from schema.media import Media, MediaMutation
 from schema.messaging import Message, MessagingMutation, MessagingQuery, Thread
 from schema.notifications import Notification, NotificationMutation, NotificationQuery
+from schema.plans import ByIdentity
 from schema.post import Comment, Hashtag, Post
 from schema.posts import PostMutation
 from schema.query import UserQuery

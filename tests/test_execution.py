@@ -1,18 +1,23 @@
-"""The short path through execution (schema/execution.py) answers exactly as Strawberry's own:
-the same data and the same errors, at the same paths, for every kind of field it shortens and
-for those it leaves alone."""
+"""The short path through execution (schema/execution.py) and compiled queries
+(schema/compiled.py) answer exactly as Strawberry's own: the same data and the same errors, at
+the same paths, for every kind of field they shorten and for those they leave alone."""
 
 from __future__ import annotations
 
 import enum
+import gc
+import warnings
 from typing import Any
 
 import pytest
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
-from schema.execution import PLANS, Attribute, ObjectAttribute, Resolver, ShortPathContext
+from schema.compiled import Objects
+from schema.execution import ShortPathContext
+from schema.plans import PLANS, Attribute, ObjectAttribute, Resolver
 
 
 @strawberry.enum
@@ -25,15 +30,32 @@ class Boom(Exception):
     pass
 
 
-@strawberry.type
-class Item:
-    id: strawberry.ID
+@strawberry.interface
+class Named:
     name: str
+
+
+@strawberry.type
+class Item(Named):  # with an interface: Strawberry gives Item an is_type_of
+    id: strawberry.ID
     count: int
     size: Size
     note: str | None
     tags: list[str]
     broken_name: str = strawberry.field(name="brokenName", default="")
+    grid: list[list[int]] = strawberry.field(default_factory=lambda: [[1, 2], [3]])
+
+    @strawberry.field
+    def pair(self) -> list[int]:
+        return (self.count, self.count)  # type: ignore[return-value]  # a tuple is a list too
+
+    @strawberry.field
+    def counted(self) -> list[int]:
+        return iter(range(self.count))  # type: ignore[return-value]  # an iterable, not a list
+
+    @strawberry.field
+    async def twin(self) -> Item:
+        return self
 
     @strawberry.field
     def label(self, info: Info, width: int | None = None, size: Size = Size.SMALL) -> str:
@@ -97,6 +119,14 @@ class Query:
     def first(self) -> Item:
         return ITEMS[0]
 
+    @strawberry.field
+    def named(self) -> list[Named]:
+        return [ITEMS[0]]
+
+    @strawberry.field
+    def not_an_item(self) -> Item:
+        return BOXES[0]  # type: ignore[return-value]  # an object of the wrong type
+
 
 class WatchEachField(SchemaExtension):
     """An extension with a resolve hook (graphql-core middleware): every field takes the usual
@@ -129,12 +159,20 @@ QUERIES = [
     "{ boxes { item { failsLater } } }",  # an async error climbing through an attribute
     "{ boxes { items { name fails: failsLater } } }",
     "{ items @stream(initialCount: 1) { id } }",  # no @stream in this schema: refused
+    "{ __typename first { __typename grid pair twin { later twin { name __typename } } } }",
+    "{ first { counted } }",
+    "{ named { name ... on Item { id } } }",  # an interface
+    "{ notAnItem { id } }",
+    "query($yes: Boolean!) { first { id @include(if: $yes) name @skip(if: $yes) } }",
+    "{ first { ...on Item { ... { id } } } ...Q } fragment Q on Query { first { name } }",
 ]
 
 
 async def answer(schema: strawberry.Schema, query: str) -> dict[str, Any]:
     result = await schema.execute(
-        query, variable_values={"w": 320, "s": "LARGE"}, context_value={"prefix": "~"}
+        query,
+        variable_values={"w": 320, "s": "LARGE", "yes": True},
+        context_value={"prefix": "~"},
     )
     return {"data": result.data, "errors": [(e.message, e.path) for e in result.errors or []]}
 
@@ -182,3 +220,104 @@ async def test_arguments_are_worked_out_per_document_and_per_variables() -> None
         literal = f"{{ first {{ label(width: {width}) }} }}"
         result = await short.execute(literal, context_value={"prefix": ""})
         assert result.data == {"first": {"label": f"a:{width}:s"}}
+
+
+class Watched(ShortPathContext):
+    """Notes whether each query ran compiled, and whether it was given up."""
+
+    runs: list[str] = []
+
+    def _run_compiled(self, steps: Objects, *args: Any) -> Any:
+        self.runs.append("compiled")
+        return super()._run_compiled(steps, *args)
+
+    def _fields(self, parent_type: Any, source: Any, path: Any, *args: Any) -> Any:
+        if path is None:
+            self.runs.append("usual")
+        return super()._fields(parent_type, source, path, *args)
+
+
+@pytest.mark.parametrize(
+    ("query", "runs"),
+    [
+        ("{ first { id name count size note tags label } }", ["compiled"]),
+        ("{ __typename first { __typename grid pair twin { later } } }", ["compiled"]),
+        ("{ first { twin { later twin { name later(by: 5) } } } }", ["compiled"]),
+        # given up: a raised error, a null where none may be, an iterable that is not a list,
+        # an object of the wrong type, an async error; each runs again the usual way
+        ("{ items { shout(loud: true) } }", ["compiled", "usual"]),
+        ("{ items { id name count } }", ["compiled", "usual"]),
+        ("{ items { later(by: 2) name } }", ["compiled", "usual"]),  # with awaitables pending
+        ("{ first { counted } }", ["compiled", "usual"]),
+        ("{ notAnItem { id } }", ["compiled", "usual"]),
+        ("{ boxes { item { failsLater } } }", ["compiled", "usual"]),
+        # not compiled: directives, an interface, introspection
+        ("query($yes: Boolean!) { first { id @include(if: $yes) } }", ["usual"]),
+        ("{ named { name } }", ["usual"]),
+        ("{ __schema { queryType { name } } }", ["usual"]),
+    ],
+)
+async def test_which_queries_run_compiled(query: str, runs: list[str]) -> None:
+    stock = strawberry.Schema(query=Query)
+    watched = strawberry.Schema(query=Query, execution_context_class=Watched)
+    Watched.runs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a coroutine left un-awaited by a given-up run
+        assert await answer(watched, query) == await answer(stock, query)
+        gc.collect()
+    assert Watched.runs == runs
+
+
+@strawberry.type
+class Leaf:
+    n: int
+
+    @strawberry.field
+    async def loaded(self, info: Info) -> int:
+        return await info.context["loader"].load(self.n)
+
+
+@strawberry.type
+class Branch:
+    leaves: list[Leaf]
+
+    @strawberry.field
+    async def more(self) -> list[Leaf]:
+        return [Leaf(n=n + 100) for n in range(2)]
+
+
+@strawberry.type
+class Tree:
+    @strawberry.field
+    def branches(self) -> list[Branch]:
+        return [Branch(leaves=[Leaf(n=n), Leaf(n=n + 10)]) for n in range(3)]
+
+
+async def test_awaitables_of_one_level_are_awaited_together() -> None:
+    """Data loaders batch under compiled queries: every `later` of a level is one batch."""
+    batches: list[list[int]] = []
+
+    async def load(keys: list[int]) -> list[int]:
+        batches.append(keys)
+        return [key * 10 for key in keys]
+
+    schema = strawberry.Schema(query=Tree, execution_context_class=Watched)
+    Watched.runs = []
+    result = await schema.execute(
+        "{ branches { leaves { loaded } more { loaded } } }",
+        context_value={"loader": DataLoader(load_fn=load)},
+    )
+    assert result.errors is None
+    assert Watched.runs == ["compiled"]
+    assert result.data == {
+        "branches": [
+            {
+                "leaves": [{"loaded": n * 10}, {"loaded": (n + 10) * 10}],
+                "more": [{"loaded": 1000}, {"loaded": 1010}],
+            }
+            for n in range(3)
+        ]
+    }
+    assert sorted(batches[0]) == [0, 1, 2, 10, 11, 12]  # the leaves, in one batch
+    assert sorted(batches[1]) == [100, 101]  # the more's leaves, once `more` was awaited
+    assert len(batches) == 2
