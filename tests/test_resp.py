@@ -86,9 +86,10 @@ async def test_a_connection_killed_while_idle_is_replaced(redis: Redis, reads: R
     await seed(redis)
     first = reads.batch()
     first.get("s")
-    await first.execute()  # one connection, idle in the pool now
+    await first.execute()  # the connection, idle now
+    assert reads._pipeline is not None and reads._pipeline.transport is not None
 
-    host, port = reads._idle[0].writer.get_extra_info("sockname")[:2]
+    host, port = reads._pipeline.transport.get_extra_info("sockname")[:2]
     await redis.client_kill(f"{host}:{port}")
 
     batch = reads.batch()
@@ -144,6 +145,34 @@ async def test_the_urls_database_and_credentials_are_used(redis: Redis, settings
         await redis.acl_deluser("shutter_reads")
         await in_db3.delete("only-in-3")
         await in_db3.aclose()
+
+
+async def test_batches_of_one_turn_share_one_connection_and_one_write(
+    redis: Redis, reads: Reads
+) -> None:
+    # given: the connection open, and what Redis has read so far
+    await seed(redis)
+    warm = reads.batch()
+    warm.get("t")
+    await warm.execute()
+    named = [client["name"] for client in await redis.client_list()].count("shutter-reads")
+    before = int((await redis.info("stats"))["total_reads_processed"])
+
+    # when: 50 requests read at once, each its own batch
+    async def one(i: int) -> list[Any]:
+        batch = reads.batch()
+        batch.get("s")
+        batch.mget(["t", f"missing-{i}"])
+        return await batch.execute()
+
+    got = await asyncio.gather(*(one(i) for i in range(50)))
+
+    # then: each has its own replies, and Redis read them all in a few reads (the INFO calls
+    # around them are two), on the one connection
+    assert got == [["héllo", ["2", None]]] * 50
+    after = int((await redis.info("stats"))["total_reads_processed"])
+    assert after - before <= 5
+    assert [client["name"] for client in await redis.client_list()].count("shutter-reads") == named
 
 
 def test_an_empty_batch_needs_no_connection() -> None:
