@@ -87,7 +87,8 @@ async def test_a_connection_killed_while_idle_is_replaced(redis: Redis, reads: R
     first = reads.batch()
     first.get("s")
     await first.execute()  # the connection, idle now
-    assert reads._pipeline is not None and reads._pipeline.transport is not None
+    assert reads._pipeline is not None
+    assert reads._pipeline.transport is not None
 
     host, port = reads._pipeline.transport.get_extra_info("sockname")[:2]
     await redis.client_kill(f"{host}:{port}")
