@@ -241,6 +241,8 @@ class RowCache(Generic[V]):
             token = await take_leases(self._redis, map(self._redis_key, missing))
             rows = await connections.get("default").execute_query_dict(self._sql, [missing])
             fresh = [self._from_row(row) for row in rows]
+            for view in fresh:
+                remember(self._last, view.id, view, limit=DECODED_VIEWS)
             if fresh:
                 await self.fill(token, fresh)
             changes = changes or {}

@@ -15,6 +15,7 @@ from domain.feed import service as feed
 from domain.feed import store as feed_store
 from domain.feed.store import FEED_SIZE, FeedStore, Position
 from domain.ids import next_id
+from domain.media.models import Media
 from domain.posts import service as posts
 from domain.users.models import User
 from resolvers.global_ids import to_global_id
@@ -359,3 +360,36 @@ async def test_a_feed_read_again_shows_new_counts_and_edits(
     assert (await client.query(query, token=token))["feed"]["edges"] == [
         {"node": {"caption": "edited", "likeCount": 1, "author": {"fullName": "Ana"}}}
     ]
+
+
+async def test_media_read_ready_and_attached_are_not_read_again(runtime: Runtime) -> None:
+    # given: an upload still processing, not attached to any post
+    ana, bo = await make_user("ana"), await make_user("bo")
+    upload = await make_media(ana, status="PROCESSING")
+    await runtime.media.get(upload.id)
+    assert runtime.media.settled([upload.id]) == ({}, [upload.id])
+
+    # when: it is READY (not yet attached: not settled), then posted
+    await Media.filter(id=upload.id).update(status="READY")
+    await runtime.media.invalidate(upload.id)
+    ready = await runtime.media.get(upload.id)
+    assert ready is not None
+    assert ready.status == "READY"
+    assert runtime.media.settled([upload.id]) == ({}, [upload.id])
+    await follow(bo, ana, runtime.users)
+    post_id = await posts.create_post(
+        author_id=ana.id, media_ids=[upload.id], stores=runtime.post_stores, caption=""
+    )
+    await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    await runtime.media.get(upload.id)  # as the page's loader reads it
+
+    # then: READY and attached, it is settled: pages take it without asking Redis
+    known, others = runtime.media.settled([upload.id])
+    assert others == []
+    assert known[upload.id].attached_at is not None
+    await runtime.redis.delete(*await runtime.redis.keys("c:media:*"))
+    for _ in range(2):  # the first read learns the post's media ids
+        shown = await feed.read_page(
+            viewer_id=bo.id, first=5, after=None, stores=runtime.feed_stores
+        )
+    assert shown.media == known

@@ -324,7 +324,8 @@ async def _visible(
     with their counters, the follow check, their authors and their media (into `loaded`) in one
     round trip. Which media to read is known from the posts as this process last read them (a
     post's media never change); those of posts it has not read lately, and those Redis does not
-    hold, are left to the caller (most of these posts may not make the page)."""
+    hold, are left to the caller (most of these posts may not make the page). Media that were
+    READY and attached when last read are not read again (see MediaStore.settled)."""
     ids = [post_id for post_id, _ in entries]
     author_ids = {author for _, author in entries}
     seen = (stores.posts.posts.last_read(post_id) for post_id in ids) if loaded.with_media else ()
@@ -333,9 +334,9 @@ async def _visible(
     posts_read = stores.posts.queue_posts(batch, ids)
     follows_read = stores.users.queue_follows_among(batch, viewer_id, author_ids - {viewer_id})
     authors_read = stores.users.rows.queue_get(batch, sorted(author_ids - loaded.authors.keys()))
-    media_read = stores.media.queue_get(
-        batch, sorted(media_ids - loaded.media.keys()), cached_only=True
-    )
+    settled, unsettled = stores.media.settled(media_ids - loaded.media.keys())
+    loaded.media.update(settled)
+    media_read = stores.media.queue_get(batch, sorted(unsettled), cached_only=True)
     results = iter(await batch.execute())
     posts, followed, found_authors, found_media = (
         posts_read(results),
