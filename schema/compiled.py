@@ -116,9 +116,10 @@ class Pending:
     key: Any
 
 
-_NOT_COMPILED = object()
 COMPILED_OPERATIONS = 1_000
-_compiled = ByIdentity[OperationDefinitionNode, Any](COMPILED_OPERATIONS)
+_compiled = ByIdentity[OperationDefinitionNode, tuple[GraphQLObjectType, "Objects | None"]](
+    COMPILED_OPERATIONS
+)
 
 
 def _has_directives(node: Any) -> bool:
@@ -137,15 +138,17 @@ def compiled(
 ) -> Objects | None:
     """The compiled steps of this context's query, or None where it cannot be compiled."""
     operation = context.operation
-    found = _compiled.get(operation)
-    if found is None:
-        found = _NOT_COMPILED
-        if not _has_directives(operation) and not any(
-            _has_directives(fragment.definition) for fragment in context.fragments.values()
-        ):
-            found = _Compiler(context).objects(root_type, grouped_field_set, nullable=False)
-        _compiled.put(operation, found if found is not None else _NOT_COMPILED)
-    return found if isinstance(found, Objects) else None
+    known = _compiled.get(operation)
+    # The parser cache may hand the same document to another schema (tests build several).
+    if known is not None and known[0] is root_type:
+        return known[1]
+    steps = None
+    if not _has_directives(operation) and not any(
+        _has_directives(fragment.definition) for fragment in context.fragments.values()
+    ):
+        steps = _Compiler(context).objects(root_type, grouped_field_set, nullable=False)
+    _compiled.put(operation, (root_type, steps))
+    return steps
 
 
 class _Compiler:
@@ -168,8 +171,10 @@ class _Compiler:
             if name == "__typename":
                 steps.append(Step(key, None, details, nodes, None))
                 continue
+            if name.startswith("__"):
+                return None  # introspection
             found = plan(self.context.schema, type_, name)
-            if found is None or name.startswith("__"):
+            if found is None:
                 return None
             completion = None
             if not isinstance(found, Attribute):

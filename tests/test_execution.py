@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import strawberry
 from strawberry.dataloader import DataLoader
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.types import Info
 
 from schema.compiled import Objects
@@ -321,3 +321,31 @@ async def test_awaitables_of_one_level_are_awaited_together() -> None:
     assert sorted(batches[0]) == [0, 1, 2, 10, 11, 12]  # the leaves, in one batch
     assert sorted(batches[1]) == [100, 101]  # the more's leaves, once `more` was awaited
     assert len(batches) == 2
+
+
+@strawberry.type
+class OtherQuery:
+    @strawberry.field
+    def first(self) -> Box:
+        return BOXES[0]
+
+
+async def test_a_document_shared_by_two_schemas_runs_on_each_its_own() -> None:
+    """The parser cache hands the same document to every schema that parses the same text."""
+    items = strawberry.Schema(
+        query=Query, extensions=[lambda: ParserCache(maxsize=10)], execution_context_class=Watched
+    )
+    boxes = strawberry.Schema(
+        query=OtherQuery,
+        extensions=[lambda: ParserCache(maxsize=10)],
+        execution_context_class=Watched,
+    )
+    Watched.runs = []
+    for _ in range(2):
+        assert (await items.execute("{ first { __typename } }")).data == {
+            "first": {"__typename": "Item"}
+        }
+        assert (await boxes.execute("{ first { __typename } }")).data == {
+            "first": {"__typename": "Box"}
+        }
+    assert Watched.runs == ["compiled"] * 4
