@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from functools import partial
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache, partial
 from typing import Any, ClassVar
 
 import strawberry
-from graphql import DocumentNode, validate
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-)
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse, validate
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
@@ -68,10 +61,68 @@ class RememberedNames(NameConverter):
         return converted
 
 
-class MaskInternalErrors(MaskErrors):
-    """MaskErrors, whose check of each result (an isinstance against a runtime-checkable
-    Protocol) cost a per cent of a feed page: a plain look at `errors` does the same. Should
-    Strawberry rename the method, its own check simply runs again."""
+PARSED_DOCUMENTS = 1_000
+VALIDATED_DOCUMENTS = 1_000
+
+
+@lru_cache(maxsize=PARSED_DOCUMENTS)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    """The parsed document of this query text: the very same object for the same text."""
+    return parse(query, max_tokens=max_tokens)
+
+
+class Guards(MaskErrors):
+    """The guard rails of every operation, in one extension (Strawberry works out each
+    extension's hooks anew for every operation: five extensions cost a twentieth of a feed
+    page, one costs a fifth of that):
+
+    - documents longer than `max_tokens` tokens are refused while parsing, and parsed
+      documents are kept (ParserCache and MaxTokensLimiter in one);
+    - the depth and alias rules are added to validation, and each document's validation is
+      remembered, found by the document's identity (ValidationCache hashes the whole document
+      tree on every request);
+    - errors that are not the client's are masked (MaskErrors, with a plain look at `errors`
+      where MaskErrors checks each result against a runtime-checkable Protocol). Should
+      Strawberry rename `_process_result`, its own check simply runs again.
+    """
+
+    _validated: ClassVar[ByIdentity[DocumentNode, tuple[object, tuple[object, ...], list[Any]]]]
+    _validated = ByIdentity(VALIDATED_DOCUMENTS)
+
+    def __init__(
+        self,
+        rules: tuple[type[ASTValidationRule], ...],
+        max_tokens: int,
+        should_mask_error: Callable[[GraphQLError], bool],
+    ) -> None:
+        super().__init__(should_mask_error=should_mask_error)
+        self._rules = rules
+        self._max_tokens = max_tokens
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.validation_rules = context.validation_rules + self._rules
+        yield from super().on_operation()
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.query is not None
+        context.graphql_document = _parse(context.query, self._max_tokens)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document, schema = context.graphql_document, context.schema._schema
+        rules = tuple(context.validation_rules)
+        assert document is not None
+        known = self._validated.get(document)
+        if known is not None and known[0] is schema and known[1] == rules:
+            errors = known[2]
+        else:
+            errors = validate(schema, document, rules)
+            self._validated.put(document, (schema, rules, errors))
+        context.pre_execution_errors = errors
+        yield
 
     def _process_result(self, result: object) -> None:
         errors = getattr(result, "errors", None)
@@ -79,41 +130,13 @@ class MaskInternalErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
 
-VALIDATED_DOCUMENTS = 1_000
-
-
-class ValidatedDocuments(SchemaExtension):
-    """Remembers the validation of each parsed document, as Strawberry's ValidationCache does,
-    but finds it by the document's identity: ParserCache hands back the very same document for
-    the same query text, and ValidationCache's lookup hashes the whole document tree on every
-    request."""
-
-    _known: ClassVar[ByIdentity[DocumentNode, tuple[object, tuple[object, ...], list[Any]]]] = (
-        ByIdentity(VALIDATED_DOCUMENTS)
-    )
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document, schema = context.graphql_document, context.schema._schema
-        rules = tuple(context.validation_rules)
-        assert document is not None
-        known = self._known.get(document)
-        if known is not None and known[0] is schema and known[1] == rules:
-            errors = known[2]
-        else:
-            errors = validate(schema, document, rules)
-            self._known.put(document, (schema, rules, errors))
-        context.pre_execution_errors = errors
-        yield
-
-
 def build_schema(
     settings: Settings, *, extra_extensions: Sequence[type[SchemaExtension]] = ()
 ) -> strawberry.Schema:
-    guard_rules = [
+    guard_rules = (
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
-    ]
+    )
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -121,16 +144,11 @@ def build_schema(
         types=[User, Media, Post, Comment, Hashtag, Thread, Message, Notification],
         config=StrawberryConfig(name_converter=RememberedNames()),
         execution_context_class=ShortPathContext,
-        # Factories, not instances: each operation gets its own extension objects (the parser
-        # and validation caches are shared module-level LRUs all the same).
+        # A factory, not an instance: each operation gets its own extension object. The depth
+        # and alias rules are built once, so that every request passes the same rule classes
+        # and validations can be remembered.
         extensions=[
-            # The depth and alias rules are built once, so that every request passes the same
-            # rule classes and ValidatedDocuments can answer from its cache.
-            partial(AddValidationRules, guard_rules),
-            partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-            partial(ParserCache, maxsize=1_000),
-            ValidatedDocuments,
-            partial(MaskInternalErrors, should_mask_error=should_mask),
+            partial(Guards, guard_rules, settings.graphql_max_tokens, should_mask),
             *extra_extensions,
         ],
     )
