@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from graphql import (
     GraphQLEnumType,
@@ -57,6 +57,7 @@ from schema.plans import (
     Plan,
     Resolver,
     attribute_value,
+    output_as_is,
     plan,
 )
 
@@ -72,6 +73,7 @@ class GiveUp(Exception):
 class Leaf:
     coerce: Callable[[Any], Any]
     nullable: bool
+    as_is: type | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,7 @@ class _Compiler:
         nullable = not isinstance(type_, GraphQLNonNull)
         named = type_ if nullable else type_.of_type  # type: ignore[union-attr]
         if isinstance(named, GraphQLScalarType | GraphQLEnumType):
-            return Leaf(named.coerce_output_value, nullable)
+            return Leaf(named.coerce_output_value, nullable, output_as_is(named))
         if isinstance(named, GraphQLList):
             item = self.completion(named.of_type, field_details_list)
             if item is None:
@@ -237,7 +239,7 @@ class Run:
         type_name = completion.type_.name
         for step in completion.steps:
             found = step.plan
-            if isinstance(found, Attribute):
+            if type(found) is Attribute:
                 value = attribute_value(found, source)
                 if value is USUAL_PATH:
                     raise GiveUp
@@ -247,10 +249,10 @@ class Run:
                 result[step.key] = type_name
                 continue
             field_path = Path(path, step.key, type_name) if completion.paths else None
-            if isinstance(found, ObjectAttribute):
+            if type(found) is ObjectAttribute:
                 value = found.read(source)
             else:
-                value = self.call(found, completion.type_, source, step, field_path)
+                value = self.call(cast(Resolver, found), completion.type_, source, step, field_path)
             self.complete(step.completion, value, field_path, result, step.key)  # type: ignore[arg-type]
         return result
 
@@ -286,6 +288,9 @@ class Run:
             raise GiveUp
         kind = type(completion)
         if kind is Leaf:
+            if type(value) is completion.as_is:  # type: ignore[union-attr]
+                container[key] = value
+                return
             coerced = completion.coerce(value)  # type: ignore[union-attr]
             if coerced is None or coerced is Undefined:
                 raise GiveUp

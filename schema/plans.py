@@ -17,15 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
 )
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -45,6 +49,7 @@ class Attribute:
     read: Callable[[Any], Any]
     coerce: Callable[[Any], Any]
     nullable: bool
+    as_is: type | None  # values of this exact type are their own output (see output_as_is)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +89,24 @@ def plans_of(parent_type: GraphQLObjectType) -> dict[str, Plan | None]:
     return plans
 
 
+def output_as_is(type_: GraphQLScalarType | GraphQLEnumType) -> type | None:
+    """The Python type whose values this scalar outputs unchanged, if any: a str for String
+    and ID, a bool for Boolean (graphql-core's coercion checks and returns them as they are;
+    ints and floats are range-checked, so they go through it)."""
+    if type_ is GraphQLString or type_ is GraphQLID:
+        return str
+    if type_ is GraphQLBoolean:
+        return bool
+    return None
+
+
 def attribute_value(plan: Attribute, source: Any) -> Any:
     """The attribute, coerced; USUAL_PATH for anything graphql-core must report on (a null
     where none may be, an exception, a value the scalar rejects)."""
     try:
         value = plan.read(source)
+        if type(value) is plan.as_is:
+            return value
         if value is None:
             return None if plan.nullable else USUAL_PATH
         if not isinstance(value, Exception):
@@ -146,12 +164,21 @@ def make_plan(field_def: GraphQLField) -> Plan | None:
         if field_def.args or not getattr(field_def.resolve, "_is_default", False):
             return None
         default_resolver, name = definition.default_resolver, definition.python_name
+        read: Callable[[Any], Any]
+        if default_resolver is getattr:
+            read = attrgetter(name)
+        else:
 
-        def read(source: Any) -> Any:
-            return default_resolver(source, name)
+            def read(source: Any) -> Any:
+                return default_resolver(source, name)
 
         if is_leaf:
-            return Attribute(read, named.coerce_output_value, nullable)  # type: ignore[union-attr]
+            return Attribute(
+                read,
+                named.coerce_output_value,  # type: ignore[union-attr]
+                nullable,
+                output_as_is(named),  # type: ignore[arg-type]
+            )
         return ObjectAttribute(read, field_def)
     call = resolver.wrapped_func
     if (
