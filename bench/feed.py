@@ -354,6 +354,58 @@ async def compare(
     return results
 
 
+async def first_page(env: dict[str, str], token: str) -> dict[str, Any]:
+    """The page the floors serve: Shutter's answer to the benchmark's query."""
+    server, port = serve("config.asgi:create_app", env)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            response = await http.post(
+                "/graphql", json={"query": QUERY}, headers={"Authorization": f"Bearer {token}"}
+            )
+        page: dict[str, Any] = response.json()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert page["data"]["feed"]["edges"], page
+    return page
+
+
+async def http_comparison(
+    shutter: tuple[str, dict[str, str], list[str]],
+    floors: dict[str, tuple[str, list[str]]],
+    page_file: str,
+    seconds: float,
+    *,
+    workers: int,
+) -> dict[str, dict[str, float]]:
+    """Shutter and the floors, each served by `workers` uvicorn processes, under the same
+    load (see compare)."""
+    servers = []
+    try:
+        app, env, tokens = shutter
+        server, port = serve(app, env, workers=workers)
+        servers.append(server)
+        ports = {"Shutter": (port, tokens)}
+        for name, (floor_app, floor_tokens) in floors.items():
+            server, floor_port = serve(floor_app, {"BENCH_PAGE_FILE": page_file}, workers=workers)
+            servers.append(server)
+            ports[name] = (floor_port, floor_tokens)
+        return await compare(ports, seconds)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(10)
+
+
+def report(results: dict[str, dict[str, float]], how: str) -> None:
+    log(f"\nfeed(first: 10) over HTTP, {CONCURRENCY} concurrent, {how}:")
+    for name, r in results.items():
+        log(
+            f"  {name:<20} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms"
+            f"  p99 {r['p99_ms']:6.1f} ms"
+        )
+
+
 # ---------------------------------------------------------------- floors
 
 
@@ -556,53 +608,40 @@ async def _run(
         await ranking.rank_feed(user_id=reader, stores=runtime.feed_stores)
     secret = "bench-" + "x" * 40
     prod_tokens = [create_access_token(user_id=u, secret=secret, ttl_seconds=3600) for u in readers]
-    servers = []
+    prod_env = {**env, "ENVIRONMENT": "production", "JWT_SECRET": secret}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(await first_page(prod_env, prod_tokens[0]), f)
+    floors = {
+        "static Strawberry": ("bench.floors:static_strawberry_app", tokens),
+        "raw Starlette JSON": ("bench.floors:raw_json_app", tokens),
+    }
     try:
-        server, port = serve(
-            "config.asgi:create_app", {**env, "ENVIRONMENT": "production", "JWT_SECRET": secret}
+        # One process each: the cost per request, against the floors.
+        results = await http_comparison(
+            ("config.asgi:create_app", prod_env, prod_tokens), floors, f.name, seconds, workers=1
         )
-        servers.append(server)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            page = (
-                await http.post(
-                    "/graphql",
-                    json={"query": QUERY},
-                    headers={"Authorization": f"Bearer {prod_tokens[0]}"},
-                )
-            ).json()
-        assert page["data"]["feed"]["edges"], page
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(page, f)
-        ports = {"Shutter": (port, prod_tokens)}
-        for name, app in [
-            ("static Strawberry", "bench.floors:static_strawberry_app"),
-            ("raw Starlette JSON", "bench.floors:raw_json_app"),
-        ]:
-            server, floor_port = serve(app, {"BENCH_PAGE_FILE": f.name})
-            servers.append(server)
-            ports[name] = (floor_port, tokens)
-        results = await compare(ports, seconds)
+        # As deployed on this machine, one process per core: the latency readers get.
+        per_core = await http_comparison(
+            ("config.asgi:create_app", prod_env, prod_tokens),
+            {"static Strawberry": floors["static Strawberry"]},
+            f.name,
+            seconds,
+            workers=os.cpu_count() or 1,
+        )
     finally:
-        for server in servers:
-            server.terminate()
-            server.wait(10)
-    os.unlink(f.name)
+        os.unlink(f.name)
     await runtime.close()
-    shutter = results.pop("Shutter")
-
-    log(
-        f"\nfeed(first: 10) over HTTP, {CONCURRENCY} concurrent, {seconds:.0f} s each in"
-        f" {ROUNDS} alternating turns, one uvicorn process each:"
-    )
-    for name, r in [("Shutter", shutter), *results.items()]:
-        log(
-            f"  {name:<20} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms"
-            f"  p99 {r['p99_ms']:6.1f} ms"
-        )
+    shutter = results["Shutter"]
     static = results["static Strawberry"]
+    report(results, f"{seconds:.0f} s each in {ROUNDS} alternating turns, one uvicorn process each")
     log(
         f"  Shutter / static Strawberry: {shutter['rps'] / static['rps']:.2f};"
         f" Shutter / raw JSON: {shutter['rps'] / results['raw Starlette JSON']['rps']:.2f}"
+    )
+    report(per_core, f"{os.cpu_count()} uvicorn processes each (one per core)")
+    log(
+        "  Shutter / static Strawberry:"
+        f" {per_core['Shutter']['rps'] / per_core['static Strawberry']['rps']:.2f}"
     )
     log("")
     log(f"feed_rps_vs_static_strawberry: {shutter['rps'] / static['rps']:.3f}")

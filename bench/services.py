@@ -68,8 +68,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    """Start `app` (an app factory) under uvicorn, one process; returns it and its port."""
+def serve(
+    app: str, env: dict[str, str], *, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `app` (an app factory) under uvicorn, in `workers` processes sharing one port;
+    returns the (supervising) process and its port."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -85,6 +88,8 @@ def serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--workers",
+            str(workers),
         ],
         env={**os.environ, **env},
         cwd=ROOT,
