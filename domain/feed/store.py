@@ -34,13 +34,17 @@ AUTHOR_POSTS = 300
 PULLED_AUTHORS = "feed:pulled"
 PULLED_REFRESH_SECONDS = 5.0  # how stale this process's copy of PULLED_AUTHORS may get
 
-# KEYS: n feeds, then their n floors; ARGV: member, FEED_SIZE, TRIM_SLACK, a number 0-15.
+# KEYS: n feeds, then their n floors; ARGV: member, FEED_SIZE, TRIM_SLACK, a number 0-15, the
+# feeds' TTL, the floor of a complete window.
 # Which feeds are kept (their owner is active) is read for a thousand at a time with MGET, far
 # cheaper than an EXISTS per feed; the trim runs once a feed is TRIM_SLACK over FEED_SIZE, not
 # on every insert. The size is looked at for one feed in 16 per insert (which ones turns with
 # the last argument, drawn at random), so each feed is looked at every 16 posts or so: a sixth
 # more inserts per second, for feeds that may run a few entries past the slack meanwhile. A
-# late post under the floor may land in the set; reads ignore it.
+# late post under the floor may land in the set; reads ignore it. A kept feed with no entries
+# has no set (Redis drops empty ones), so the insert makes it: it is given the feeds' TTL, or it
+# would outlive its floor, and its owner's absence, for good. Only a complete window (floor 0)
+# can be empty, so only those feeds are looked at.
 _FANOUT = """
 local call = redis.call
 local member = ARGV[1]
@@ -48,6 +52,8 @@ local limit = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local keep = -(tonumber(ARGV[2]) + 1)
 local n = #KEYS / 2
 local turn = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+local complete = ARGV[6]
 local added = 0
 for first = 1, n, 1000 do
   local last = math.min(first + 999, n)
@@ -57,6 +63,9 @@ for first = 1, n, 1000 do
       local feed = KEYS[first + j - 1]
       if call('ZADD', feed, 0, member) == 1 then
         added = added + 1
+        if kept[j] == complete and call('TTL', feed) == -1 then
+          call('EXPIRE', feed, ttl)
+        end
         if (first + j + turn) % 16 == 0 and call('ZCARD', feed) > limit then
           call('ZREMRANGEBYRANK', feed, 0, keep)
           local lowest = call('ZRANGE', feed, 0, 0)[1]
@@ -164,7 +173,15 @@ class FeedStore:
         added = await cast(
             Awaitable[Any],
             self._fanout(
-                keys, [member(post_id, author_id), FEED_SIZE, TRIM_SLACK, random.randrange(16)]
+                keys,
+                [
+                    member(post_id, author_id),
+                    FEED_SIZE,
+                    TRIM_SLACK,
+                    random.randrange(16),
+                    self.ttl,
+                    pad(0),
+                ],
             ),
         )
         return int(added)
