@@ -40,7 +40,13 @@ from bench.services import scratch_database, serve  # noqa: E402
 from config.runtime import Runtime, start  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from domain.feed import service as feed  # noqa: E402
-from domain.feed.store import floor_key, pad  # noqa: E402
+from domain.feed.store import (  # noqa: E402
+    BASE,
+    SET_OUTLIVES_FLOOR_SECONDS,
+    feed_key,
+    floor_key,
+    pad,
+)
 from domain.ids import next_id  # noqa: E402
 from domain.ranking import service as ranking  # noqa: E402
 from domain.users.tokens import create_access_token  # noqa: E402
@@ -451,6 +457,8 @@ async def make_active(runtime: Runtime, user_ids: list[int]) -> None:
     for i in range(0, len(user_ids), 10_000):
         async with runtime.redis.pipeline(transaction=False) as pipe:
             for uid in user_ids[i : i + 10_000]:
+                pipe.zadd(feed_key(uid), {BASE: 0})
+                pipe.expire(feed_key(uid), ttl + SET_OUTLIVES_FLOOR_SECONDS)
                 pipe.set(floor_key(uid), pad(0), ex=ttl)
             await pipe.execute()
 

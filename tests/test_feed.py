@@ -93,8 +93,11 @@ async def test_fanout_reaches_active_followers_once(runtime: Runtime) -> None:
     assert (first, second) == (2, 0)
     for reader in active:
         assert await runtime.feeds.ids(reader.id) == [post_id]
-        # Their feeds were empty (no set): the one the insert made expires with its floor.
-        assert 0 < await runtime.redis.ttl(feed_store.feed_key(reader.id)) <= runtime.feeds.ttl
+        # Their feeds had no entries before: the set was there all the same, expiring just
+        # after its floor (a set the insert made would never expire).
+        floor_ttl = await runtime.redis.ttl(feed_store.floor_key(reader.id))
+        set_ttl = await runtime.redis.ttl(feed_store.feed_key(reader.id))
+        assert 0 < floor_ttl < set_ttl <= floor_ttl + feed_store.SET_OUTLIVES_FLOOR_SECONDS
     assert not await runtime.feeds.exists(away.id)
     # The one who was away gets a feed made on return, with the post in it.
     assert await read_all(runtime, away) == [post_id]

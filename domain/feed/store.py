@@ -8,8 +8,11 @@ that fetches the posts.
 
 `home:{uid}:floor` is the window's floor: every post at or above it is in the set, older ones are
 read from Postgres; "0" means the set is complete. The floor key also marks the feed as kept:
-both expire FEED_ACTIVE_DAYS after their owner last read the feed, so only active users' feeds
-are kept, and fan-out writes only to feeds that exist.
+both expire FEED_ACTIVE_DAYS after their owner last read the feed (the set a minute later, so it
+never goes before its floor), so only active users' feeds are kept, and fan-out writes only to
+feeds that exist. The set always holds BASE, a member below every entry that reads leave out:
+a kept feed with no entries still has its set, with its expiry, so an insert never makes a set
+that would outlive its floor.
 
 `ap:{uid}` keeps each author's newest posts the same way (members are padded post ids), for
 merging very large accounts in at read time. Every key carries its user id in a hash tag, so
@@ -34,17 +37,13 @@ AUTHOR_POSTS = 300
 PULLED_AUTHORS = "feed:pulled"
 PULLED_REFRESH_SECONDS = 5.0  # how stale this process's copy of PULLED_AUTHORS may get
 
-# KEYS: n feeds, then their n floors; ARGV: member, FEED_SIZE, TRIM_SLACK, a number 0-15, the
-# feeds' TTL, the floor of a complete window.
+# KEYS: n feeds, then their n floors; ARGV: member, FEED_SIZE, TRIM_SLACK, a number 0-15.
 # Which feeds are kept (their owner is active) is read for a thousand at a time with MGET, far
 # cheaper than an EXISTS per feed; the trim runs once a feed is TRIM_SLACK over FEED_SIZE, not
 # on every insert. The size is looked at for one feed in 16 per insert (which ones turns with
 # the last argument, drawn at random), so each feed is looked at every 16 posts or so: a sixth
 # more inserts per second, for feeds that may run a few entries past the slack meanwhile. A
-# late post under the floor may land in the set; reads ignore it. A kept feed with no entries
-# has no set (Redis drops empty ones), so the insert makes it: it is given the feeds' TTL, or it
-# would outlive its floor, and its owner's absence, for good. Only a complete window (floor 0)
-# can be empty, so only those feeds are looked at.
+# late post under the floor may land in the set; reads ignore it.
 _FANOUT = """
 local call = redis.call
 local member = ARGV[1]
@@ -52,8 +51,6 @@ local limit = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local keep = -(tonumber(ARGV[2]) + 1)
 local n = #KEYS / 2
 local turn = tonumber(ARGV[4])
-local ttl = tonumber(ARGV[5])
-local complete = ARGV[6]
 local added = 0
 for first = 1, n, 1000 do
   local last = math.min(first + 999, n)
@@ -63,9 +60,6 @@ for first = 1, n, 1000 do
       local feed = KEYS[first + j - 1]
       if call('ZADD', feed, 0, member) == 1 then
         added = added + 1
-        if kept[j] == complete and call('TTL', feed) == -1 then
-          call('EXPIRE', feed, ttl)
-        end
         if (first + j + turn) % 16 == 0 and call('ZCARD', feed) > limit then
           call('ZREMRANGEBYRANK', feed, 0, keep)
           local lowest = call('ZRANGE', feed, 0, 0)[1]
@@ -78,10 +72,12 @@ end
 return added
 """
 
-# KEYS: feed, floor; ARGV: ttl, padded floor, members. Replaces the feed's window.
+# KEYS: feed, floor; ARGV: the floor's TTL, padded floor, the set's TTL, BASE, members.
+# Replaces the feed's window.
 _REPLACE = """
 redis.call('DEL', KEYS[1])
-for i = 3, #ARGV, 5000 do
+redis.call('ZADD', KEYS[1], 0, ARGV[4])
+for i = 5, #ARGV, 5000 do
   local batch = {}
   for j = i, math.min(i + 4999, #ARGV) do
     batch[#batch + 1] = 0
@@ -89,10 +85,14 @@ for i = 3, #ARGV, 5000 do
   end
   redis.call('ZADD', KEYS[1], unpack(batch))
 end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ARGV[1]))
-return #ARGV - 2
+return #ARGV - 4
 """
+
+# A member below every entry ("0" sorts before any padded post id), kept in every feed's set.
+BASE = "0"
+SET_OUTLIVES_FLOOR_SECONDS = 60
 
 Entry = tuple[int, int]  # (post id, author id)
 
@@ -173,15 +173,7 @@ class FeedStore:
         added = await cast(
             Awaitable[Any],
             self._fanout(
-                keys,
-                [
-                    member(post_id, author_id),
-                    FEED_SIZE,
-                    TRIM_SLACK,
-                    random.randrange(16),
-                    self.ttl,
-                    pad(0),
-                ],
+                keys, [member(post_id, author_id), FEED_SIZE, TRIM_SLACK, random.randrange(16)]
             ),
         )
         return int(added)
@@ -191,7 +183,13 @@ class FeedStore:
             Awaitable[Any],
             self._replace(
                 [feed_key(user_id), floor_key(user_id)],
-                [self.ttl, pad(floor), *(member(p, a) for p, a in entries)],
+                [
+                    self.ttl,
+                    pad(floor),
+                    self.ttl + SET_OUTLIVES_FLOOR_SECONDS,
+                    BASE,
+                    *(member(p, a) for p, a in entries),
+                ],
             ),
         )
 
@@ -223,7 +221,7 @@ class FeedStore:
         floor), newest first. Parses to (kept, entries, floor); not kept means there is no feed
         (its owner was away) and the entries are empty."""
         pipe.expire(floor_key(user_id), self.ttl)
-        pipe.expire(feed_key(user_id), self.ttl)
+        pipe.expire(feed_key(user_id), self.ttl + SET_OUTLIVES_FLOOR_SECONDS)
         parse_window = self.window(pipe, user_id, below=below, count=count)
 
         def parse(results: Iterator[Any]) -> tuple[bool, list[Entry], int]:
@@ -245,7 +243,7 @@ class FeedStore:
         def parse(results: Iterator[Any]) -> tuple[list[Entry], int]:
             members, floor = next(results), next(results)
             floor_id = int(floor or 0)
-            entries = [parse_member(m) for m in members]
+            entries = [parse_member(m) for m in members if m != BASE]
             return [e for e in entries if e[0] >= floor_id], floor_id
 
         return parse
@@ -307,7 +305,7 @@ class FeedStore:
     async def ids(self, user_id: int) -> list[int]:
         """Every post id in the window, newest first (for tests and tools)."""
         members = await self.redis.zrevrangebylex(feed_key(user_id), "+", "-")
-        return [parse_member(m)[0] for m in members]
+        return [parse_member(m)[0] for m in members if m != BASE]
 
     async def remember_author_post(self, author_id: int, post_id: int) -> None:
         key = author_key(author_id)
