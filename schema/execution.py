@@ -104,49 +104,37 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         if path is None and self.operation.operation is OperationType.QUERY:
             steps = compiled(self, parent_type, grouped_field_set)
             if steps is not None:
-                return self._run_compiled(
-                    steps, parent_type, source_value, grouped_field_set, position_context
+                usual = partial(
+                    self._fields,
+                    parent_type,
+                    source_value,
+                    None,
+                    grouped_field_set,
+                    position_context,
                 )
+                return self._run_compiled(steps, source_value, usual)
         return self._fields(parent_type, source_value, path, grouped_field_set, position_context)
 
-    def _run_compiled(
-        self,
-        steps: Objects,
-        parent_type: GraphQLObjectType,
-        source_value: Any,
-        grouped_field_set: GroupedFieldSet,
-        position_context: Any,
-    ) -> Any:
+    def _run_compiled(self, steps: Objects, source_value: Any, usual: Callable[[], Any]) -> Any:
+        """The compiled run of a query's root fields; given up, `usual` runs them instead."""
         run = Run(self)
         try:
             data = run.objects(steps, source_value, None)
         except Exception:
             run.drop()
-            return self._fields(
-                parent_type, source_value, None, grouped_field_set, position_context
-            )
+            return usual()
         if not run.pending:
             return data
-        return self._settle_compiled(
-            run, data, parent_type, source_value, grouped_field_set, position_context
-        )
+        return self._settle_compiled(run, data, usual)
 
     async def _settle_compiled(
-        self,
-        run: Run,
-        data: dict[str, Any],
-        parent_type: GraphQLObjectType,
-        source_value: Any,
-        grouped_field_set: GroupedFieldSet,
-        position_context: Any,
+        self, run: Run, data: dict[str, Any], usual: Callable[[], Any]
     ) -> Any:
         try:
             await run.settle()
         except Exception:
             run.drop()
-            result = self._fields(
-                parent_type, source_value, None, grouped_field_set, position_context
-            )
+            result = usual()
             return await result if self.is_awaitable(result) else result
         return data
 
