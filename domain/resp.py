@@ -12,8 +12,8 @@ WITHSCORES as (member, score) pairs), and sends them in one round trip.
 
 Every batch of the process goes over one pipelined connection: the batches queued in one turn
 of the event loop (the requests that arrived together) go out in one write and come back in
-one read, as ioredis's auto-pipelining does. On loopback TCP a write and a read cost about
-30 µs of CPU each on the benchmark machine, in the API process and again in Redis; sharing
+one read, as ioredis's auto-pipelining does. On loopback TCP a write and a read together cost
+about 30 µs of CPU on the benchmark machine, in the API process and again in Redis; sharing
 them is most of what a page's Redis round trips cost. A connection found broken is replaced
 and the batches on it sent again once (they hold reads and EXPIREs, which may run twice).
 """
