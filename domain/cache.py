@@ -191,8 +191,9 @@ class RowCache(Generic[V]):
         await self._fill(keys, [token, self._ttl, *(dumps(to_json(v)) for v in views)])
 
     def last_read(self, item_id: int) -> V | None:
-        """The view of this id this process decoded last, if it still remembers it: stale,
-        maybe, so only a guess at what else to read beside it (a post's media ids, say)."""
+        """The view of this id this process read last, if it still remembers it: stale, maybe,
+        so only a guess at what else to read beside it (a post's media ids, say), or the row
+        itself once it is in a state it never leaves (see MediaStore.settled)."""
         return self._last.get(item_id)
 
     def queue_get(
