@@ -10,7 +10,7 @@ from typing import Any
 from aiocache.base import BaseCache
 from redis.asyncio import Redis
 
-from domain.cache import RowCache, read_alone
+from domain.cache import RowCache, V, read_alone
 from domain.jsonb import decoded
 from domain.posts import counters
 from domain.resp import ReadBatch, Reads
@@ -93,17 +93,23 @@ class PostStore:
     ) -> Callable[[Iterator[Any]], Awaitable[dict[int, PostView]]]:
         """Queue the read of these posts with their live counters in `pipe` (see
         RowCache.queue_get for how to take the result)."""
-        live = counters.queue_read(pipe, "post", ids)
-        cached = self.posts.queue_get(pipe, ids)
-        return lambda results: cached(results, live(results))
+        return _with_counters(pipe, self.posts, "post", ids)
 
     async def get_posts(self, ids: list[int]) -> dict[int, PostView]:
         posts = await read_alone(self._reads, lambda pipe: self.queue_posts(pipe, ids))
         return await posts
 
     async def get_comments(self, ids: list[int]) -> dict[int, CommentView]:
-        batch = self._reads.batch()
-        live = counters.queue_read(batch, "comment", ids)
-        cached = self.comments.queue_get(batch, ids)
-        results = iter(await batch.execute())
-        return await cached(results, live(results))
+        comments = await read_alone(
+            self._reads, lambda pipe: _with_counters(pipe, self.comments, "comment", ids)
+        )
+        return await comments
+
+
+def _with_counters(
+    pipe: ReadBatch, rows: RowCache[V], kind: counters.Kind, ids: Sequence[int]
+) -> Callable[[Iterator[Any]], Awaitable[dict[int, V]]]:
+    """Queue the read of these rows and their live counters, which the rows take on."""
+    live = counters.queue_read(pipe, kind, ids)
+    cached = rows.queue_get(pipe, ids)
+    return lambda results: cached(results, live(results))
