@@ -28,11 +28,14 @@ from domain.feed.service import FeedStores
 from domain.feed.store import FeedStore
 from domain.media.storage import LocalStore, ObjectStore, S3Store
 from domain.media.store import MediaStore
+from domain.ports import Ports
 from domain.posts.service import Stores
 from domain.posts.store import PostStore
+from domain.realtime.events import RedisEvents
 from domain.realtime.hub import Hub
 from domain.resp import Reads
 from domain.users.store import UserStore
+from workers.queues import ArqJobs
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,8 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     redis: Redis
-    jobs: ArqRedis
+    queue: ArqRedis  # arq's pool, for workers and tests; flows enqueue through `ports`
+    ports: Ports
     store: ObjectStore
     users: UserStore
     media: MediaStore
@@ -53,7 +57,13 @@ class Runtime:
 
     @property
     def post_stores(self) -> Stores:
-        return Stores(redis=self.redis, users=self.users, media=self.media, posts=self.posts)
+        return Stores(
+            redis=self.redis,
+            users=self.users,
+            media=self.media,
+            posts=self.posts,
+            feeds=self.feeds,
+        )
 
     @property
     def feed_stores(self) -> FeedStores:
@@ -68,7 +78,7 @@ class Runtime:
     async def close(self) -> None:
         await self.hub.close()
         await self.store.close()
-        await self.jobs.aclose()
+        await self.queue.aclose()
         # aiocache's own close() calls redis-py's deprecated close(); close the client directly.
         await self._cache.client.aclose()
         await self.redis.aclose()
@@ -120,10 +130,12 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     ids.install_generator(ids.IdGenerator(await ids.claim_slot(redis)))
     cache = _cache_for(redis_url)
     reads = Reads(redis_url)
+    queue = await create_pool(RedisSettings.from_dsn(redis_url))
     return Runtime(
         settings=settings,
         redis=redis,
-        jobs=await create_pool(RedisSettings.from_dsn(redis_url)),
+        queue=queue,
+        ports=Ports(jobs=ArqJobs(queue), events=RedisEvents(redis)),
         store=build_store(settings),
         users=UserStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         media=MediaStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),

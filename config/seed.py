@@ -1,5 +1,6 @@
 """A small demo world for `shutter serve`: accounts, follows, a private account with a
-request, and photo posts made through the real media pipeline."""
+request, and photo posts made through the real media pipeline. Everything goes through the same
+flows as the API, so feeds are fanned out and mentions and follows notified by the workers."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import random
 from PIL import Image, ImageDraw
 
 from config.runtime import Runtime
-from domain.feed import service as feed
-from domain.graph import service as graph
+from domain.graph import flows as graph
 from domain.media import service as media_service
-from domain.posts import service as posts
+from domain.posts import flows as post_flows
+from domain.users import flows as profiles
 from domain.users import service as users
 from domain.users.models import User
 
@@ -74,12 +75,18 @@ async def _demo_post(runtime: Runtime, author_id: int, seed: int, caption: str) 
         store=runtime.store,
     )
     await media_service.process_media(
-        media_id=media.id, store=runtime.store, redis=runtime.redis, media_store=runtime.media
+        media_id=media.id,
+        store=runtime.store,
+        events=runtime.ports.events,
+        media_store=runtime.media,
     )
-    post_id = await posts.create_post(
-        author_id=author_id, media_ids=[media.id], caption=caption, stores=runtime.post_stores
+    await post_flows.create_post(
+        author_id=author_id,
+        media_ids=[media.id],
+        caption=caption,
+        stores=runtime.post_stores,
+        ports=runtime.ports,
     )
-    await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
 
 
 async def seed_demo(*, runtime: Runtime) -> bool:
@@ -90,9 +97,10 @@ async def seed_demo(*, runtime: Runtime) -> bool:
     demo = await users.register(
         username=DEMO_USERNAME, email="demo@shutter.local", password=DEMO_PASSWORD
     )
-    await users.update_profile(
+    await profiles.update_profile(
         user_id=demo.id,
         users=user_store,
+        ports=runtime.ports,
         full_name="Demo User",
         bio="Signed in from the README. Try following someone.",
     )
@@ -101,21 +109,35 @@ async def seed_demo(*, runtime: Runtime) -> bool:
         person = await users.register(
             username=username, email=f"{username}@shutter.local", password=DEMO_PASSWORD
         )
-        await users.update_profile(user_id=person.id, users=user_store, full_name=name, bio=bio)
+        await profiles.update_profile(
+            user_id=person.id, users=user_store, ports=runtime.ports, full_name=name, bio=bio
+        )
         people.append(person)
     # The demo account follows most people; a few follow back.
     for person in people[:6]:
-        await graph.follow(follower_id=demo.id, followee_id=person.id, users=user_store)
+        await graph.follow(
+            follower_id=demo.id, followee_id=person.id, users=user_store, ports=runtime.ports
+        )
     for person in people[::2]:
-        await graph.follow(follower_id=person.id, followee_id=demo.id, users=user_store)
+        await graph.follow(
+            follower_id=person.id, followee_id=demo.id, users=user_store, ports=runtime.ports
+        )
     for i, person in enumerate(people):
         for other in people[i + 1 : i + 4]:
-            await graph.follow(follower_id=person.id, followee_id=other.id, users=user_store)
+            await graph.follow(
+                follower_id=person.id, followee_id=other.id, users=user_store, ports=runtime.ports
+            )
     # Hiro is private and the demo account has asked to follow; Felix asked to follow Hiro too.
     hiro, felix = people[-1], people[-3]
-    await users.update_profile(user_id=hiro.id, users=user_store, is_private=True)
-    await graph.follow(follower_id=demo.id, followee_id=hiro.id, users=user_store)
-    await graph.follow(follower_id=felix.id, followee_id=hiro.id, users=user_store)
+    await profiles.update_profile(
+        user_id=hiro.id, users=user_store, ports=runtime.ports, is_private=True
+    )
+    await graph.follow(
+        follower_id=demo.id, followee_id=hiro.id, users=user_store, ports=runtime.ports
+    )
+    await graph.follow(
+        follower_id=felix.id, followee_id=hiro.id, users=user_store, ports=runtime.ports
+    )
     captions = [
         "Golden hour again #sunset",
         "Weekend hills #hiking #outdoors",

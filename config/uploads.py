@@ -13,10 +13,9 @@ from starlette.responses import JSONResponse, Response
 
 from config.runtime import Runtime
 from domain.errors import DomainError
-from domain.media import service as media_service
+from domain.media import flows as media_flows
 from domain.media.models import Media, MediaStatus
 from domain.media.storage import LocalStore
-from workers.queues import enqueue_process_media
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +63,9 @@ def upload_endpoint(
             return _refuse(400, "The upload is empty.")
         await store.put(key, bytes(body), media.declared_type)
         try:
-            media = await media_service.mark_uploaded(media_id=media.id, store=store)
+            await media_flows.complete_upload(media_id=media.id, store=store, ports=runtime.ports)
         except DomainError as error:
             return _refuse(400, error.message)
-        await enqueue_process_media(runtime.jobs, media_id=media.id, attempt=media.attempts)
         return Response(status_code=200)
 
     return put_upload

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from domain.ratelimit import check_rate
+from domain.users import flows, tokens
 from domain.users import service as users
-from domain.users import tokens
 from domain.users.store import UserView
-from resolvers import feed
 from resolvers.context import Context
 from resolvers.global_ids import id_input
 
@@ -78,16 +77,15 @@ async def update_profile(
 ) -> UserView:
     viewer = ctx.signed_in()
     avatar = id_input(avatar_media_id, "Media", field="avatarMediaId") if avatar_media_id else None
-    approved = await users.update_profile(
+    await flows.update_profile(
         user_id=viewer,
         users=ctx.runtime.users,
+        ports=ctx.runtime.ports,
         full_name=full_name,
         bio=bio,
         is_private=is_private,
         avatar_media_id=avatar,
         remove_avatar=remove_avatar,
     )
-    if approved:
-        await feed.follows_changed(ctx, *approved)
     ctx.loaders.forget(viewer)
     return await _view(ctx, viewer)

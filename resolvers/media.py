@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from domain.errors import DomainError, ErrorCode
-from domain.media import service
+from domain.media import flows, service
 from domain.media.models import MediaKind
 from domain.media.store import MediaView
 from resolvers.context import Context
 from resolvers.global_ids import id_input
-from workers.queues import enqueue_process_media
 
 
 async def _view(ctx: Context, media_id: int) -> MediaView:
@@ -34,8 +33,9 @@ async def create_upload(
 async def complete_upload(ctx: Context, *, media_id: str) -> MediaView:
     viewer = ctx.signed_in()
     raw_id = id_input(media_id, "Media", field="mediaId")
-    media = await service.mark_uploaded(media_id=raw_id, store=ctx.runtime.store, owner_id=viewer)
-    await enqueue_process_media(ctx.runtime.jobs, media_id=media.id, attempt=media.attempts)
+    media = await flows.complete_upload(
+        media_id=raw_id, store=ctx.runtime.store, ports=ctx.runtime.ports, owner_id=viewer
+    )
     return await _view(ctx, media.id)
 
 
@@ -43,10 +43,13 @@ async def upload_file(ctx: Context, *, data: bytes, content_type: str) -> MediaV
     viewer = ctx.signed_in()
     if not data:
         raise DomainError(ErrorCode.INVALID_INPUT, "The file is empty.", field="file")
-    media = await service.store_upload(
-        owner_id=viewer, data=data, declared_type=content_type, store=ctx.runtime.store
+    media = await flows.upload(
+        owner_id=viewer,
+        data=data,
+        declared_type=content_type,
+        store=ctx.runtime.store,
+        ports=ctx.runtime.ports,
     )
-    await enqueue_process_media(ctx.runtime.jobs, media_id=media.id, attempt=media.attempts)
     return await _view(ctx, media.id)
 
 

@@ -1,26 +1,19 @@
-"""Direct messages: argument mapping, membership checks, and pushing committed messages."""
+"""Direct messages: argument mapping and membership checks."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from domain.cache import from_json, to_json
+from domain.cache import from_json
 from domain.errors import not_found
+from domain.messaging import flows
 from domain.messaging import service as messaging
 from domain.messaging.service import MessageRow, ThreadState
 from domain.pagination import Page
-from domain.realtime.hub import publish
+from domain.realtime.events import messages_channel, typing_channel
 from resolvers.context import Context
 from resolvers.errors import ClientError
 from resolvers.global_ids import id_argument, id_input, page_arguments
-
-
-def messages_channel(user_id: int) -> str:
-    return f"user:{user_id}:messages"
-
-
-def typing_channel(thread_id: int) -> str:
-    return f"thread:{thread_id}:typing"
 
 
 async def send(
@@ -34,7 +27,7 @@ async def send(
     client_id: str | None,
 ) -> MessageRow:
     viewer = ctx.signed_in()
-    sent = await messaging.send_message(
+    message = await flows.send_message(
         sender_id=viewer,
         thread_id=id_input(thread_id, "Thread", field="threadId") if thread_id else None,
         recipient_ids=[id_input(r, "User", field="recipientIds") for r in recipient_ids]
@@ -44,14 +37,9 @@ async def send(
         media_id=id_input(media_id, "Media", field="mediaId") if media_id else None,
         post_id=id_input(post_id, "Post", field="postId") if post_id else None,
         client_id=client_id,
+        ports=ctx.runtime.ports,
     )
-    message = await ctx.loaders.message.load(sent.message_id)
-    assert message is not None
-    if sent.created:  # committed above: now tell every member's devices
-        # The event carries the message, so delivering it costs no query per subscriber.
-        event = {"threadId": sent.thread_id, "message": to_json(message)}
-        for member in sent.member_ids:
-            await publish(ctx.runtime.redis, messages_channel(member), event)
+    ctx.loaders.prime(ctx.loaders.message, {message.id: message})
     return message
 
 
@@ -89,12 +77,9 @@ async def _fresh_state(ctx: Context, thread_id: int) -> ThreadState:
 
 
 async def set_typing(ctx: Context, *, thread_id: str) -> bool:
-    """Ephemeral: published to the thread's other members, never stored."""
     viewer = ctx.signed_in()
     raw_thread = await _member_thread(ctx, thread_id)
-    await publish(
-        ctx.runtime.redis, typing_channel(raw_thread), {"threadId": raw_thread, "userId": viewer}
-    )
+    await flows.set_typing(thread_id=raw_thread, user_id=viewer, ports=ctx.runtime.ports)
     return True
 
 

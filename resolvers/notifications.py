@@ -8,6 +8,7 @@ from domain.errors import not_found
 from domain.notifications import service as notifications
 from domain.notifications.service import NotificationRow
 from domain.pagination import Page
+from domain.realtime.events import notifications_channel
 from resolvers.context import Context
 from resolvers.global_ids import id_input, page_arguments
 
@@ -39,7 +40,7 @@ async def mark_read(ctx: Context, *, up_to_id: str) -> int:
 
 async def received(ctx: Context) -> AsyncIterator[NotificationRow]:
     viewer = ctx.require_viewer()
-    async with ctx.runtime.hub.subscribe(notifications.channel(viewer)) as events:
+    async with ctx.runtime.hub.subscribe(notifications_channel(viewer)) as events:
         while True:
             event = await events.get()
             found = await notifications.by_ids([int(event["notificationId"])])

@@ -5,16 +5,14 @@ from __future__ import annotations
 from domain.errors import not_found
 from domain.graph.models import FollowStatus
 from domain.pagination import Page
-from domain.posts import queries
+from domain.posts import flows, queries
 from domain.posts import service as posts
 from domain.posts.queries import HashtagRow
 from domain.posts.store import CommentView, PostView
 from domain.users.store import UserView
-from resolvers import feed, notify
 from resolvers.context import Context
 from resolvers.errors import ClientError
 from resolvers.global_ids import id_input, page_arguments
-from workers.queues import enqueue_delete_media
 
 
 async def can_see_posts_of(ctx: Context, author_id: int) -> bool:
@@ -127,29 +125,28 @@ async def _reread(ctx: Context, post_id: int) -> PostView:
 async def create_post(ctx: Context, *, media_ids: list[str], caption: str) -> PostView:
     viewer = ctx.signed_in()
     raw_ids = [id_input(m, "Media", field="mediaIds") for m in media_ids]
-    post_id = await posts.create_post(
-        author_id=viewer, media_ids=raw_ids, caption=caption, stores=ctx.runtime.post_stores
+    post_id = await flows.create_post(
+        author_id=viewer,
+        media_ids=raw_ids,
+        caption=caption,
+        stores=ctx.runtime.post_stores,
+        ports=ctx.runtime.ports,
     )
-    await feed.post_created(ctx, author_id=viewer, post_id=post_id)
-    post = await _reread(ctx, post_id)
-    await notify.mentioned(ctx, post=post)
-    return post
+    return await _reread(ctx, post_id)
 
 
 async def create_reel(ctx: Context, *, media_id: str, caption: str) -> PostView:
     viewer = ctx.signed_in()
     raw_id = id_input(media_id, "Media", field="mediaId")
-    post_id = await posts.create_post(
+    post_id = await flows.create_post(
         author_id=viewer,
         media_ids=[raw_id],
         caption=caption,
         stores=ctx.runtime.post_stores,
+        ports=ctx.runtime.ports,
         reel=True,
     )
-    await feed.post_created(ctx, author_id=viewer, post_id=post_id)
-    post = await _reread(ctx, post_id)
-    await notify.mentioned(ctx, post=post)
-    return post
+    return await _reread(ctx, post_id)
 
 
 async def edit_post(ctx: Context, *, post_id: str, caption: str) -> PostView:
@@ -164,22 +161,22 @@ async def edit_post(ctx: Context, *, post_id: str, caption: str) -> PostView:
 async def delete_post(ctx: Context, *, post_id: str) -> str:
     viewer = ctx.signed_in()
     post = await _target_post(ctx, post_id)
-    media_ids = await posts.delete_post(
-        post_id=post.id, viewer_id=viewer, stores=ctx.runtime.post_stores
+    await flows.delete_post(
+        post_id=post.id, viewer_id=viewer, stores=ctx.runtime.post_stores, ports=ctx.runtime.ports
     )
-    await feed.post_deleted(ctx, author_id=viewer, post_id=post.id)
-    await enqueue_delete_media(ctx.runtime.jobs, media_ids=media_ids)
     return post_id
 
 
 async def set_like(ctx: Context, *, post_id: str, liked: bool) -> PostView:
     viewer = ctx.signed_in()
     post = await _target_post(ctx, post_id)
-    changed = await posts.set_like(
-        user_id=viewer, post_id=post.id, liked=liked, redis=ctx.runtime.redis
+    await flows.set_like(
+        user_id=viewer,
+        post=post,
+        liked=liked,
+        stores=ctx.runtime.post_stores,
+        ports=ctx.runtime.ports,
     )
-    if changed and liked:
-        await notify.liked(ctx, actor_id=viewer, post=post)
     return await _reread(ctx, post.id)
 
 
@@ -196,16 +193,16 @@ async def add_comment(
     viewer = ctx.signed_in()
     post = await _target_post(ctx, post_id)
     reply_to = id_input(reply_to_id, "Comment", field="replyToId") if reply_to_id else None
-    comment_id = await posts.add_comment(
+    comment_id = await flows.add_comment(
         author_id=viewer,
-        post_id=post.id,
+        post=post,
         text=text,
         reply_to_id=reply_to,
         stores=ctx.runtime.post_stores,
+        ports=ctx.runtime.ports,
     )
     comment = await ctx.loaders.comment.load(comment_id)
     assert comment is not None
-    await notify.commented(ctx, comment=comment, post=post)
     return comment
 
 

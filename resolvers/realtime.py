@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from domain.media.models import MediaStatus
-from domain.media.service import media_channel
 from domain.media.store import MediaView
+from domain.realtime.events import media_channel
 from resolvers.context import Context
 from resolvers.errors import ClientError
 from resolvers.global_ids import id_argument

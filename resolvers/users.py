@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from domain.errors import not_found
+from domain.graph import flows
 from domain.graph import service as graph
 from domain.graph.models import FollowStatus
 from domain.pagination import Page
 from domain.users.store import UserView
-from resolvers import feed, notify
 from resolvers.context import Context
 from resolvers.errors import ClientError
 from resolvers.global_ids import id_input, page_arguments
@@ -94,11 +94,8 @@ async def _reread(ctx: Context, user_id: int) -> UserView | None:
 async def follow(ctx: Context, global_id: str) -> tuple[FollowStatus, UserView | None]:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
-    status = await graph.follow(follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users)
-    if status is FollowStatus.ACTIVE:
-        await feed.follows_changed(ctx, viewer_id)  # backfill the followee's recent posts
-    await notify.followed(
-        ctx, follower_id=viewer_id, followee_id=user_id, pending=status is FollowStatus.PENDING
+    status = await flows.follow(
+        follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
     )
     return status, await _reread(ctx, user_id)
 
@@ -106,16 +103,18 @@ async def follow(ctx: Context, global_id: str) -> tuple[FollowStatus, UserView |
 async def unfollow(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
-    await graph.unfollow(follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users)
-    await feed.follows_changed(ctx, viewer_id)
+    await flows.unfollow(
+        follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
+    )
     return await _reread(ctx, user_id)
 
 
 async def approve_request(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
-    await graph.approve_request(owner_id=viewer_id, requester_id=user_id, users=ctx.runtime.users)
-    await feed.follows_changed(ctx, user_id)
+    await flows.approve_request(
+        owner_id=viewer_id, requester_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
+    )
     return await _reread(ctx, user_id)
 
 
@@ -129,16 +128,18 @@ async def reject_request(ctx: Context, global_id: str) -> UserView | None:
 async def remove_follower(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
-    await graph.remove_follower(owner_id=viewer_id, follower_id=user_id, users=ctx.runtime.users)
-    await feed.follows_changed(ctx, user_id)
+    await flows.remove_follower(
+        owner_id=viewer_id, follower_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
+    )
     return await _reread(ctx, user_id)
 
 
 async def block(ctx: Context, global_id: str) -> None:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
-    await graph.block(blocker_id=viewer_id, blocked_id=user_id, users=ctx.runtime.users)
-    await feed.follows_changed(ctx, viewer_id, user_id)
+    await flows.block(
+        blocker_id=viewer_id, blocked_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
+    )
 
 
 async def unblock(ctx: Context, global_id: str) -> UserView | None:

@@ -16,7 +16,8 @@ from domain.feed import store as feed_store
 from domain.feed.store import FEED_SIZE, FeedStore, Position
 from domain.ids import next_id
 from domain.media.models import Media
-from domain.posts import service as posts
+from domain.posts import flows as posts
+from domain.posts import service as post_service
 from domain.users.models import User
 from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
@@ -31,7 +32,11 @@ FEED = """query($after: String, $first: Int) { feed(first: $first, after: $after
 async def new_post(runtime: Runtime, author: User, caption: str = "") -> int:
     media = await make_media(author)
     return await posts.create_post(
-        author_id=author.id, media_ids=[media.id], caption=caption, stores=runtime.post_stores
+        author_id=author.id,
+        media_ids=[media.id],
+        caption=caption,
+        stores=runtime.post_stores,
+        ports=runtime.ports,
     )
 
 
@@ -155,7 +160,7 @@ async def test_followers_see_posts_after_fanout(
     assert captions(await page(client, token)) == []
     for text in ["one", "two"]:
         post_id = await new_post(runtime, ana, text)
-        await runtime.jobs.enqueue_job("fanout_post", post_id, _queue_name=FANOUT_QUEUE)
+        await runtime.queue.enqueue_job("fanout_post", post_id, _queue_name=FANOUT_QUEUE)
     await drain(FANOUT_QUEUE, settings=settings, runtime=runtime)
     assert captions(await page(client, token)) == ["two", "one"]
 
@@ -353,7 +358,7 @@ async def test_a_feed_read_again_shows_new_counts_and_edits(
         "likePost", "post { id }", {"postId": to_global_id("Post", post_id)}, token=token
     )
     assert liked["errors"] == []
-    await posts.edit_post(
+    await post_service.edit_post(
         post_id=post_id, viewer_id=ana.id, caption="edited", stores=runtime.post_stores
     )
     renamed = await client.mutate(
@@ -383,7 +388,11 @@ async def test_media_read_ready_and_attached_are_not_read_again(runtime: Runtime
     assert runtime.media.settled([upload.id]) == ({}, [upload.id])
     await follow(bo, ana, runtime.users)
     post_id = await posts.create_post(
-        author_id=ana.id, media_ids=[upload.id], stores=runtime.post_stores, caption=""
+        author_id=ana.id,
+        media_ids=[upload.id],
+        stores=runtime.post_stores,
+        ports=runtime.ports,
+        caption="",
     )
     await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
     await runtime.media.get(upload.id)  # as the page's loader reads it

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.feed import service as feed
-from domain.posts import service as posts
+from domain.posts import flows as posts
 from resolvers.context import Context
 from schema.root import build_schema
 from tests.factories import follow, make_media, make_user
@@ -27,7 +27,11 @@ async def test_a_feed_page_leaves_no_cyclic_garbage(runtime: Runtime, settings: 
     for caption in ("one", "two"):
         media = await make_media(ana)
         post_id = await posts.create_post(
-            author_id=ana.id, media_ids=[media.id], caption=caption, stores=runtime.post_stores
+            author_id=ana.id,
+            media_ids=[media.id],
+            caption=caption,
+            stores=runtime.post_stores,
+            ports=runtime.ports,
         )
         await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
     schema = build_schema(settings)

@@ -301,7 +301,7 @@ async def test_processing_twice_changes_nothing(
     await drain(MEDIA_QUEUE, settings=settings, runtime=runtime)
     row = await Media.get()
     again = await process_media(
-        media_id=row.id, store=runtime.store, redis=runtime.redis, media_store=runtime.media
+        media_id=row.id, store=runtime.store, events=runtime.ports.events, media_store=runtime.media
     )
     assert again is None  # already final: a duplicate delivery is a no-op
     after = await Media.get()

@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.messaging.models import Message, Thread
+from domain.realtime.events import messages_channel, typing_channel
 from domain.users.models import User
 from resolvers.global_ids import parse_global_id
-from resolvers.messaging import messages_channel, typing_channel
 from tests.client import GraphQLClient
 from tests.factories import follow, gid, make_user, token_for
 from tests.ws import connect, listening, receive

@@ -11,7 +11,8 @@ from config.runtime import Runtime
 from config.settings import Settings
 from domain.notifications import service as notifications
 from domain.notifications.models import Notification
-from domain.posts import service as posts
+from domain.posts import flows as posts
+from domain.realtime.events import notifications_channel
 from domain.users.models import User
 from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
@@ -27,7 +28,11 @@ LIST = """{ notifications { unreadCount edges { node { id kind actorCount read
 async def post_by(runtime: Runtime, author: User, caption: str = "") -> str:
     media = await make_media(author)
     post_id = await posts.create_post(
-        author_id=author.id, media_ids=[media.id], caption=caption, stores=runtime.post_stores
+        author_id=author.id,
+        media_ids=[media.id],
+        caption=caption,
+        stores=runtime.post_stores,
+        ports=runtime.ports,
     )
     return to_global_id("Post", post_id)
 
@@ -68,13 +73,13 @@ async def test_likes_on_a_post_are_one_entry(
 async def test_recording_twice_changes_nothing(runtime: Runtime) -> None:
     ana, bo = await make_user("ana"), await make_user("bo")
     event = notifications.Event("LIKE", bo.id, ana.id, key="like:1:2", post_id=1)
-    first = await notifications.record(event, redis=runtime.redis)
-    second = await notifications.record(event, redis=runtime.redis)
+    first = await notifications.record(event, events=runtime.ports.events)
+    second = await notifications.record(event, events=runtime.ports.events)
     assert first is not None
     assert second is None
     follow = notifications.Event("FOLLOW", bo.id, ana.id, key="follow:x")
-    assert await notifications.record(follow, redis=runtime.redis) is not None
-    assert await notifications.record(follow, redis=runtime.redis) is None
+    assert await notifications.record(follow, events=runtime.ports.events) is not None
+    assert await notifications.record(follow, events=runtime.ports.events) is None
     assert await Notification.all().count() == 2
 
 
@@ -107,7 +112,7 @@ async def test_none_from_blocked_accounts(runtime: Runtime) -> None:
 
     await graph.block(blocker_id=ana.id, blocked_id=bo.id, users=runtime.users)
     event = notifications.Event("FOLLOW", bo.id, ana.id, key="follow:blocked")
-    assert await notifications.record(event, redis=runtime.redis) is None
+    assert await notifications.record(event, events=runtime.ports.events) is None
     assert await Notification.all().count() == 0
 
 
@@ -119,7 +124,7 @@ async def test_mark_read_up_to_an_entry(
         follower = await make_user(f"f{i}")
         await notifications.record(
             notifications.Event("FOLLOW", follower.id, ana.id, key=f"follow:{i}"),
-            redis=runtime.redis,
+            events=runtime.ports.events,
         )
     token = token_for(ana, settings)
     edges = (await listed(client, token))["edges"]
@@ -159,7 +164,7 @@ async def test_notifications_arrive_live(
                 }
             )
         )
-        await listening(redis, notifications.channel(ana.id))
+        await listening(redis, notifications_channel(ana.id))
         await client.mutate(
             "likePost", "post { id }", {"postId": post}, token=token_for(bo, settings)
         )

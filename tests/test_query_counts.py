@@ -71,7 +71,7 @@ POSTS = """{ user(username: "ana") { posts(first: 10) { edges { node {
 async def test_a_page_of_posts_costs_the_same_for_3_or_10_posts(
     client: GraphQLClient, settings: Settings, runtime: Runtime
 ) -> None:
-    from domain.posts import service as posts
+    from domain.posts import flows as posts
     from tests.factories import make_media
 
     ana, viewer = await make_user("ana"), await make_user("viewer")
@@ -85,6 +85,7 @@ async def test_a_page_of_posts_costs_the_same_for_3_or_10_posts(
                 media_ids=[m.id for m in media],
                 caption="#x",
                 stores=runtime.post_stores,
+                ports=runtime.ports,
             )
 
     await add_posts(3)
@@ -109,7 +110,7 @@ async def test_a_warm_feed_page_runs_no_sql(
     client: GraphQLClient, settings: Settings, runtime: Runtime
 ) -> None:
     from domain.feed import service as feed
-    from domain.posts import service as posts
+    from domain.posts import flows as posts
     from tests.factories import make_media
 
     viewer = await make_user("viewer")
@@ -120,7 +121,11 @@ async def test_a_warm_feed_page_runs_no_sql(
         for _ in range(4):
             media = await make_media(author)
             post_id = await posts.create_post(
-                author_id=author.id, media_ids=[media.id], caption="hi", stores=runtime.post_stores
+                author_id=author.id,
+                media_ids=[media.id],
+                caption="hi",
+                stores=runtime.post_stores,
+                ports=runtime.ports,
             )
             await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
     await runtime.redis.flushdb()  # nothing cached, not even the feed

@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection
 
 from config.runtime import Runtime
 from config.settings import Settings
-from domain.media.service import media_channel
+from domain.realtime.events import media_channel
 from resolvers.global_ids import parse_global_id
 from tests import media_files
 from tests.client import GraphQLClient
@@ -204,13 +204,13 @@ async def test_a_disconnect_leaves_no_task_and_no_channel(
 
 
 async def test_a_slow_subscriber_loses_its_oldest_events_not_memory(redis: Redis) -> None:
-    from domain.realtime.hub import Hub, publish
+    from domain.realtime.hub import Hub
 
     hub = Hub(redis, queue_size=10)
     try:
         async with hub.subscribe("bench:slow") as queue:
             for i in range(25):
-                await publish(redis, "bench:slow", {"n": i})
+                await redis.publish("bench:slow", json.dumps({"n": i}))
             for _ in range(50):
                 if queue.full() and (queue._queue[-1]["n"] == 24):  # type: ignore[attr-defined]
                     break

@@ -28,7 +28,7 @@ async def test_purge_job_removes_only_long_expired_refresh_tokens(
     await old_row.save(update_fields=["expires_at"])
 
     # when: the job is enqueued twice (arq delivers at least once) and the worker drains it
-    jobs = runtime.jobs
+    jobs = runtime.queue
     first = await jobs.enqueue_job(
         "purge_expired_refresh_tokens", _job_id="purge-test-1", _queue_name=DEFAULT_QUEUE
     )

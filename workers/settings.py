@@ -17,8 +17,8 @@ from arq.worker import func
 from config.runtime import Runtime, settle_heap, start
 from config.settings import Settings
 from domain.feed import service as feed
+from domain.media import flows as media_flows
 from domain.media import service as media_service
-from domain.media.models import Media
 from domain.notifications import service as notifications
 from domain.posts import counters
 from domain.ranking import service as ranking
@@ -28,7 +28,6 @@ from workers.queues import (
     FANOUT_QUEUE,
     MEDIA_QUEUE,
     RANKING_QUEUE,
-    enqueue_process_media,
 )
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ async def process_media(ctx: dict[str, Any], media_id: int) -> str | None:
     status = await media_service.process_media(
         media_id=media_id,
         store=runtime.store,
-        redis=runtime.redis,
+        events=runtime.ports.events,
         media_store=runtime.media,
         video_preset=runtime.settings.video_preset,
     )
@@ -49,13 +48,9 @@ async def process_media(ctx: dict[str, Any], media_id: int) -> str | None:
 async def sweep_media(ctx: dict[str, Any]) -> int:
     """Re-enqueue media that a lost job or a crashed worker left behind; fail hopeless ones."""
     runtime: Runtime = ctx["runtime"]
-    retry = await media_service.sweep(
-        store=runtime.store, redis=runtime.redis, media_store=runtime.media
+    return await media_flows.sweep(
+        store=runtime.store, media_store=runtime.media, ports=runtime.ports
     )
-    for media_id in retry:
-        media = await Media.get(id=media_id)
-        await enqueue_process_media(runtime.jobs, media_id=media_id, attempt=media.attempts)
-    return len(retry)
 
 
 async def delete_media(ctx: dict[str, Any], media_ids: list[int]) -> int:
@@ -92,7 +87,7 @@ async def rank_feed(ctx: dict[str, Any], user_id: int) -> int:
 
 async def notify(ctx: dict[str, Any], event: dict[str, Any]) -> int | None:
     runtime: Runtime = ctx["runtime"]
-    return await notifications.record(notifications.Event(**event), redis=runtime.redis)
+    return await notifications.record(notifications.Event(**event), events=runtime.ports.events)
 
 
 async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
 from tortoise import connections
 
 from domain.errors import DomainError, ErrorCode
@@ -24,7 +23,7 @@ from domain.media.models import Media, MediaKind, MediaStatus
 from domain.media.sniff import IMAGE_TYPES, VIDEO_TYPES, sniff
 from domain.media.storage import ObjectStore
 from domain.media.store import MediaStore, media_prefix, original_key
-from domain.realtime.hub import publish
+from domain.realtime.events import Events
 
 log = logging.getLogger(__name__)
 
@@ -148,28 +147,20 @@ async def mark_uploaded(*, media_id: int, store: ObjectStore, owner_id: int | No
     return media
 
 
-def media_channel(media_id: int) -> str:
-    return f"media:{media_id}"
-
-
-async def _publish(redis: Redis, media_id: int, status: str) -> None:
-    await publish(redis, media_channel(media_id), {"mediaId": media_id, "status": status})
-
-
-async def _finish(media: Media, *, redis: Redis, media_store: MediaStore, **changes: Any) -> None:
+async def _finish(media: Media, *, events: Events, media_store: MediaStore, **changes: Any) -> None:
     await Media.filter(id=media.id).update(**changes)
     await media_store.invalidate(media.id)
-    await _publish(redis, media.id, str(changes["status"]))
+    await events.media_status(media_id=media.id, status=str(changes["status"]))
 
 
 async def fail(
-    media: Media, reason: str, *, store: ObjectStore, redis: Redis, media_store: MediaStore
+    media: Media, reason: str, *, store: ObjectStore, events: Events, media_store: MediaStore
 ) -> None:
     """FAILED with a reason, and nothing of it left in storage."""
     await store.delete_prefix(media_prefix(media.owner_id, media.id))
     await _finish(
         media,
-        redis=redis,
+        events=events,
         media_store=media_store,
         status=MediaStatus.FAILED,
         failure_reason=reason[:200],
@@ -191,7 +182,7 @@ async def process_media(
     *,
     media_id: int,
     store: ObjectStore,
-    redis: Redis,
+    events: Events,
     media_store: MediaStore,
     video_preset: str = video.DEFAULT_PRESET,
 ) -> MediaStatus | None:
@@ -201,11 +192,11 @@ async def process_media(
     if media is None:
         return None
     await media_store.invalidate(media.id)
-    await _publish(redis, media.id, MediaStatus.PROCESSING)
+    await events.media_status(media_id=media.id, status=MediaStatus.PROCESSING.value)
     size = await store.size(media.original_key)
     if size is None:
         await fail(
-            media, "The upload never arrived.", store=store, redis=redis, media_store=media_store
+            media, "The upload never arrived.", store=store, events=events, media_store=media_store
         )
         return MediaStatus.FAILED
     try:
@@ -217,11 +208,11 @@ async def process_media(
         else:
             changes = await _process_video(media, store, preset=video_preset)
     except MediaRejected as rejected:
-        await fail(media, str(rejected), store=store, redis=redis, media_store=media_store)
+        await fail(media, str(rejected), store=store, events=events, media_store=media_store)
         return MediaStatus.FAILED
     await _finish(
         media,
-        redis=redis,
+        events=events,
         media_store=media_store,
         status=MediaStatus.READY,
         failure_reason=None,
@@ -296,7 +287,7 @@ async def _process_video(media: Media, store: ObjectStore, *, preset: str) -> di
 
 
 async def sweep(
-    *, store: ObjectStore, redis: Redis, media_store: MediaStore, now: datetime | None = None
+    *, store: ObjectStore, events: Events, media_store: MediaStore, now: datetime | None = None
 ) -> list[int]:
     """Find media that fell through the cracks; returns the ids to (re-)enqueue.
 
@@ -320,7 +311,7 @@ async def sweep(
                 media,
                 f"Processing failed {media.attempts} times.",
                 store=store,
-                redis=redis,
+                events=events,
                 media_store=media_store,
             )
         else:
@@ -338,7 +329,7 @@ async def sweep(
                 media,
                 "The upload never arrived.",
                 store=store,
-                redis=redis,
+                events=events,
                 media_store=media_store,
             )
     return retry

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.asyncio import Redis
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
@@ -20,7 +19,7 @@ from domain.graph.service import block_between
 from domain.ids import next_id
 from domain.jsonb import decoded
 from domain.pagination import Page
-from domain.realtime.hub import publish
+from domain.realtime.events import Events
 
 GROUP_WINDOW = timedelta(hours=24)
 MAX_ACTORS = 20
@@ -44,11 +43,7 @@ class Event:
         return asdict(self)
 
 
-def channel(user_id: int) -> str:
-    return f"user:{user_id}:notifications"
-
-
-async def record(event: Event, *, redis: Redis) -> int | None:
+async def record(event: Event, *, events: Events) -> int | None:
     """Make (or grow) the notification for `event`; None when there is nothing to tell."""
     if event.actor_id == event.recipient_id:
         return None  # nobody is told about their own actions
@@ -75,7 +70,7 @@ async def record(event: Event, *, redis: Redis) -> int | None:
         )
         notification_id = int(rows[0]["id"]) if rows else None
     if notification_id is not None:
-        await publish(redis, channel(event.recipient_id), {"notificationId": notification_id})
+        await events.notification(recipient_id=event.recipient_id, notification_id=notification_id)
     return notification_id
 
 

@@ -16,6 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode, not_found
+from domain.feed.store import FeedStore
 from domain.graph.visibility import not_blocked_sql
 from domain.ids import next_id
 from domain.jsonb import decoded
@@ -38,6 +39,13 @@ class Stores:
     users: UserStore
     media: MediaStore
     posts: PostStore
+    feeds: FeedStore
+
+
+@dataclass(frozen=True)
+class NewPost:
+    id: int
+    mention_ids: list[int]  # the accounts its caption mentions that exist and may be told
 
 
 def _refuse(message: str, field: str) -> DomainError:
@@ -134,8 +142,9 @@ async def create_post(
     caption: str,
     stores: Stores,
     reel: bool = False,
-) -> int:
-    """A PHOTO (one media), CAROUSEL (2-10) or REEL (one video); returns the post id."""
+) -> NewPost:
+    """A PHOTO (one media), CAROUSEL (2-10) or REEL (one video), committed. Only this write:
+    `flows.create_post` is what a caller wants (feeds, fan-out, notifications)."""
     field = "mediaId" if reel else "mediaIds"
     if reel and len(media_ids) != 1:
         raise _refuse("A reel has exactly one video.", field)
@@ -178,7 +187,7 @@ async def create_post(
         )
     await stores.users.invalidate(author_id)
     await stores.media.invalidate(*media_ids)
-    return post_id
+    return NewPost(post_id, mentions)
 
 
 def _json(value: object) -> str:

@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 100
 
 
-async def publish(redis: Redis, channel: str, event: dict[str, Any]) -> None:
-    await redis.publish(channel, json.dumps(event))
-
-
 class Hub:
     def __init__(self, redis: Redis, *, queue_size: int = QUEUE_SIZE) -> None:
         self._redis = redis
