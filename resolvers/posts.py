@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.errors import not_found
-from domain.graph.models import FollowStatus
+from domain.graph.visibility import may_see_posts
 from domain.pagination import Page
 from domain.posts import flows, queries
 from domain.posts import service as posts
@@ -16,15 +16,25 @@ from resolvers.global_ids import id_input, page_arguments
 
 
 async def can_see_posts_of(ctx: Context, author_id: int) -> bool:
-    """Not across a block; a private account's posts only for approved followers and itself."""
+    """The visibility rule (domain/graph/visibility) on the request's loaded facts."""
     if ctx.viewer_id == author_id:
         return True
     author = await ctx.loaders.user.load(author_id)
-    if author is None or await ctx.loaders.blocked_with_viewer.load(author_id):
+    if author is None:
         return False
-    if not author.is_private:
-        return True
-    return await ctx.loaders.viewer_follow_status.load(author_id) == FollowStatus.ACTIVE
+    blocked = await ctx.loaders.blocked_with_viewer.load(author_id)
+    status = (
+        await ctx.loaders.viewer_follow_status.load(author_id)
+        if author.is_private and not blocked
+        else None
+    )
+    return may_see_posts(
+        viewer_id=ctx.viewer_id,
+        author_id=author_id,
+        author_private=author.is_private,
+        blocked_either_way=blocked,
+        viewer_follow_status=status,
+    )
 
 
 async def visible_post(ctx: Context, post_id: int) -> PostView | None:

@@ -6,6 +6,7 @@ from domain.errors import not_found
 from domain.graph import flows
 from domain.graph import service as graph
 from domain.graph.models import FollowStatus
+from domain.graph.visibility import may_see_graph
 from domain.pagination import Page
 from domain.users.store import UserView
 from resolvers.context import Context
@@ -31,10 +32,18 @@ async def viewer(ctx: Context) -> UserView | None:
 
 
 async def can_see_graph(ctx: Context, user: UserView) -> bool:
-    """A private account's followers and following are for its approved followers only."""
-    if not user.is_private or ctx.viewer_id == user.id:
-        return True
-    return await ctx.loaders.viewer_follow_status.load(user.id) == FollowStatus.ACTIVE
+    """The visibility rule for followers and following (domain/graph/visibility)."""
+    status = (
+        await ctx.loaders.viewer_follow_status.load(user.id)
+        if user.is_private and ctx.viewer_id != user.id
+        else None
+    )
+    return may_see_graph(
+        viewer_id=ctx.viewer_id,
+        user_id=user.id,
+        user_private=user.is_private,
+        viewer_follow_status=status,
+    )
 
 
 async def followers(ctx: Context, user: UserView, first: int | None, after: str | None) -> Page:
