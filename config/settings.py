@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=12, ge=2, le=50)
     graphql_max_tokens: int = Field(default=2_000, ge=100, le=100_000)
     graphql_max_aliases: int = Field(default=30, ge=1, le=1_000)
+    # Queries run compiled (schema/engine) unless this is off.
+    graphql_compiled: bool = True
     graphiql: bool = True
     rate_limit_per_minute: int = Field(default=600, ge=1)
     auth_rate_limit_per_minute: int = Field(default=20, ge=1)

@@ -17,13 +17,13 @@ from strawberry.tools import merge_types
 from config.settings import Settings
 from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
-from schema.execution import ShortPathContext
+from schema.engine.execution import ShortPathContext, UncompiledContext
+from schema.engine.plans import ByIdentity
 from schema.feed import FeedQuery
 from schema.graph import GraphMutation
 from schema.media import Media, MediaMutation
 from schema.messaging import Message, MessagingMutation, MessagingQuery, Thread
 from schema.notifications import Notification, NotificationMutation, NotificationQuery
-from schema.plans import ByIdentity
 from schema.post import Comment, Hashtag, Post
 from schema.posts import PostMutation
 from schema.query import UserQuery
@@ -143,7 +143,9 @@ def build_schema(
         subscription=Subscription,
         types=[User, Media, Post, Comment, Hashtag, Thread, Message, Notification],
         config=StrawberryConfig(name_converter=RememberedNames()),
-        execution_context_class=ShortPathContext,
+        execution_context_class=(
+            ShortPathContext if settings.graphql_compiled else UncompiledContext
+        ),
         # A factory, not an instance: each operation gets its own extension object. The depth
         # and alias rules are built once, so that every request passes the same rule classes
         # and validations can be remembered.

@@ -1,12 +1,14 @@
-"""The short path through execution (schema/execution.py) and compiled queries
-(schema/compiled.py) answer exactly as Strawberry's own: the same data and the same errors, at
-the same paths, for every kind of field they shorten and for those they leave alone."""
+"""The short path through execution (schema/engine/execution.py) and compiled queries
+(schema/engine/compiled.py) answer exactly as Strawberry's own: the same data and the same
+errors, at the same paths, for every kind of field they shorten and for those they leave
+alone; and no resolver runs twice for one request."""
 
 from __future__ import annotations
 
 import enum
 import gc
 import warnings
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -15,9 +17,9 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.types import Info
 
-from schema.compiled import Objects
-from schema.execution import ShortPathContext
-from schema.plans import PLANS, Attribute, ObjectAttribute, Resolver
+from schema.engine.compiled import Objects
+from schema.engine.execution import ShortPathContext
+from schema.engine.plans import PLANS, Attribute, ObjectAttribute, Resolver
 
 
 @strawberry.enum
@@ -83,6 +85,20 @@ class Item(Named):  # with an interface: Strawberry gives Item an is_type_of
     async def fails_later(self) -> int:
         raise Boom("not now")
 
+    @strawberry.field
+    def seen(self) -> int:
+        CALLS[f"seen:{self.id}"] += 1
+        return 1
+
+    @strawberry.field
+    async def seen_later(self) -> int:
+        CALLS[f"seen_later:{self.id}"] += 1
+        return 2
+
+
+# Calls of the resolvers that count them, by resolver and source.
+CALLS: Counter[str] = Counter()
+
 
 ITEMS = [
     Item(id=strawberry.ID("1"), name="a", count=1, size=Size.LARGE, note=None, tags=["x"]),
@@ -126,6 +142,16 @@ class Query:
     @strawberry.field
     def not_an_item(self) -> Item:
         return BOXES[0]  # type: ignore[return-value]  # an object of the wrong type
+
+    @strawberry.field
+    async def tracked(self) -> list[Item | None]:
+        CALLS["tracked"] += 1
+        return list(ITEMS)
+
+    @strawberry.field
+    def tracked_now(self) -> Item:
+        CALLS["tracked_now"] += 1
+        return ITEMS[1]
 
 
 class WatchEachField(SchemaExtension):
@@ -349,3 +375,36 @@ async def test_a_document_shared_by_two_schemas_runs_on_each_its_own() -> None:
             "first": {"__typename": "Box"}
         }
     assert Watched.runs == ["compiled"] * 4
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # an error raised by a resolver below the root, after the roots resolved
+        "{ tracked { seen seenLater shout } trackedNow { seen } }",
+        # an async error, with its siblings' values awaited in the same level
+        "{ trackedNow { seen seenLater failsLater } tracked { seenLater } }",
+        # given up before the async roots were awaited: a null in a non-null place at once
+        "{ trackedNow { must } tracked { seen } }",
+        # the same object twice at one field node
+        "{ first { twin { seen } } tracked { twin { seenLater shout } } }",
+    ],
+)
+async def test_a_given_up_run_calls_no_resolver_twice(query: str) -> None:
+    stock, short = schemas()
+    watched = strawberry.Schema(query=Query, execution_context_class=Watched)
+    Watched.runs = []
+    CALLS.clear()
+    expected = await answer(stock, query)
+    stock_calls = dict(CALLS)
+    for schema in (short, watched):
+        CALLS.clear()
+        assert await answer(schema, query) == expected
+        # Each root resolver ran once, as in stock Strawberry; none below ran more often than
+        # there (an async body may be cancelled before it starts, as the error nulls its
+        # parent: when exactly depends on the event loop's turns).
+        assert {name: CALLS[name] for name in ("tracked", "tracked_now")} == {
+            name: stock_calls.get(name, 0) for name in ("tracked", "tracked_now")
+        }
+        assert all(CALLS[name] <= stock_calls.get(name, 0) for name in CALLS), CALLS
+    assert Watched.runs == ["compiled", "usual"]

@@ -1,4 +1,4 @@
-"""Compiled queries: a query whose every field has a plan (schema/plans.py) runs as a tree of
+"""Compiled queries: a query whose every field has a plan (schema/engine/plans.py) runs as a tree of
 steps worked out once per cached document, instead of through graphql-core's general executor.
 
 graphql-core works each field out anew on every request: it builds a path and a resolve info,
@@ -15,9 +15,11 @@ Only the regular case is compiled; everything else stays graphql-core's:
   introspection, fields without a plan, and object types with an is_type_of of their own;
 - given up at run time: a null where the type allows none, an exception (raised or returned),
   a value a scalar rejects, a list that is not a list or tuple, an object of the wrong type.
-  The compiled run is then dropped, nothing of it kept, and the query runs again through
-  graphql-core's own steps, which report it as they always have. Query resolvers only read,
-  so a second call of one that ran already changes nothing.
+  The query then runs through graphql-core's own steps, which report it as they always have,
+  but no resolver is called twice: every value a resolver gave the compiled run (or the
+  exception it raised) is remembered by its source object and field node (`Resolved`), and
+  the usual steps take it from there instead of calling the resolver again. A resolver may
+  write (the feed claims rankings and rebuilds feeds), so this matters.
 
 Awaitable values are gathered breadth-first: every awaitable of one level is awaited together,
 so data loaders batch at least as well as under graphql-core.
@@ -49,7 +51,7 @@ from graphql.execution.collect_fields import (
 )
 from graphql.pyutils import Path
 
-from schema.plans import (
+from schema.engine.plans import (
     USUAL_PATH,
     Attribute,
     ByIdentity,
@@ -62,11 +64,83 @@ from schema.plans import (
 )
 
 if TYPE_CHECKING:
-    from schema.execution import ShortPathContext
+    from schema.engine.execution import ShortPathContext
 
 
 class GiveUp(Exception):
-    """An irregular value: the query runs again through graphql-core's own steps."""
+    """An irregular value: the query goes on through graphql-core's own steps."""
+
+
+@dataclass(slots=True)
+class Raised:
+    """What a resolver raised, to be raised again where graphql-core's steps ask for it."""
+
+    error: BaseException
+
+
+@dataclass(slots=True)
+class Resolved:
+    """What one resolver call of a compiled run gave: the value (an awaitable until it is
+    awaited, a `Raised` if it failed), kept with its source so that the id stays valid.
+    `awaited` says that the call gave an awaitable whose outcome is now the value: it is
+    handed back as an awaitable again, so that graphql-core completes it as it would have."""
+
+    source: Any
+    value: Any
+    awaited: bool = False
+
+    def produce(self, _info: Any) -> Any:
+        if self.awaited:
+            return self._again()
+        value = self.value
+        if type(value) is Raised:
+            raise value.error
+        return value
+
+    async def _again(self) -> Any:
+        value = self.value
+        if type(value) is Raised:
+            raise value.error
+        return value
+
+
+class Memo:
+    """The resolver calls of a compiled run, by (source, field node), in call order: where a
+    given-up run goes on through graphql-core, each field takes its value from here. A source
+    met twice at one field node (the same object twice in a list) has one value per meeting,
+    taken in the same order."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self) -> None:
+        self.calls: dict[tuple[int, int], list[Resolved]] = {}
+
+    def add(self, source: Any, node: Any, value: Any) -> Resolved:
+        resolved = Resolved(source, value)
+        key = (id(source), id(node))
+        known = self.calls.get(key)
+        if known is None:
+            self.calls[key] = [resolved]
+        else:
+            known.append(resolved)
+        return resolved
+
+    def take(self, source: Any, node: Any) -> Resolved | None:
+        known = self.calls.get((id(source), id(node)))
+        if not known:
+            return None
+        resolved = known.pop(0)
+        assert resolved.source is source
+        return resolved
+
+    def close_untaken(self) -> None:
+        """Close the coroutines that graphql-core's steps never came to (their parent was
+        nulled by an error): nothing will await them."""
+        for known in self.calls.values():
+            for resolved in known:
+                if asyncio.iscoroutine(resolved.value):
+                    resolved.value.close()
+        self.calls.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +183,15 @@ class Step:
 
 @dataclass(slots=True)
 class Pending:
-    """An awaitable value, and where its completion goes."""
+    """An awaitable value, and where its completion goes (and, for a resolver's value, where
+    it is remembered)."""
 
     awaitable: Any
     completion: Completion
     path: Path | None
     container: Any
     key: Any
+    resolved: Resolved | None
 
 
 COMPILED_OPERATIONS = 1_000
@@ -227,12 +303,13 @@ def _generated_by_strawberry(is_type_of: Callable[..., Any]) -> bool:
 class Run:
     """One compiled run of a query."""
 
-    __slots__ = ("context", "is_awaitable", "pending")
+    __slots__ = ("context", "is_awaitable", "memo", "pending")
 
     def __init__(self, context: ShortPathContext) -> None:
         self.context = context
         self.is_awaitable = context.is_awaitable
         self.pending: list[Pending] = []
+        self.memo = Memo()
 
     def objects(self, completion: Objects, source: Any, path: Path | None) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -250,9 +327,23 @@ class Run:
                 continue
             field_path = Path(path, step.key, type_name) if completion.paths else None
             if type(found) is ObjectAttribute:
-                value = found.read(source)
-            else:
-                value = self.call(cast(Resolver, found), completion.type_, source, step, field_path)
+                self.complete(step.completion, found.read(source), field_path, result, step.key)  # type: ignore[arg-type]
+                continue
+            value = self.call(cast(Resolver, found), completion.type_, source, step, field_path)
+            if self.is_awaitable(value):
+                result[step.key] = None
+                self.pending.append(
+                    Pending(
+                        value,
+                        step.completion,  # type: ignore[arg-type]
+                        field_path,
+                        result,
+                        step.key,
+                        self.memo.add(source, step.details.node, value),
+                    )
+                )
+                continue
+            self.memo.add(source, step.details.node, value)
             self.complete(step.completion, value, field_path, result, step.key)  # type: ignore[arg-type]
         return result
 
@@ -270,7 +361,11 @@ class Run:
             if found.info_parameter is not None
             else None
         )
-        return context._call(found, source, step.details, info)
+        try:
+            return context._call(found, source, step.details, info)
+        except Exception as error:
+            self.memo.add(source, step.details.node, Raised(error))
+            raise GiveUp from None
 
     def complete(
         self, completion: Completion, value: Any, path: Path | None, container: Any, key: Any
@@ -282,7 +377,7 @@ class Run:
             return
         if self.is_awaitable(value):
             container[key] = None
-            self.pending.append(Pending(value, completion, path, container, key))
+            self.pending.append(Pending(value, completion, path, container, key, None))
             return
         if isinstance(value, Exception):
             raise GiveUp
@@ -318,21 +413,33 @@ class Run:
         while self.pending:
             waiting, self.pending = self.pending, []
             if len(waiting) == 1:
-                values = [await waiting[0].awaitable]
+                try:
+                    values = [await waiting[0].awaitable]
+                except Exception as error:
+                    values = [error]
             else:
                 # Nothing is cancelled on an error: a loader's future may be shared, and is
                 # wanted again when the query runs the usual way.
                 values = await asyncio.gather(
                     *(each.awaitable for each in waiting), return_exceptions=True
                 )
+            # Every value of the level is remembered before any is completed: a give-up while
+            # completing one must not lose its siblings' values.
+            for each, value in zip(waiting, values, strict=True):
+                if each.resolved is not None:
+                    each.resolved.value = (
+                        Raised(value) if isinstance(value, BaseException) else value
+                    )
             for each, value in zip(waiting, values, strict=True):
                 if isinstance(value, BaseException):
                     raise GiveUp
                 self.complete(each.completion, value, each.path, each.container, each.key)
 
-    def drop(self) -> None:
-        """Close what a given-up run leaves pending."""
+    def give_up(self) -> Memo:
+        """Close what the run leaves pending but no resolver gave (a resolver's awaitable is
+        left for graphql-core's steps to await); the resolvers' values, for those steps."""
         for each in self.pending:
-            if asyncio.iscoroutine(each.awaitable):
+            if each.resolved is None and asyncio.iscoroutine(each.awaitable):
                 each.awaitable.close()
         self.pending = []
+        return self.memo

@@ -4,9 +4,9 @@ For every field, graphql-core builds a resolve info, looks for arguments, calls 
 completes the value through the non-null, list, leaf, abstract and object cases in turn; for a
 field with a resolver, Strawberry then builds its own Info and converts every argument through
 a chain of type checks. A feed page is mostly fields for which all that does nothing: the
-fields that have a plan (schema/plans.py).
+fields that have a plan (schema/engine/plans.py).
 
-A query whose every field has a plan runs compiled (schema/compiled.py). In other operations,
+A query whose every field has a plan runs compiled (schema/engine/compiled.py). In other operations,
 planned fields take the short path here, and anything unusual goes through graphql-core's own
 steps: a null, an exception or a value the scalar rejects is completed (or reported) by
 graphql-core exactly as before. Every field takes the usual path while a schema extension
@@ -37,8 +37,8 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
-from schema.compiled import Objects, Run, compiled
-from schema.plans import (
+from schema.engine.compiled import Memo, Objects, Run, compiled
+from schema.engine.plans import (
     USUAL_PATH,
     Attribute,
     ByIdentity,
@@ -67,6 +67,11 @@ _literal_arguments = ByIdentity[FieldNode, dict[str, Any]](LITERAL_ARGUMENTS)
 
 
 class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
+    # Whether queries may run compiled (GRAPHQL_COMPILED; see build_schema).
+    compile_queries = True
+    # The resolver values of a given-up compiled run, while the usual steps go on from it.
+    _memo: Memo | None = None
+
     def execute_operation(self, serially: bool | None = None) -> Any:
         result = super().execute_operation(serially)
         if self.is_awaitable(result):
@@ -101,7 +106,11 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        if path is None and self.operation.operation is OperationType.QUERY:
+        if (
+            path is None
+            and self.compile_queries
+            and self.operation.operation is OperationType.QUERY
+        ):
             steps = compiled(self, parent_type, grouped_field_set)
             if steps is not None:
                 usual = partial(
@@ -116,13 +125,14 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         return self._fields(parent_type, source_value, path, grouped_field_set, position_context)
 
     def _run_compiled(self, steps: Objects, source_value: Any, usual: Callable[[], Any]) -> Any:
-        """The compiled run of a query's root fields; given up, `usual` runs them instead."""
+        """The compiled run of a query's root fields; given up, `usual` goes on from it."""
         run = Run(self)
         try:
             data = run.objects(steps, source_value, None)
         except Exception:
-            run.drop()
-            return usual()
+            data = None
+        if data is None:  # given up: outside the except, so errors carry their own traceback
+            return self._go_on(run, usual)
         if not run.pending:
             return data
         return self._settle_compiled(run, data, usual)
@@ -133,10 +143,34 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
         try:
             await run.settle()
         except Exception:
-            run.drop()
+            given_up = True
+        else:
+            given_up = False
+        if not given_up:
+            return data
+        result = self._go_on(run, usual)
+        return await result if self.is_awaitable(result) else result
+
+    def _go_on(self, run: Run, usual: Callable[[], Any]) -> Any:
+        """Run the usual steps, each resolver the compiled run called answering with what it
+        gave then (execute_field takes it from the memo)."""
+        memo = self._memo = run.give_up()
+        try:
             result = usual()
-            return await result if self.is_awaitable(result) else result
-        return data
+        except BaseException:
+            memo.close_untaken()
+            raise
+        if not self.is_awaitable(result):
+            memo.close_untaken()
+            return result
+        return self._close_after(memo, result)
+
+    @staticmethod
+    async def _close_after(memo: Memo, result: Awaitable[Any]) -> Any:
+        try:
+            return await result
+        finally:
+            memo.close_untaken()
 
     def _fields(
         self,
@@ -222,10 +256,14 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
                     position_context,
                 )
             elif type(found) is Resolver:
+                details = field_details_list[0]
+                resolved = None if self._memo is None else self._memo.take(source, details.node)
                 return self._resolve(
                     found.field_def,
                     found.coerce,
-                    partial(self._call, found, source, field_details_list[0]),
+                    partial(self._call, found, source, details)
+                    if resolved is None
+                    else resolved.produce,
                     parent_type,
                     field_details_list,
                     path,
@@ -315,3 +353,9 @@ class ShortPathContext(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
         return completed
+
+
+class UncompiledContext(ShortPathContext):
+    """The short path without compiled queries (GRAPHQL_COMPILED=false)."""
+
+    compile_queries = False

@@ -1,6 +1,6 @@
 """Plans for the commonest kinds of field, made once per field of the schema and kept in its
-object type's extensions: what the short path through execution (schema/execution.py) and
-compiled queries (schema/compiled.py) do instead of graphql-core's and Strawberry's general steps.
+object type's extensions: what the short path through execution (execution.py) and compiled
+queries (compiled.py) do instead of graphql-core's and Strawberry's general steps.
 
 - `Attribute`: a plain attribute holding a scalar or enum (ids, captions, counts, usernames,
   cursors): read the attribute and coerce it;
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
+import strawberry
 from graphql import (
     GraphQLBoolean,
     GraphQLEnumType,
@@ -39,7 +40,8 @@ from strawberry.types.field import StrawberryField
 
 from domain.cache import remember
 
-_PLAIN_ARGUMENTS = (int, str, float, bool)
+# Argument types Strawberry passes on as graphql-core gives them (leaf scalars but GlobalID).
+_PLAIN_ARGUMENTS = (int, str, float, bool, strawberry.ID)
 
 
 @dataclass(frozen=True, slots=True)
