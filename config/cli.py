@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -109,6 +110,28 @@ def _run_api(host: str, port: int, workers: int, log_level: str) -> None:
     )
 
 
+def _serve_announced(host: str, port: int, log_level: str, banner: str) -> None:
+    """One API process that prints `banner` once it is listening (and never if it is not)."""
+    import uvicorn
+
+    class Announcing(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(banner, flush=True)
+
+    config = uvicorn.Config(
+        "config.asgi:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        proxy_headers=True,
+        ws="websockets-sansio",
+    )
+    Announcing(config).run()
+
+
 def _public_address(host: str, port: int) -> str:
     """Where this server is reached, for local media and upload URLs (unless PUBLIC_BASE_URL
     says otherwise): the processes started from here read it from the environment."""
@@ -118,6 +141,9 @@ def _public_address(host: str, port: int) -> str:
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    if taken := _refuse_taken_port(args.host, args.port):
+        print(taken, file=sys.stderr)
+        return 2
     _public_address(args.host, args.port)
     with services(settings):
         _run_api(args.host, args.port, args.workers, settings.log_level)
@@ -125,28 +151,92 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.queues import QUEUES
+
+    queues = list(dict.fromkeys(args.queue or QUEUES))
+    if not args.queue:
+        print(f"No --queue given: serving every queue ({', '.join(queues)}) in this process.")
+    with services(settings) as (database_url, redis_url):
+        if len(queues) == 1:
+            from arq.worker import Worker
+
+            from workers.settings import worker_settings
+
+            Worker(
+                **worker_settings(
+                    settings,
+                    queue=queues[0],
+                    database_url=database_url,
+                    redis_url=redis_url,
+                    burst=args.burst,
+                )
+            ).run()
+        else:
+            asyncio.run(_run_workers(settings, queues, database_url, redis_url, args.burst))
+    return 0
+
+
+async def _run_workers(
+    settings: Settings, queues: list[str], database_url: str, redis_url: str, burst: bool
+) -> None:
+    """One arq worker per queue in this process, sharing one runtime; SIGTERM or Ctrl-C stops
+    them all, each finishing as arq does on a signal."""
     from arq.worker import Worker
 
+    from config.runtime import settle_heap, start
     from workers.settings import worker_settings
 
-    with services(settings) as (database_url, redis_url):
-        worker = Worker(
+    runtime = await start(settings, database_url=database_url, redis_url=redis_url)
+    settle_heap()
+    workers = [
+        Worker(
             **worker_settings(
                 settings,
-                queue=args.queue,
+                queue=queue,
                 database_url=database_url,
                 redis_url=redis_url,
-                burst=args.burst,
+                burst=burst,
+                runtime=runtime,
+                handle_signals=False,
             )
         )
-        worker.run()
-    return 0
+        for queue in queues
+    ]
+    running = asyncio.ensure_future(asyncio.gather(*(worker.main() for worker in workers)))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, running.cancel)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    finally:
+        for worker in workers:
+            await worker.close()
+        await runtime.close()
+
+
+def _refuse_taken_port(host: str, port: int) -> str | None:
+    """A one-line message when the port cannot be bound, before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return (
+                f"Cannot listen on {host}:{port} ({error.strerror}): stop what is using the"
+                " port, or choose another with --port."
+            )
+    return None
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from config.seed import DEMO_PASSWORD, DEMO_USERNAME
     from workers.queues import QUEUES
 
+    if taken := _refuse_taken_port(args.host, args.port):
+        print(taken, file=sys.stderr)
+        return 2
     shown_host = _public_address(args.host, args.port)
     with services(settings) as (database_url, redis_url):
         asyncio.run(_migrate(settings, database_url))
@@ -160,14 +250,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             )
             for queue in QUEUES
         ]
-        print(
+        banner = (
             f"\n  Shutter is up.\n"
             f"  GraphiQL:   http://{shown_host}:{args.port}/graphql\n"
-            f"  Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}\n",
-            flush=True,
+            f"  Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}\n"
         )
         try:
-            _run_api(args.host, args.port, 1, settings.log_level)
+            _serve_announced(args.host, args.port, settings.log_level, banner)
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)
@@ -180,6 +269,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from workers.queues import QUEUES
+
     parser = argparse.ArgumentParser(prog="shutter", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -194,8 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--workers", type=int, default=1, help="API processes")
     api.set_defaults(func=cmd_api)
 
-    worker = sub.add_parser("worker", help="an arq worker for one queue")
-    worker.add_argument("--queue", default="default")
+    worker = sub.add_parser(
+        "worker", help="arq workers: every queue in one process, or the queues named"
+    )
+    worker.add_argument(
+        "--queue",
+        action="append",
+        choices=QUEUES,
+        help="a queue to serve; give it several times for several (default: every queue)",
+    )
     worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     worker.set_defaults(func=cmd_worker)
 

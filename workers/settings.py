@@ -105,6 +105,7 @@ def worker_settings(
     redis_url: str,
     burst: bool = False,
     runtime: Runtime | None = None,
+    handle_signals: bool | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `arq.worker.Worker` serving `queue`.
 
@@ -166,5 +167,6 @@ def worker_settings(
         "burst": burst,
         "poll_delay": 0 if burst else 0.5,
         "max_tries": 5,
-        "handle_signals": not burst,
+        # arq's own handlers, unless the caller runs several workers and handles signals itself.
+        "handle_signals": (not burst) if handle_signals is None else handle_signals,
     }
