@@ -10,7 +10,6 @@ import gc
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import hiredis
 from aiocache import RedisCache
@@ -33,6 +32,7 @@ from domain.posts.service import Stores
 from domain.posts.store import PostStore
 from domain.realtime.events import RedisEvents
 from domain.realtime.hub import Hub
+from domain.redis_url import RedisAddress
 from domain.resp import Reads
 from domain.users.store import UserStore
 from workers.queues import ArqJobs
@@ -105,15 +105,26 @@ def _fast(redis_url: str) -> dict[str, Any]:
 
 
 def _cache_for(redis_url: str) -> RedisCache:
-    parts = urlsplit(redis_url)
-    return RedisCache(
-        endpoint=parts.hostname or "127.0.0.1",
-        port=parts.port or 6379,
-        db=int(parts.path.strip("/") or 0),
-        password=parts.password,
-        ssl=parts.scheme == "rediss",
-        namespace="c",
-        serializer=OrjsonSerializer(),
+    cache = RedisCache(namespace="c", serializer=OrjsonSerializer())
+    # aiocache builds its client from host, port, db and password alone (no ACL user, no
+    # unix socket): give it one made from the URL by redis-py itself, as every other client.
+    cache.client = Redis.from_url(redis_url, decode_responses=False)
+    return cache
+
+
+def arq_settings(redis_url: str, **overrides: Any) -> RedisSettings:
+    """arq's settings for the Redis of this URL, read as redis-py reads it."""
+    address = RedisAddress.from_url(redis_url)
+    return RedisSettings(
+        host=address.host,
+        port=address.port,
+        unix_socket_path=address.unix_path,
+        database=address.db,
+        username=address.username,
+        password=address.password,
+        ssl=address.tls,
+        ssl_cert_reqs="required" if address.verify_tls else "none",
+        **overrides,
     )
 
 
@@ -129,8 +140,8 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     )
     ids.install_generator(ids.IdGenerator(await ids.claim_slot(redis)))
     cache = _cache_for(redis_url)
-    reads = Reads(redis_url)
-    queue = await create_pool(RedisSettings.from_dsn(redis_url))
+    reads = Reads(redis_url, timeout=settings.redis_timeout_seconds)
+    queue = await create_pool(arq_settings(redis_url))
     return Runtime(
         settings=settings,
         redis=redis,

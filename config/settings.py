@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.redis_url import RedisAddress
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The development secret is fixed so that tokens survive a restart of `make serve`; production
@@ -70,6 +72,8 @@ class Settings(BaseSettings):
     feed_active_days: int = Field(default=30, ge=1, le=365)
 
     # Caching.
+    # How long the batched reads of the read path wait for Redis (to connect, or to answer).
+    redis_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     cache_ttl_seconds: int = Field(default=3_600, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -91,8 +95,13 @@ class Settings(BaseSettings):
     def _check_redis_url(cls, value: str | None) -> str | None:
         if not value:
             return None
-        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError("must look like redis://host:6379/0")
+        try:
+            RedisAddress.from_url(value)  # as every client will read it
+        except ValueError as error:
+            raise ValueError(
+                "must look like redis://[user:password@]host:6379/0, rediss://... or"
+                f" unix:///path/redis.sock?db=0 ({error})"
+            ) from None
         return value
 
     @field_validator("s3_endpoint_url", "cdn_base_url", "public_base_url")

@@ -24,16 +24,23 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from domain.redis_url import RedisAddress
 
 Convert = Callable[[Any], Any] | None
 
 CLIENT_NAME = "shutter-reads"  # as CLIENT LIST shows the connection
+
+
+class Backlogged(RedisTimeoutError):
+    """Redis is not taking the bytes sent to it: more batches are refused for now."""
 
 
 def _pairs(flat: list[Any]) -> dict[Any, Any]:
@@ -141,12 +148,15 @@ class _Pipeline(asyncio.Protocol):
     as it is parsed. A batch whose caller has gone (cancelled) still has its replies read,
     and dropped, so every later batch reads its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_queued_bytes: int) -> None:
         self.parser = hiredis.Reader(encoding="utf-8", replyError=ResponseError)
         self.transport: asyncio.Transport | None = None
         self.outgoing: list[bytes] = []
+        self.outgoing_bytes = 0
+        self.max_queued_bytes = max_queued_bytes
         self.waiting: deque[_Batch] = deque()
         self.broken: Exception | None = None
+        self.last_heard = asyncio.get_running_loop().time()  # when Redis last answered
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -156,20 +166,31 @@ class _Pipeline(asyncio.Protocol):
         if self.broken is not None:
             future.set_exception(RedisConnectionError(str(self.broken)))
             return future
+        unsent = self.transport.get_write_buffer_size() if self.transport else 0
+        if self.outgoing_bytes + unsent > self.max_queued_bytes:
+            # Redis is not taking what was sent: refuse more rather than grow without bound.
+            future.set_exception(
+                Backlogged(f"Over {self.max_queued_bytes} bytes wait to be sent to Redis.")
+            )
+            return future
         if not self.outgoing:
             asyncio.get_running_loop().call_soon(self._flush)
-        self.outgoing.extend(hiredis.pack_command(command) for command in commands)
+        packed = [hiredis.pack_command(command) for command in commands]
+        self.outgoing.extend(packed)
+        self.outgoing_bytes += sum(len(each) for each in packed)
         self.waiting.append(_Batch(future, len(commands)))
         return future
 
     def _flush(self) -> None:
         outgoing, self.outgoing = self.outgoing, []
+        self.outgoing_bytes = 0
         if self.broken is None and self.transport is not None:
             self.transport.write(b"".join(outgoing))
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
         parser.feed(data)
+        self.last_heard = asyncio.get_running_loop().time()
         waiting = self.waiting
         while (reply := parser.gets()) is not False:
             if not waiting:
@@ -185,13 +206,21 @@ class _Pipeline(asyncio.Protocol):
     def connection_lost(self, error: Exception | None) -> None:
         self._fail(error or RedisConnectionError("Redis closed the connection."))
 
+    def fail(self, error: Exception) -> None:
+        """Give up the connection: every waiting batch gets `error`."""
+        self._fail(error)
+
     def _fail(self, error: Exception) -> None:
         if self.broken is None:
             self.broken = error
         waiting, self.waiting = self.waiting, deque()
         for batch in waiting:
             if not batch.future.done():
-                batch.future.set_exception(RedisConnectionError(f"Redis connection lost: {error}"))
+                batch.future.set_exception(
+                    error
+                    if isinstance(error, RedisTimeoutError)
+                    else RedisConnectionError(f"Redis connection lost: {error}")
+                )
         self.close()
 
     def close(self) -> None:
@@ -202,23 +231,29 @@ class _Pipeline(asyncio.Protocol):
 
 
 class Reads:
-    """Plain RESP reads from the Redis of `url` (redis://, rediss:// or unix://, with the
-    user, password and database redis-py would take from it), on one pipelined connection."""
+    """Plain RESP reads from the Redis of `url` (read by redis-py's parser: redis://,
+    rediss:// or unix://, user, password and database), on one pipelined connection.
 
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        query = parse_qs(parts.query)
-        self._scheme = parts.scheme
-        self._host = parts.hostname or "localhost"
-        self._port = parts.port or 6379
-        self._path = unquote(parts.path)
-        self._username = unquote(parts.username) if parts.username else None
-        self._password = unquote(parts.password) if parts.password else None
-        if parts.scheme == "unix":
-            self._db = int(query.get("db", ["0"])[0])
-        else:
-            self._db = int(self._path.strip("/") or query.get("db", ["0"])[0])
-        self._verify = query.get("ssl_cert_reqs", ["required"])[0] != "none"
+    A connect, or a batch's replies, that take longer than `timeout` seconds fail with
+    redis.exceptions.TimeoutError, and so does every batch waiting on the same connection:
+    it is dropped, and the next batch makes a new one. A connection idle for
+    `health_check_seconds` is checked with a PING before it carries a batch (a link dropped
+    without a word is found by the PING, not by a request). At most `max_queued_bytes` wait to
+    be sent; past that, batches fail at once (`Backlogged`).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 2.0,
+        health_check_seconds: float = 30.0,
+        max_queued_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
+        self._address = RedisAddress.from_url(url)
+        self._timeout = timeout
+        self._health_check_seconds = health_check_seconds
+        self._max_queued_bytes = max_queued_bytes
         self._pipeline: _Pipeline | None = None
         self._connecting: asyncio.Future[_Pipeline] | None = None
 
@@ -229,21 +264,44 @@ class Reads:
         for attempt in (1, 2):
             pipeline = self._pipeline
             fresh = pipeline is None or pipeline.broken is not None
+            if not fresh and not await self._healthy(pipeline):  # type: ignore[arg-type]
+                fresh = True
             if fresh:
                 pipeline = await self._connected()
             assert pipeline is not None
             try:
-                return await pipeline.send(commands)
+                return await self._answered(pipeline, commands)
             except RedisConnectionError:
                 if attempt == 1 and not fresh:
                     continue  # it broke while open (a Redis restart): once more, on a new one
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _answered(
+        self, pipeline: _Pipeline, commands: Sequence[tuple[Any, ...]]
+    ) -> list[Any]:
+        try:
+            return await asyncio.wait_for(pipeline.send(commands), self._timeout)
+        except TimeoutError:
+            error = RedisTimeoutError(f"Redis did not answer within {self._timeout:g} s.")
+            pipeline.fail(error)
+            raise error from None
+
+    async def _healthy(self, pipeline: _Pipeline) -> bool:
+        """Whether a connection idle for long still answers (a PING, within the timeout)."""
+        idle = asyncio.get_running_loop().time() - pipeline.last_heard
+        if idle < self._health_check_seconds or pipeline.waiting:
+            return True
+        try:
+            await self._answered(pipeline, [("PING",)])
+        except (RedisConnectionError, RedisTimeoutError):
+            return False
+        return True
+
     async def _connected(self) -> _Pipeline:
         """The open connection, made by one caller while the others wait for it."""
         if self._connecting is None:
-            self._connecting = asyncio.ensure_future(self._connect())
+            self._connecting = asyncio.ensure_future(self._connect_in_time())
         connecting = self._connecting
         try:
             pipeline = await asyncio.shield(connecting)
@@ -253,32 +311,42 @@ class Reads:
         self._pipeline = pipeline
         return pipeline
 
+    async def _connect_in_time(self) -> _Pipeline:
+        try:
+            return await asyncio.wait_for(self._connect(), self._timeout)
+        except TimeoutError:
+            raise RedisTimeoutError(
+                f"Redis did not accept a connection within {self._timeout:g} s."
+            ) from None
+
     async def _connect(self) -> _Pipeline:
         loop = asyncio.get_running_loop()
+        make = partial(_Pipeline, self._max_queued_bytes)
+        address = self._address
         try:
-            if self._scheme == "unix":
-                _, pipeline = await loop.create_unix_connection(_Pipeline, self._path)
+            if address.unix_path is not None:
+                _, pipeline = await loop.create_unix_connection(make, address.unix_path)
             else:
                 context = None
-                if self._scheme == "rediss":
+                if address.tls:
                     context = ssl.create_default_context()
-                    if not self._verify:
+                    if not address.verify_tls:
                         context.check_hostname = False
                         context.verify_mode = ssl.CERT_NONE
                 _, pipeline = await loop.create_connection(
-                    _Pipeline, self._host, self._port, ssl=context
+                    make, address.host, address.port, ssl=context
                 )
         except OSError as error:
             raise RedisConnectionError(f"Cannot reach Redis: {error}") from error
         setup: list[tuple[Any, ...]] = []
-        if self._password is not None:
-            user = (self._username,) if self._username else ()
-            setup.append(("AUTH", *user, self._password))
-        if self._db:
-            setup.append(("SELECT", self._db))
+        if address.password is not None:
+            user = (address.username,) if address.username else ()
+            setup.append(("AUTH", *user, address.password))
+        if address.db:
+            setup.append(("SELECT", address.db))
         setup.append(("CLIENT", "SETNAME", CLIENT_NAME))
         try:
-            replies = await pipeline.send(setup)
+            replies = await pipeline.send(setup)  # the caller bounds the time it takes
         except BaseException:
             pipeline.close()
             raise

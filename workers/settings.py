@@ -7,14 +7,12 @@ its own worker process and short jobs never wait behind a long one.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
-from arq.connections import RedisSettings
 from arq.cron import cron
 from arq.worker import func
 
-from config.runtime import Runtime, settle_heap, start
+from config.runtime import Runtime, arq_settings, settle_heap, start
 from config.settings import Settings
 from domain.feed import service as feed
 from domain.media import flows as media_flows
@@ -159,9 +157,7 @@ def worker_settings(
         **queues[queue],
         "queue_name": queue,
         # Ride out a Redis restart: keep reconnecting for about a minute before giving up.
-        "redis_settings": replace(
-            RedisSettings.from_dsn(redis_url), conn_retries=60, conn_retry_delay=1
-        ),
+        "redis_settings": arq_settings(redis_url, conn_retries=60, conn_retry_delay=1),
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "burst": burst,
