@@ -49,7 +49,7 @@ class Context:
         if self.viewer_id is None:
             raise ClientError(
                 "Sign in to do this: send 'Authorization: Bearer <accessToken>'.",
-                code="UNAUTHENTICATED",
+                code=ErrorCode.UNAUTHENTICATED,
             )
         return self.viewer_id
 

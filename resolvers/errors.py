@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from graphql import GraphQLError
 
+from domain.errors import ErrorCode
+
 
 class ClientError(GraphQLError):
-    """A bad argument, a missing sign-in: the message is safe and useful to show."""
+    """A bad argument, a missing sign-in: the message is safe and useful to show. Its code is
+    one of ErrorCode's, as in mutation payloads."""
 
-    def __init__(self, message: str, *, code: str = "BAD_USER_INPUT") -> None:
-        super().__init__(message, extensions={"code": code})
+    def __init__(self, message: str, *, code: ErrorCode = ErrorCode.INVALID_INPUT) -> None:
+        super().__init__(message, extensions={"code": code.value})
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.errors import ErrorCode
 from domain.feed import flows
 from domain.feed.service import FeedPage
 from domain.feed.store import Position
@@ -15,7 +16,7 @@ async def home(
 ) -> tuple[FeedPage, list[str]]:
     """A page of the viewer's feed and its cursors."""
     if ctx.viewer_id is None:
-        raise ClientError("Sign in to see your feed.", code="UNAUTHENTICATED")
+        raise ClientError("Sign in to see your feed.", code=ErrorCode.UNAUTHENTICATED)
     limit, position = ranked_page_arguments(first, after)
     page = await flows.read_home(
         viewer_id=ctx.viewer_id,

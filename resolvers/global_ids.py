@@ -39,9 +39,9 @@ def id_argument(global_id: str, expected: str, *, argument: str = "id") -> int:
     try:
         type_name, raw_id = parse_global_id(global_id)
     except ValueError:
-        raise ClientError(f"'{argument}' is not a valid id.", code="INVALID_ID") from None
+        raise ClientError(f"'{argument}' is not a valid id.", code=ErrorCode.INVALID_ID) from None
     if type_name != expected:
-        raise ClientError(f"'{argument}' is not the id of a {expected}.", code="INVALID_ID")
+        raise ClientError(f"'{argument}' is not the id of a {expected}.", code=ErrorCode.INVALID_ID)
     return raw_id
 
 
@@ -121,7 +121,7 @@ def _position(raw: str) -> int:
 
 
 def _not_a_cursor() -> ClientError:
-    return ClientError("'after' is not a cursor from this list.", code="INVALID_CURSOR")
+    return ClientError("'after' is not a cursor from this list.", code=ErrorCode.INVALID_CURSOR)
 
 
 def _decode_safely(value: str) -> str:

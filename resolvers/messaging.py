@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from domain.cache import from_json
-from domain.errors import not_found
+from domain.errors import ErrorCode, not_found
 from domain.messaging import flows
 from domain.messaging import service as messaging
 from domain.messaging.service import MessageRow, ThreadState
@@ -108,7 +108,7 @@ async def message_received(ctx: Context, thread_id: str | None) -> AsyncIterator
     viewer = ctx.require_viewer()
     only = id_argument(thread_id, "Thread", argument="threadId") if thread_id else None
     if only is not None and not await messaging.is_member(user_id=viewer, thread_id=only):
-        raise ClientError("No thread with this id.", code="NOT_FOUND")
+        raise ClientError("No thread with this id.", code=ErrorCode.NOT_FOUND)
     async with ctx.runtime.hub.subscribe(messages_channel(viewer)) as events:
         while True:
             event = await events.get()
@@ -122,7 +122,7 @@ async def typing(ctx: Context, thread_id: str) -> AsyncIterator[int]:
     viewer = ctx.require_viewer()
     raw_thread = id_argument(thread_id, "Thread", argument="threadId")
     if not await messaging.is_member(user_id=viewer, thread_id=raw_thread):
-        raise ClientError("No thread with this id.", code="NOT_FOUND")
+        raise ClientError("No thread with this id.", code=ErrorCode.NOT_FOUND)
     async with ctx.runtime.hub.subscribe(typing_channel(raw_thread)) as events:
         while True:
             event = await events.get()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import not_found
+from domain.errors import ErrorCode, not_found
 from domain.graph.visibility import may_see_posts
 from domain.pagination import Page
 from domain.posts import flows, queries
@@ -72,7 +72,7 @@ async def user_posts(
 async def saved_posts(ctx: Context, user: UserView, first: int | None, after: str | None) -> Page:
     limit, position = page_arguments(first, after)
     if ctx.viewer_id != user.id:
-        raise ClientError("Saved posts are only for their owner.", code="FORBIDDEN")
+        raise ClientError("Saved posts are only for their owner.", code=ErrorCode.FORBIDDEN)
     return await queries.saved_posts(user_id=user.id, first=limit, after=position)
 
 

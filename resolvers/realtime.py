@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from domain.errors import ErrorCode
 from domain.media.models import MediaStatus
 from domain.media.store import MediaView
 from domain.realtime.events import media_channel
@@ -24,7 +25,7 @@ async def media_processed(ctx: Context, media_id: str) -> AsyncIterator[MediaVie
     async with ctx.runtime.hub.subscribe(media_channel(raw_id)) as events:
         view = await media.get(raw_id)
         if view is None or view.owner_id != viewer:
-            raise ClientError("No media with this id.", code="NOT_FOUND")
+            raise ClientError("No media with this id.", code=ErrorCode.NOT_FOUND)
         if view.status in FINAL:
             yield view
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import not_found
+from domain.errors import ErrorCode, not_found
 from domain.graph import flows
 from domain.graph import service as graph
 from domain.graph.models import FollowStatus
@@ -69,7 +69,9 @@ async def follow_requests(
 ) -> Page:
     limit, position = page_arguments(first, after)
     if ctx.viewer_id != user.id:
-        raise ClientError("Only the account's owner can see its follow requests.", code="FORBIDDEN")
+        raise ClientError(
+            "Only the account's owner can see its follow requests.", code=ErrorCode.FORBIDDEN
+        )
     return await graph.list_follow_requests(user_id=user.id, first=limit, after=position)
 
 

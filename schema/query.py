@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from domain.errors import ErrorCode
 from resolvers import media, messaging, notifications, posts
 from resolvers import users as resolve
 from resolvers.context import Info
@@ -34,7 +35,7 @@ class UserQuery:
         try:
             type_name, raw_id = parse_global_id(id)
         except ValueError:
-            raise ClientError("'id' is not a valid id.", code="INVALID_ID") from None
+            raise ClientError("'id' is not a valid id.", code=ErrorCode.INVALID_ID) from None
         if type_name == "User":
             return User.maybe(await resolve.visible_user(info.context, raw_id))
         if type_name == "Media":
