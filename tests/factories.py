@@ -8,7 +8,9 @@ from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
+from starlette.requests import Request
 
+from config.runtime import Runtime
 from config.settings import Settings
 from domain.graph import service as graph
 from domain.media.models import Media
@@ -16,6 +18,7 @@ from domain.media.store import original_key
 from domain.users.models import User
 from domain.users.store import UserStore
 from domain.users.tokens import create_access_token
+from resolvers.context import Context
 from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
 
@@ -37,6 +40,12 @@ async def make_user(username: str | None = None, *, private: bool = False, **fie
         is_private=private,
         **fields,
     )
+
+
+def context_for(runtime: Runtime, viewer_id: int | None) -> Context:
+    """The GraphQL context of an in-process request by this viewer (None: signed out)."""
+    request = Request({"type": "http", "method": "POST", "headers": [], "path": "/graphql"})
+    return Context(runtime=runtime, request=request, response=None, viewer_id=viewer_id)
 
 
 def token_for(user: User, settings: Settings) -> str:

@@ -8,34 +8,16 @@ from typing import Any
 
 import pytest
 import strawberry
-from starlette.requests import Request
 
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.feed import service as feed
 from domain.posts import flows as post_flows
 from resolvers import feed as feed_resolvers
-from resolvers.context import Context
 from resolvers.global_ids import to_global_id
-from schema.engine.compiled import Objects
-from schema.engine.execution import ShortPathContext
 from schema.root import build_schema
-from tests.factories import follow, make_media, make_user
-
-
-class Watched(ShortPathContext):
-    """Notes whether each query ran compiled, and whether it was given up."""
-
-    runs: list[str] = []
-
-    def _run_compiled(self, steps: Objects, *args: Any) -> Any:
-        self.runs.append("compiled")
-        return super()._run_compiled(steps, *args)
-
-    def _fields(self, parent_type: Any, source: Any, path: Any, *args: Any) -> Any:
-        if path is None:
-            self.runs.append("usual")
-        return super()._fields(parent_type, source, path, *args)
+from tests.factories import context_for, follow, make_media, make_user
+from tests.test_execution import Watched
 
 
 @pytest.fixture
@@ -49,9 +31,7 @@ def schema(settings: Settings) -> strawberry.Schema:
 async def run(
     schema: strawberry.Schema, runtime: Runtime, query: str, viewer_id: int | None
 ) -> dict[str, Any]:
-    request = Request({"type": "http", "method": "POST", "headers": [], "path": "/graphql"})
-    context = Context(runtime=runtime, request=request, response=None, viewer_id=viewer_id)
-    result = await schema.execute(query, context_value=context)
+    result = await schema.execute(query, context_value=context_for(runtime, viewer_id))
     return {
         "data": result.data,
         "codes": [(e.extensions or {}).get("code") for e in result.errors or []],

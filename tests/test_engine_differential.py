@@ -11,7 +11,6 @@ import pytest
 import strawberry
 from hypothesis import HealthCheck, given, settings
 from hypothesis_graphql import queries
-from starlette.requests import Request
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from config.runtime import Runtime
@@ -20,10 +19,9 @@ from domain.feed import service as feed
 from domain.graph import flows as graph_flows
 from domain.messaging import flows as messaging_flows
 from domain.posts import flows as post_flows
-from resolvers.context import Context
 from resolvers.global_ids import to_global_id
 from schema.root import build_schema
-from tests.factories import make_media, make_user
+from tests.factories import context_for, make_media, make_user
 
 GENERATED = 300
 
@@ -121,9 +119,7 @@ async def _world(runtime: Runtime) -> tuple[int, str, str]:
 async def _answer(
     schema: strawberry.Schema, runtime: Runtime, query: str, viewer_id: int
 ) -> dict[str, Any]:
-    request = Request({"type": "http", "method": "POST", "headers": [], "path": "/graphql"})
-    context = Context(runtime=runtime, request=request, response=None, viewer_id=viewer_id)
-    result = await schema.execute(query, context_value=context)
+    result = await schema.execute(query, context_value=context_for(runtime, viewer_id))
     return {
         "data": result.data,
         "errors": [(e.message, e.path, (e.extensions or {}).get("code")) for e in result.errors]

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import gc
 
-from starlette.requests import Request
-
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.feed import service as feed
 from domain.posts import flows as posts
-from resolvers.context import Context
 from schema.root import build_schema
-from tests.factories import follow, make_media, make_user
+from tests.factories import context_for, follow, make_media, make_user
 
 QUERY = """{ feed(first: 10) { edges { cursor node { id caption likeCount viewerHasLiked
   author { username viewerFollows } media { url(width: 640) } } }
@@ -37,8 +34,7 @@ async def test_a_feed_page_leaves_no_cyclic_garbage(runtime: Runtime, settings: 
     schema = build_schema(settings)
 
     async def page() -> None:
-        request = Request({"type": "http", "method": "POST", "headers": [], "path": "/graphql"})
-        context = Context(runtime=runtime, request=request, response=None, viewer_id=bo.id)
+        context = context_for(runtime, bo.id)
         result = await schema.execute(QUERY, context_value=context)
         assert result.errors is None, result.errors
         assert result.data is not None

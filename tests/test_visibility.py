@@ -5,16 +5,14 @@ through the API."""
 from __future__ import annotations
 
 import pytest
-from starlette.requests import Request
 from tortoise import connections
 
 from config.runtime import Runtime
 from domain.graph import service as graph
 from domain.graph.visibility import visible_authors_sql
 from domain.users.models import User
-from resolvers.context import Context
 from resolvers.posts import can_see_posts_of
-from tests.factories import make_user
+from tests.factories import context_for, make_user
 
 # (case, author private?, the viewer's relation to the author)
 CASES = [
@@ -97,9 +95,7 @@ async def test_sql_and_python_agree(
     )
     in_sql = bool(rows[0]["visible"])
     # and the Python form, on a request's loaders
-    request = Request({"type": "http", "method": "POST", "headers": [], "path": "/graphql"})
-    context = Context(runtime=runtime, request=request, response=None, viewer_id=viewer_id)
-    in_python = await can_see_posts_of(context, author.id)
+    in_python = await can_see_posts_of(context_for(runtime, viewer_id), author.id)
 
     # then
     assert in_sql == in_python == EXPECTED[(private, relation)], case
