@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from config.embedded import EMBEDDED_DATABASE, EmbeddedServices, ensure_database, start_embedded
 from config.logging import configure_logging
@@ -95,19 +96,22 @@ def cmd_seed(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _uvicorn_options(host: str, port: int, log_level: str) -> dict[str, Any]:
+    return {
+        "app": "config.asgi:create_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "log_level": log_level.lower(),
+        "proxy_headers": True,
+        "ws": "websockets-sansio",
+    }
+
+
 def _run_api(host: str, port: int, workers: int, log_level: str) -> None:
     import uvicorn
 
-    uvicorn.run(
-        "config.asgi:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level.lower(),
-        proxy_headers=True,
-        ws="websockets-sansio",
-    )
+    uvicorn.run(**_uvicorn_options(host, port, log_level), workers=workers)
 
 
 def _serve_announced(host: str, port: int, log_level: str, banner: str) -> None:
@@ -120,16 +124,7 @@ def _serve_announced(host: str, port: int, log_level: str, banner: str) -> None:
             if self.started:
                 print(banner, flush=True)
 
-    config = uvicorn.Config(
-        "config.asgi:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        log_level=log_level.lower(),
-        proxy_headers=True,
-        ws="websockets-sansio",
-    )
-    Announcing(config).run()
+    Announcing(uvicorn.Config(**_uvicorn_options(host, port, log_level))).run()
 
 
 def _public_address(host: str, port: int) -> str:

@@ -194,7 +194,7 @@ class _Pipeline(asyncio.Protocol):
         waiting = self.waiting
         while (reply := parser.gets()) is not False:
             if not waiting:
-                self._fail(RedisConnectionError("Redis sent a reply nobody asked for."))
+                self.fail(RedisConnectionError("Redis sent a reply nobody asked for."))
                 return
             batch = waiting[0]
             batch.replies.append(reply)
@@ -204,13 +204,11 @@ class _Pipeline(asyncio.Protocol):
                     batch.future.set_result(batch.replies)
 
     def connection_lost(self, error: Exception | None) -> None:
-        self._fail(error or RedisConnectionError("Redis closed the connection."))
+        self.fail(error or RedisConnectionError("Redis closed the connection."))
 
     def fail(self, error: Exception) -> None:
-        """Give up the connection: every waiting batch gets `error`."""
-        self._fail(error)
-
-    def _fail(self, error: Exception) -> None:
+        """Give up the connection: every waiting batch gets `error` (a timeout as it is, any
+        other as a lost connection)."""
         if self.broken is None:
             self.broken = error
         waiting, self.waiting = self.waiting, deque()
