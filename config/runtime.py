@@ -20,6 +20,8 @@ from redis.asyncio.connection import Connection
 from tortoise import Tortoise
 
 from config.database import tortoise_config
+from config.redis_reads import PipelinedReads
+from config.redis_url import RedisAddress
 from config.settings import Settings
 from domain import ids
 from domain.cache import OrjsonSerializer
@@ -32,8 +34,6 @@ from domain.posts.service import Stores
 from domain.posts.store import PostStore
 from domain.realtime.events import RedisEvents
 from domain.realtime.hub import Hub
-from domain.redis_url import RedisAddress
-from domain.resp import Reads
 from domain.users.store import UserStore
 from workers.queues import ArqJobs
 
@@ -52,7 +52,7 @@ class Runtime:
     posts: PostStore
     feeds: FeedStore
     hub: Hub
-    reads: Reads
+    reads: PipelinedReads
     _cache: RedisCache
 
     @property
@@ -140,7 +140,7 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     )
     ids.install_generator(ids.IdGenerator(await ids.claim_slot(redis)))
     cache = _cache_for(redis_url)
-    reads = Reads(redis_url, timeout=settings.redis_timeout_seconds)
+    reads = PipelinedReads(redis_url, timeout=settings.redis_timeout_seconds)
     queue = await create_pool(arq_settings(redis_url))
     return Runtime(
         settings=settings,

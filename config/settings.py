@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.redis_url import RedisAddress
+from config.redis_url import RedisAddress
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

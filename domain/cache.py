@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar, get_type_hints
 
@@ -25,7 +25,7 @@ from aiocache.serializers import BaseSerializer
 from redis.asyncio import Redis
 from tortoise import connections
 
-from domain.resp import ReadBatch, Reads
+from domain.reads import ReadBatch, Reads, read_alone
 
 
 class View(Protocol):
@@ -110,15 +110,6 @@ end
 """
 
 
-async def read_alone(reads: Reads, queue: Callable[[ReadBatch], Callable[[Iterator[Any]], T]]) -> T:
-    """Run one queued read in a batch of its own (`queue` puts its commands in the batch and
-    returns the function that takes their results), for when there is nothing to batch it
-    with."""
-    batch = reads.batch()
-    parse = queue(batch)
-    return parse(iter(await batch.execute()))
-
-
 class OrjsonSerializer(BaseSerializer):
     """aiocache's JSON serializer, with orjson: same values, several times faster."""
 
@@ -132,10 +123,10 @@ class OrjsonSerializer(BaseSerializer):
 
 
 class Parse(Protocol[V]):
-    """What RowCache.queue_get returns: takes its result from the pipeline's results."""
+    """What RowCache.queue_get returns: once the batch has run, builds the rows from its reply."""
 
     def __call__(
-        self, results: Iterator[Any], changes: dict[int, dict[str, Any]] | None = None, /
+        self, changes: dict[int, dict[str, Any]] | None = None, /
     ) -> Awaitable[dict[int, V]]: ...
 
 
@@ -199,24 +190,21 @@ class RowCache(Generic[V]):
     def queue_get(
         self, pipe: ReadBatch, ids: Sequence[int], *, cached_only: bool = False
     ) -> Parse[V]:
-        """Queue the read of these ids in `pipe`. Once it has run, call the returned function
-        with an iterator over the pipeline's results: it takes this read's result from it at
-        once, and returns what to await for the rows (those Redis did not have are read from
-        Postgres then, in one query, and cached; with `cached_only`, they are left out).
+        """Queue the read of these ids in `pipe`. Once it has run, call the returned function:
+        it takes this read's reply at once, and returns what to await for the rows (those Redis
+        did not have are read from Postgres then, in one query, and cached; with `cached_only`,
+        they are left out).
         `changes` passed to it are applied to the rows it returns (live values kept beside the
         cached row, such as counters)."""
         wanted = list(dict.fromkeys(ids))
-        if wanted:
-            pipe.mget([self._redis_key(i) for i in wanted])
+        reply = pipe.mget([self._redis_key(i) for i in wanted]) if wanted else None
         loads = self._cache.serializer.loads
 
         decoded, last = self._decoded, self._last
 
-        def parse(
-            results: Iterator[Any], changes: dict[int, dict[str, Any]] | None = None
-        ) -> Awaitable[dict[int, V]]:
+        def parse(changes: dict[int, dict[str, Any]] | None = None) -> Awaitable[dict[int, V]]:
             found = {}
-            for item_id, data in zip(wanted, next(results) if wanted else [], strict=True):
+            for item_id, data in zip(wanted, reply.value if reply else [], strict=True):
                 if data is None:
                     continue
                 change = changes.get(item_id) if changes else None

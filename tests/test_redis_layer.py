@@ -18,10 +18,10 @@ from arq import create_pool
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config.redis_reads import PipelinedReads as Reads
+from config.redis_url import RedisAddress
 from config.runtime import _cache_for, arq_settings
 from config.settings import Settings
-from domain.redis_url import RedisAddress
-from domain.resp import Reads
 
 
 class Relay:
@@ -73,10 +73,18 @@ class Relay:
             self.tasks.discard(task)
 
 
-async def _read(reads: Reads, key: str) -> list[object]:
+async def _read(reads: Reads, key: str) -> str | None:
     batch = reads.batch()
-    batch.get(key)
-    return await batch.execute()
+    reply = batch.get(key)
+    await batch.execute()
+    return reply.value
+
+
+async def _exists(reads: Reads, key: str) -> int:
+    batch = reads.batch()
+    reply = batch.exists(key)
+    await batch.execute()
+    return reply.value
 
 
 async def test_a_stalled_redis_is_a_clear_error_within_the_timeout(settings: Settings) -> None:
@@ -99,9 +107,7 @@ async def test_a_stalled_redis_is_a_clear_error_within_the_timeout(settings: Set
             assert elapsed < 1.0
             # and a connection that stalls after it was made fails its batches in time too
             relay.stalled = False
-            batch = reads.batch()
-            batch.get("k")
-            assert await batch.execute() == [None]
+            assert await _read(reads, "k") is None
             relay.stalled = True
             for task in list(relay.tasks):
                 task.cancel()  # the relayed link goes quiet: the next connection stalls
@@ -112,9 +118,7 @@ async def test_a_stalled_redis_is_a_clear_error_within_the_timeout(settings: Set
             assert time.monotonic() - started < 1.0
             # when: Redis answers again, the next read makes a new connection and succeeds
             relay.stalled = False
-            batch = reads.batch()
-            batch.exists("k")
-            assert await batch.execute() == [0]
+            assert await _exists(reads, "k") == 0
         finally:
             await reads.close()
 
@@ -129,17 +133,13 @@ async def test_an_idle_connection_is_checked_before_use(settings: Settings) -> N
             f"redis://127.0.0.1:{port}/{target.db}", timeout=0.3, health_check_seconds=0.1
         )
         try:
-            assert await reads.batch().execute() == []
-            batch = reads.batch()
-            batch.exists("k")
-            assert await batch.execute() == [0]
+            await reads.batch().execute()
+            assert await _exists(reads, "k") == 0
             # the link dies without a word (its relay is cut), and the connection idles
             for task in list(relay.tasks):
                 task.cancel()
             await asyncio.sleep(0.2)
-            batch = reads.batch()
-            batch.exists("k")
-            assert await batch.execute() == [0]  # checked, found dead, made anew
+            assert await _exists(reads, "k") == 0  # checked, found dead, made anew
         finally:
             await reads.close()
 
@@ -249,9 +249,7 @@ async def test_every_url_form_reaches_the_same_database_in_every_client(
         # the pipelined reads
         reads = Reads(url)
         try:
-            batch = reads.batch()
-            batch.get("probe")
-            assert await batch.execute() == [f"form {form}"]
+            assert await _read(reads, "probe") == f"form {form}"
         finally:
             await reads.close()
 

@@ -1,4 +1,4 @@
-"""The hot path's batched reads (domain/resp.py) against the real Redis: the replies redis-py
+"""The hot path's batched reads (config/redis_reads.py) against the real Redis: the replies redis-py
 would give, errors, a broken or cut-off connection, and the URL's database and credentials."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
+from functools import partial
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,25 +14,41 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from config.redis_reads import PipelinedBatch
+from config.redis_reads import PipelinedReads as Reads
 from config.settings import Settings
-from domain.resp import ReadBatch, Reads
+from domain.reads import Reply
 
 
-def queue_all(batch: Any) -> None:
-    """The same commands into a ReadBatch or a redis-py pipeline."""
-    batch.get("s")
-    batch.get("missing")
-    batch.mget(["s", "missing", "t"])
-    batch.exists("s", "t", "missing")
-    batch.expire("s", 600)
-    batch.expire("missing", 600)
-    batch.hgetall("h")
-    batch.hgetall("missing")
-    batch.smismember("set", ["a", "zz", "b"])
-    batch.zrevrangebylex("z", "+", "-", start=0, num=3)
-    batch.zrevrangebylex("z", "(c", "-")
-    batch.zrevrangebyscore("scores", "+inf", "-inf", start=1, num=2, withscores=True)
-    batch.zrevrangebyscore("scores", 2.5, "-inf")
+def queue_all(batch: Any) -> list[Any]:
+    """The same commands into a batch or a redis-py pipeline (whose queueing methods return
+    the pipeline, not a reply)."""
+    withscores = (
+        batch.zrevrangebyscore_withscores
+        if isinstance(batch, PipelinedBatch)
+        else partial(batch.zrevrangebyscore, withscores=True)
+    )
+    return [
+        batch.get("s"),
+        batch.get("missing"),
+        batch.mget(["s", "missing", "t"]),
+        batch.exists("s", "t", "missing"),
+        batch.expire("s", 600),
+        batch.expire("missing", 600),
+        batch.hgetall("h"),
+        batch.hgetall("missing"),
+        batch.smismember("set", ["a", "zz", "b"]),
+        batch.zrevrangebylex("z", "+", "-", start=0, num=3),
+        batch.zrevrangebylex("z", "(c", "-"),
+        withscores("scores", "+inf", "-inf", start=1, num=2),
+        batch.zrevrangebyscore("scores", 2.5, "-inf"),
+    ]
+
+
+async def values(batch: PipelinedBatch, *replies: Reply[Any]) -> list[Any]:
+    """Run the batch; the values of these replies."""
+    await batch.execute()
+    return [reply.value for reply in replies]
 
 
 async def seed(redis: Redis) -> None:
@@ -54,12 +71,12 @@ async def reads(settings: Settings) -> Any:
 async def test_replies_are_shaped_as_redis_py_shapes_them(redis: Redis, reads: Reads) -> None:
     await seed(redis)
     batch = reads.batch()
-    queue_all(batch)
+    replies = queue_all(batch)
     async with redis.pipeline(transaction=False) as pipe:
         queue_all(pipe)
         expected = await pipe.execute()
 
-    got = await batch.execute()
+    got = await values(batch, *replies)
 
     assert got == expected
     assert got[6] == {"like_count": "3", "comment_count": "0"}
@@ -78,8 +95,7 @@ async def test_an_error_reply_is_raised_and_the_connection_stays_in_step(
         await batch.execute()
 
     again = reads.batch()
-    again.get("t")
-    assert await again.execute() == ["2"]
+    assert await values(again, again.get("t")) == ["2"]
 
 
 async def test_a_connection_killed_while_idle_is_replaced(redis: Redis, reads: Reads) -> None:
@@ -94,8 +110,7 @@ async def test_a_connection_killed_while_idle_is_replaced(redis: Redis, reads: R
     await redis.client_kill(f"{host}:{port}")
 
     batch = reads.batch()
-    batch.get("t")
-    assert await batch.execute() == ["2"]
+    assert await values(batch, batch.get("t")) == ["2"]
 
 
 async def test_a_batch_cut_off_leaves_nothing_for_the_next(redis: Redis, reads: Reads) -> None:
@@ -113,10 +128,9 @@ async def test_a_batch_cut_off_leaves_nothing_for_the_next(redis: Redis, reads: 
 
         # then: the next batch on the pool reads its own replies
         after = reads.batch()
-        after.get("t")
-        after.mget(["missing"])
+        replies = after.get("t"), after.mget(["missing"])
         await redis.set("t", str(delay))
-        assert await after.execute() == [str(delay), [None]]
+        assert await values(after, *replies) == [str(delay), [None]]
 
 
 async def test_the_urls_database_and_credentials_are_used(redis: Redis, settings: Settings) -> None:
@@ -132,8 +146,7 @@ async def test_the_urls_database_and_credentials_are_used(redis: Redis, settings
     try:
         signed_in = Reads(urlunsplit(parts._replace(netloc=netloc, path="/3")))
         batch = signed_in.batch()
-        batch.get("only-in-3")
-        assert await batch.execute() == ["yes"]
+        assert await values(batch, batch.get("only-in-3")) == ["yes"]
         await signed_in.close()
 
         wrong = Reads(urlunsplit(parts._replace(netloc=netloc.replace("s3cret", "nope"))))
@@ -162,9 +175,7 @@ async def test_batches_of_one_turn_share_one_connection_and_one_write(
     # when: 50 requests read at once, each its own batch
     async def one(i: int) -> list[Any]:
         batch = reads.batch()
-        batch.get("s")
-        batch.mget(["t", f"missing-{i}"])
-        return await batch.execute()
+        return await values(batch, batch.get("s"), batch.mget(["t", f"missing-{i}"]))
 
     got = await asyncio.gather(*(one(i) for i in range(50)))
 
@@ -177,5 +188,44 @@ async def test_batches_of_one_turn_share_one_connection_and_one_write(
 
 
 def test_an_empty_batch_needs_no_connection() -> None:
-    batch = ReadBatch(Reads("redis://127.0.0.1:1/0"))  # nothing listens on port 1
-    assert asyncio.run(batch.execute()) == []
+    batch = Reads("redis://127.0.0.1:1/0").batch()  # nothing listens on port 1
+    asyncio.run(batch.execute())
+
+
+def test_a_reply_read_before_its_batch_ran_is_an_error() -> None:
+    batch = Reads("redis://127.0.0.1:1/0").batch()
+    reply = batch.get("s")
+    with pytest.raises(RuntimeError, match="has not run"):
+        _ = reply.value
+
+
+async def test_each_reply_is_its_own_commands_whatever_the_order(
+    redis: Redis, reads: Reads
+) -> None:
+    # given: the same reads queued in two orders
+    await seed(redis)
+    forward = reads.batch()
+    counters, members, text = (
+        forward.hgetall("h"),
+        forward.zrevrangebylex("z", "+", "-"),
+        forward.get("s"),
+    )
+    backward = reads.batch()
+    text_2, members_2, counters_2 = (
+        backward.get("s"),
+        backward.zrevrangebylex("z", "+", "-"),
+        backward.hgetall("h"),
+    )
+
+    await asyncio.gather(forward.execute(), backward.execute())
+
+    # then: each handle holds its own command's reply
+    assert (
+        (counters.value, members.value, text.value)
+        == (
+            counters_2.value,
+            members_2.value,
+            text_2.value,
+        )
+        == ({"like_count": "3", "comment_count": "0"}, list("edcba"), "héllo")
+    )

@@ -10,10 +10,10 @@ from functools import partial
 
 from tortoise import connections
 
-from domain.cache import read_alone
 from domain.feed.store import FEED_SIZE, Entry, FeedStore, Position, RankedRead
 from domain.media.store import MediaStore, MediaView
 from domain.posts.store import PostStore, PostView
+from domain.reads import read_alone
 from domain.users.store import UserStore, UserView
 
 FOLLOWER_PAGE = 10_000
@@ -215,9 +215,9 @@ async def read_page(
     opened = stores.feeds.open_window(batch, viewer_id, below=cursor, count=want)
     large_followed = stores.users.queue_follows_among(batch, viewer_id, pulled)
     snapshot = stores.feeds.ranked(batch, viewer_id, after=after, count=want) if from_rank else None
-    results = iter(await batch.execute())
-    kept, cached, floor = opened(results)
-    large = sorted(await large_followed(results))
+    await batch.execute()
+    kept, cached, floor = opened()
+    large = sorted(await large_followed())
     if not kept:
         await rebuild(user_id=viewer_id, stores=stores)
         cached, floor = await _window(stores, viewer_id, below=cursor, count=want)
@@ -225,7 +225,7 @@ async def read_page(
     head: list[tuple[PostView, Position]] = []
     wants_ranking = False
     if snapshot is not None:
-        rank = snapshot(results)
+        rank = snapshot()
         if after is None and rank.stale:
             wants_ranking = await stores.feeds.claim_ranking(viewer_id)
         if rank.oldest:
@@ -337,17 +337,11 @@ async def _visible(
     settled, unsettled = stores.media.settled(media_ids - loaded.media.keys())
     loaded.media.update(settled)
     media_read = stores.media.queue_get(batch, sorted(unsettled), cached_only=True)
-    results = iter(await batch.execute())
-    posts, followed, found_authors, found_media = (
-        posts_read(results),
-        follows_read(results),
-        authors_read(results),
-        media_read(results),
-    )
-    views = await posts
-    following = await followed | {viewer_id}
-    loaded.authors.update(await found_authors)
-    loaded.media.update(await found_media)
+    await batch.execute()
+    views = await posts_read()
+    following = await follows_read() | {viewer_id}
+    loaded.authors.update(await authors_read())
+    loaded.media.update(await media_read())
     return {
         post_id: post
         for post_id, post in views.items()

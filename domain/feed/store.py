@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from domain.resp import ReadBatch, Reads
+from domain.reads import ReadBatch, Reads
 
 FEED_SIZE = 1_000
 TRIM_SLACK = 100  # trim once a feed is this far over FEED_SIZE, not on every insert
@@ -215,70 +215,64 @@ class FeedStore:
 
     def open_window(
         self, pipe: ReadBatch, user_id: int, *, below: int, count: int
-    ) -> Callable[[Iterator[Any]], tuple[bool, list[Entry], int]]:
+    ) -> Callable[[], tuple[bool, list[Entry], int]]:
         """Queue the reading of a page of the window: mark the feed as read now (it lives
         FEED_ACTIVE_DAYS more) and take up to `count` entries under `below` (and at or above the
         floor), newest first. Parses to (kept, entries, floor); not kept means there is no feed
         (its owner was away) and the entries are empty."""
-        pipe.expire(floor_key(user_id), self.ttl)
+        kept = pipe.expire(floor_key(user_id), self.ttl)
         pipe.expire(feed_key(user_id), self.ttl + SET_OUTLIVES_FLOOR_SECONDS)
-        parse_window = self.window(pipe, user_id, below=below, count=count)
+        window = self.window(pipe, user_id, below=below, count=count)
 
-        def parse(results: Iterator[Any]) -> tuple[bool, list[Entry], int]:
-            kept = bool(next(results))
-            next(results)
-            entries, floor = parse_window(results)
-            return kept, entries, floor
+        def parse() -> tuple[bool, list[Entry], int]:
+            entries, floor = window()
+            return kept.value, entries, floor
 
         return parse
 
     def window(
         self, pipe: ReadBatch, user_id: int, *, below: int, count: int
-    ) -> Callable[[Iterator[Any]], tuple[list[Entry], int]]:
+    ) -> Callable[[], tuple[list[Entry], int]]:
         """Queue the reading of up to `count` entries under `below` (and at or above the floor),
         newest first; parses to (entries, floor)."""
-        pipe.zrevrangebylex(feed_key(user_id), f"({pad(below)}", "-", start=0, num=count)
-        pipe.get(floor_key(user_id))
+        members = pipe.zrevrangebylex(feed_key(user_id), f"({pad(below)}", "-", start=0, num=count)
+        floor = pipe.get(floor_key(user_id))
 
-        def parse(results: Iterator[Any]) -> tuple[list[Entry], int]:
-            members, floor = next(results), next(results)
-            floor_id = int(floor or 0)
-            entries = [parse_member(m) for m in members if m != BASE]
+        def parse() -> tuple[list[Entry], int]:
+            floor_id = int(floor.value or 0)
+            entries = [parse_member(m) for m in members.value if m != BASE]
             return [e for e in entries if e[0] >= floor_id], floor_id
 
         return parse
 
     def ranked(
         self, pipe: ReadBatch, user_id: int, *, after: Position | None, count: int
-    ) -> Callable[[Iterator[Any]], RankedRead]:
+    ) -> Callable[[], RankedRead]:
         """Queue the read of up to `count` entries of the ranking snapshot after `after` (by
         score, then post id, both descending)."""
         top = "+inf" if after is None or after.score is None else repr(after.score)
-        paging = after is not None and after.score is not None
-        if paging:  # a reader scrolling keeps the snapshot alive under their cursor
+        if after is not None and after.score is not None:
+            # a reader scrolling keeps the snapshot alive under their cursor
             pipe.expire(rank_key(user_id), RANK_TTL_SECONDS)
             pipe.expire(rank_at_key(user_id), RANK_TTL_SECONDS)
-        pipe.get(rank_at_key(user_id))
-        pipe.exists(rank_claim_key(user_id))
+        at = pipe.get(rank_at_key(user_id))
+        claimed = pipe.exists(rank_claim_key(user_id))
         # Inclusive of the cursor's score, for entries tied with it; a few more for those.
-        pipe.zrevrangebyscore(
-            rank_key(user_id), top, "-inf", start=0, num=count + 5, withscores=True
+        found = pipe.zrevrangebyscore_withscores(
+            rank_key(user_id), top, "-inf", start=0, num=count + 5
         )
 
-        def parse(results: Iterator[Any]) -> RankedRead:
-            if paging:
-                next(results), next(results)
-            at, claimed, found = next(results), next(results), next(results)
-            made, _, oldest = (at or "0:0").partition(":")
-            entries = [(parse_member(m), float(score)) for m, score in found]
+        def parse() -> RankedRead:
+            made, _, oldest = (at.value or "0:0").partition(":")
+            entries = [(parse_member(m), score) for m, score in found.value]
             if after is not None and after.score is not None:
                 mark = (after.score, after.post_id)
                 entries = [e for e in entries if (e[1], e[0][0]) < mark]
             return RankedRead(
                 entries=entries[:count],
-                more=len(found) >= count + 5 or len(entries) > count,
+                more=len(found.value) >= count + 5 or len(entries) > count,
                 oldest=int(oldest or 0),
-                stale=time.time() - float(made) > RANK_FRESH_SECONDS and not claimed,
+                stale=time.time() - float(made) > RANK_FRESH_SECONDS and not claimed.value,
             )
 
         return parse
@@ -334,14 +328,15 @@ class FeedStore:
         if not author_ids:
             return []
         batch = self.reads.batch()
-        for author_id in author_ids:
-            batch.zrevrangebylex(
-                author_key(author_id), f"({pad(below)}", f"[{pad(at_least)}", start=0, num=count
+        replies = [
+            (
+                author_id,
+                batch.zrevrangebylex(
+                    author_key(author_id), f"({pad(below)}", f"[{pad(at_least)}", start=0, num=count
+                ),
             )
-        results = await batch.execute()
-        entries = {
-            (int(m), author_id)
-            for author_id, members in zip(author_ids, results, strict=True)
-            for m in members
-        }
+            for author_id in author_ids
+        ]
+        await batch.execute()
+        entries = {(int(m), author_id) for author_id, members in replies for m in members.value}
         return sorted(entries, reverse=True)[:count]

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from domain.cache import RowCache
 from domain.jsonb import decoded
 from domain.media.models import MediaStatus
-from domain.resp import Reads
+from domain.reads import Reads
 
 MEDIA_COLUMNS = (
     "id, owner_id, kind, status, failure_reason, width, height, blurhash, duration_ms,"

@@ -8,14 +8,14 @@ expired a week after its last flush) is read from the row, which the flush kept 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 from tortoise import connections
 
-from domain.resp import ReadBatch
+from domain.reads import ReadBatch
 
 Kind = Literal["post", "comment"]
 FLUSH_BATCH = 1_000
@@ -85,22 +85,19 @@ async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -
 
 def queue_read(
     pipe: ReadBatch, kind: Kind, ids: Sequence[int]
-) -> Callable[[Iterator[Any]], dict[int, dict[str, int]]]:
-    """Queue the read of these counters in `pipe`; the returned function takes the results
-    from the pipeline's result iterator: the live values of the counters Redis holds (ids it
-    does not hold are absent)."""
-    for item_id in ids:
-        pipe.hgetall(_key(kind, item_id))
-    return lambda results: _live(ids, results)
+) -> Callable[[], dict[int, dict[str, int]]]:
+    """Queue the read of these counters in `pipe`; once it has run, the returned function gives
+    the live values of the counters Redis holds (ids it does not hold are absent)."""
+    replies = [(item_id, pipe.hgetall(_key(kind, item_id))) for item_id in ids]
+    return lambda: _live((item_id, reply.value) for item_id, reply in replies)
 
 
-def _live(ids: Sequence[int], results: Iterator[Any]) -> dict[int, dict[str, int]]:
-    found = {}
-    for item_id in ids:
-        values = next(results)
-        if values:
-            found[item_id] = {name: int(value) for name, value in values.items()}
-    return found
+def _live(read: Iterable[tuple[int, dict[str, str]]]) -> dict[int, dict[str, int]]:
+    return {
+        item_id: {name: int(value) for name, value in values.items()}
+        for item_id, values in read
+        if values
+    }
 
 
 async def read(redis: Redis, kind: Kind, ids: Sequence[int]) -> dict[int, dict[str, int]]:
@@ -108,7 +105,7 @@ async def read(redis: Redis, kind: Kind, ids: Sequence[int]) -> dict[int, dict[s
     async with redis.pipeline(transaction=False) as pipe:
         for item_id in ids:
             pipe.hgetall(_key(kind, item_id))
-        return _live(ids, iter(await pipe.execute()))
+        return _live(zip(ids, await pipe.execute(), strict=True))
 
 
 async def forget(redis: Redis, kind: Kind, ids: Iterable[int]) -> None:

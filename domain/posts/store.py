@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,10 +10,10 @@ from typing import Any
 from aiocache.base import BaseCache
 from redis.asyncio import Redis
 
-from domain.cache import RowCache, V, read_alone
+from domain.cache import RowCache, V
 from domain.jsonb import decoded
 from domain.posts import counters
-from domain.resp import ReadBatch, Reads
+from domain.reads import ReadBatch, Reads, read_alone
 
 POST_COLUMNS = (
     "id, author_id, kind, caption, media_ids, hashtags, mention_ids, like_count, comment_count,"
@@ -90,7 +90,7 @@ class PostStore:
 
     def queue_posts(
         self, pipe: ReadBatch, ids: Sequence[int]
-    ) -> Callable[[Iterator[Any]], Awaitable[dict[int, PostView]]]:
+    ) -> Callable[[], Awaitable[dict[int, PostView]]]:
         """Queue the read of these posts with their live counters in `pipe` (see
         RowCache.queue_get for how to take the result)."""
         return _with_counters(pipe, self.posts, "post", ids)
@@ -108,8 +108,8 @@ class PostStore:
 
 def _with_counters(
     pipe: ReadBatch, rows: RowCache[V], kind: counters.Kind, ids: Sequence[int]
-) -> Callable[[Iterator[Any]], Awaitable[dict[int, V]]]:
+) -> Callable[[], Awaitable[dict[int, V]]]:
     """Queue the read of these rows and their live counters, which the rows take on."""
     live = counters.queue_read(pipe, kind, ids)
     cached = rows.queue_get(pipe, ids)
-    return lambda results: cached(results, live(results))
+    return lambda: cached(live())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from tortoise import connections
 
 from domain.cache import RowCache, lease_key, take_leases
-from domain.resp import ReadBatch, Reads
+from domain.reads import ReadBatch, Reads
 
 USER_COLUMNS = (
     "id, username, full_name, bio, is_private, avatar_media_id, follower_count, following_count,"
@@ -102,22 +102,21 @@ class UserStore:
 
     def queue_follows_among(
         self, pipe: ReadBatch, user_id: int, candidate_ids: Iterable[int]
-    ) -> Callable[[Iterator[Any]], Awaitable[set[int]]]:
+    ) -> Callable[[], Awaitable[set[int]]]:
         """Queue the check of which of `candidate_ids` the user follows (one SMISMEMBER, without
         reading the whole set, which may hold thousands); see RowCache.queue_get for how to take
         the result. A set not cached yet is loaded from Postgres when the result is awaited."""
         candidates = list(dict.fromkeys(candidate_ids))
-        if candidates:
-            pipe.smismember(following_key(user_id), ["0", *candidates])
+        reply = pipe.smismember(following_key(user_id), ["0", *candidates]) if candidates else None
 
-        def parse(results: Iterator[Any]) -> Awaitable[set[int]]:
-            flags = next(results) if candidates else [1]
+        def parse() -> Awaitable[set[int]]:
+            flags = reply.value if reply else [True]
             return self._follows_among(user_id, candidates, flags)
 
         return parse
 
     async def _follows_among(
-        self, user_id: int, candidates: list[int], flags: list[int]
+        self, user_id: int, candidates: list[int], flags: list[bool]
     ) -> set[int]:
         if not flags[0]:  # not cached yet
             following = await self.following_ids(user_id)

@@ -6,9 +6,9 @@ pipelines on the benchmark machine, against 3.5 µs for the same commands packed
 hiredis in C here (the README's performance section has the figures). Everything else (writes,
 scripts, pub/sub, arq) stays on redis-py.
 
-`Reads.batch()` gives a `ReadBatch`: it queues the few commands the read path uses, under
-redis-py's names and with redis-py's reply shapes (decoded strings, HGETALL as a dict,
-WITHSCORES as (member, score) pairs), and sends them in one round trip.
+`PipelinedReads` is the domain's `Reads` (domain/reads.py): `batch()` gives a batch that queues
+the few commands the read path uses, under redis-py's names and with redis-py's reply shapes,
+one `Reply` handle per command, and sends them in one round trip.
 
 Every batch of the process goes over one pipelined connection: the batches queued in one turn
 of the event loop (the requests that arrived together) go out in one write and come back in
@@ -23,18 +23,19 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from domain.redis_url import RedisAddress
+from config.redis_url import RedisAddress
+from domain.reads import Reply
 
-Convert = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 CLIENT_NAME = "shutter-reads"  # as CLIENT LIST shows the connection
 
@@ -59,44 +60,43 @@ def _limit(start: int | None, num: int | None) -> tuple[Any, ...]:
     return () if start is None or num is None else ("LIMIT", start, num)
 
 
-class ReadBatch:
-    def __init__(self, reads: Reads) -> None:
+class PipelinedBatch:
+    """A domain.reads.ReadBatch on PipelinedReads' connection."""
+
+    __slots__ = ("_commands", "_reads", "_replies")
+
+    def __init__(self, reads: PipelinedReads) -> None:
         self._reads = reads
         self._commands: list[tuple[Any, ...]] = []
-        self._converts: list[Convert] = []
+        self._replies: list[Reply[Any]] = []
 
-    async def __aenter__(self) -> ReadBatch:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        return None
-
-    def _queue(self, convert: Convert, *command: Any) -> None:
+    def _queue(self, reply: Reply[T], *command: Any) -> Reply[T]:
         self._commands.append(command)
-        self._converts.append(convert)
+        self._replies.append(reply)
+        return reply
 
-    def get(self, key: str) -> None:
-        self._queue(None, "GET", key)
+    def get(self, key: str) -> Reply[str | None]:
+        return self._queue(Reply(), "GET", key)
 
-    def mget(self, keys: Sequence[str]) -> None:
-        self._queue(None, "MGET", *keys)
+    def mget(self, keys: Sequence[str]) -> Reply[list[str | None]]:
+        return self._queue(Reply(), "MGET", *keys)
 
-    def exists(self, *keys: str) -> None:
-        self._queue(None, "EXISTS", *keys)
+    def exists(self, *keys: str) -> Reply[int]:
+        return self._queue(Reply(), "EXISTS", *keys)
 
-    def expire(self, key: str, seconds: int) -> None:
-        self._queue(bool, "EXPIRE", key, seconds)
+    def expire(self, key: str, seconds: int) -> Reply[bool]:
+        return self._queue(Reply(bool), "EXPIRE", key, seconds)
 
-    def hgetall(self, key: str) -> None:
-        self._queue(_pairs, "HGETALL", key)
+    def hgetall(self, key: str) -> Reply[dict[str, str]]:
+        return self._queue(Reply(_pairs), "HGETALL", key)
 
-    def smismember(self, key: str, members: Sequence[Any]) -> None:
-        self._queue(_bools, "SMISMEMBER", key, *members)
+    def smismember(self, key: str, members: Sequence[Any]) -> Reply[list[bool]]:
+        return self._queue(Reply(_bools), "SMISMEMBER", key, *members)
 
     def zrevrangebylex(
         self, key: str, max: str, min: str, start: int | None = None, num: int | None = None
-    ) -> None:
-        self._queue(None, "ZREVRANGEBYLEX", key, max, min, *_limit(start, num))
+    ) -> Reply[list[str]]:
+        return self._queue(Reply(), "ZREVRANGEBYLEX", key, max, min, *_limit(start, num))
 
     def zrevrangebyscore(
         self,
@@ -105,32 +105,31 @@ class ReadBatch:
         min: str | float,
         start: int | None = None,
         num: int | None = None,
-        withscores: bool = False,
-    ) -> None:
-        scores = ("WITHSCORES",) if withscores else ()
-        self._queue(
-            _scored if withscores else None,
-            "ZREVRANGEBYSCORE",
-            key,
-            max,
-            min,
-            *scores,
-            *_limit(start, num),
-        )
+    ) -> Reply[list[str]]:
+        return self._queue(Reply(), "ZREVRANGEBYSCORE", key, max, min, *_limit(start, num))
 
-    async def execute(self) -> list[Any]:
-        """Every reply, in order, converted as redis-py would; raises the first error reply
-        (redis.exceptions.ResponseError) once all are read."""
+    def zrevrangebyscore_withscores(
+        self,
+        key: str,
+        max: str | float,
+        min: str | float,
+        start: int | None = None,
+        num: int | None = None,
+    ) -> Reply[list[tuple[str, float]]]:
+        command = ("ZREVRANGEBYSCORE", key, max, min, "WITHSCORES", *_limit(start, num))
+        return self._queue(Reply(_scored), *command)
+
+    async def execute(self) -> None:
+        """Run the batch: every reply resolved, converted as redis-py would; raises the first
+        error reply (redis.exceptions.ResponseError) once all are read."""
         if not self._commands:
-            return []
+            return
         replies = await self._reads.run(self._commands)
         for reply in replies:
             if isinstance(reply, ResponseError):
                 raise reply
-        return [
-            reply if convert is None or reply is None else convert(reply)
-            for reply, convert in zip(replies, self._converts, strict=True)
-        ]
+        for handle, reply in zip(self._replies, replies, strict=True):
+            handle.resolve(reply)
 
 
 class _Batch:
@@ -228,7 +227,7 @@ class _Pipeline(asyncio.Protocol):
             self.transport.close()
 
 
-class Reads:
+class PipelinedReads:
     """Plain RESP reads from the Redis of `url` (read by redis-py's parser: redis://,
     rediss:// or unix://, user, password and database), on one pipelined connection.
 
@@ -255,8 +254,8 @@ class Reads:
         self._pipeline: _Pipeline | None = None
         self._connecting: asyncio.Future[_Pipeline] | None = None
 
-    def batch(self) -> ReadBatch:
-        return ReadBatch(self)
+    def batch(self) -> PipelinedBatch:
+        return PipelinedBatch(self)
 
     async def run(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         for attempt in (1, 2):

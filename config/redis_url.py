@@ -2,7 +2,7 @@
 
 `redis://[user[:password]@]host[:port][/db]`, `rediss://...` (TLS, `?ssl_cert_reqs=none`
 to skip verification) and `unix:///path/to/socket?db=N`, with an ACL user and password, mean
-the same to redis-py, arq, aiocache and the pipelined reader (domain/resp.py).
+the same to redis-py, arq, aiocache and the pipelined reader (config/redis_reads.py).
 """
 
 from __future__ import annotations
