@@ -27,7 +27,7 @@ from domain import ids
 from domain.cache import OrjsonSerializer
 from domain.feed.service import FeedStores
 from domain.feed.store import FeedStore
-from domain.media.storage import LocalStore, ObjectStore, S3Store
+from domain.media.object_store import LocalStore, ObjectStore, S3Store
 from domain.media.store import MediaStore
 from domain.ports import Ports
 from domain.posts.service import Stores

@@ -15,7 +15,7 @@ from config.runtime import Runtime
 from domain.errors import DomainError
 from domain.media import flows as media_flows
 from domain.media.models import Media, MediaStatus
-from domain.media.storage import LocalStore
+from domain.media.object_store import LocalStore
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ SEQUENCE_BITS = 10
 MAX_SLOT = (1 << SLOT_BITS) - 1
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 SLOT_KEY = "shutter:idgen:slot"
+MAX_ID = (1 << 63) - 1  # above every id: where a newest-first page with no cursor starts
 
 
 class IdGenerator:

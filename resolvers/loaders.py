@@ -17,9 +17,9 @@ from strawberry.dataloader import AbstractCache, DataLoader
 from domain.graph import service as graph
 from domain.media.store import MediaStore, MediaView
 from domain.messaging import service as messaging
-from domain.messaging.service import MessageRow, ThreadState
+from domain.messaging.service import MessageView, ThreadState
 from domain.posts import queries
-from domain.posts.queries import HashtagRow
+from domain.posts.queries import HashtagView
 from domain.posts.store import CommentView, PostStore, PostView
 from domain.users.store import UserStore, UserView
 
@@ -90,7 +90,7 @@ class Loaders:
         return DataLoader(self._batches.comments)
 
     @cached_property
-    def hashtag(self) -> DataLoader[int, HashtagRow | None]:
+    def hashtag(self) -> DataLoader[int, HashtagView | None]:
         return DataLoader(self._batches.hashtags)
 
     @cached_property
@@ -106,7 +106,7 @@ class Loaders:
         return DataLoader(self._batches.viewer_set(queries.liked_comments_among))
 
     @cached_property
-    def message(self) -> DataLoader[int, MessageRow | None]:
+    def message(self) -> DataLoader[int, MessageView | None]:
         return DataLoader(self._batches.messages)
 
     @cached_property
@@ -169,7 +169,7 @@ class Batches:
         found = await self._media.get_many(ids)
         return [found.get(i) for i in ids]
 
-    async def messages(self, ids: Sequence[int]) -> list[MessageRow | None]:
+    async def messages(self, ids: Sequence[int]) -> list[MessageView | None]:
         found = await messaging.messages_by_ids(list(ids))
         return [found.get(i) for i in ids]
 
@@ -191,7 +191,7 @@ class Batches:
         found = await self._posts.get_comments(list(ids))
         return [found.get(i) for i in ids]
 
-    async def hashtags(self, ids: Sequence[int]) -> list[HashtagRow | None]:
+    async def hashtags(self, ids: Sequence[int]) -> list[HashtagView | None]:
         found = await queries.hashtags_by_ids(ids)
         return [found.get(i) for i in ids]
 

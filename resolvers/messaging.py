@@ -8,7 +8,7 @@ from domain.cache import from_json
 from domain.errors import ErrorCode, not_found
 from domain.messaging import flows
 from domain.messaging import service as messaging
-from domain.messaging.service import MessageRow, ThreadState
+from domain.messaging.service import MessageView, ThreadState
 from domain.pagination import Page
 from domain.realtime.events import messages_channel, typing_channel
 from resolvers.context import Context
@@ -25,7 +25,7 @@ async def send(
     media_id: str | None,
     post_id: str | None,
     client_id: str | None,
-) -> MessageRow:
+) -> MessageView:
     viewer = ctx.signed_in()
     message = await flows.send_message(
         sender_id=viewer,
@@ -103,7 +103,7 @@ async def unread_total(ctx: Context) -> int:
     return await messaging.unread_total(user_id=ctx.require_viewer())
 
 
-async def message_received(ctx: Context, thread_id: str | None) -> AsyncIterator[MessageRow]:
+async def message_received(ctx: Context, thread_id: str | None) -> AsyncIterator[MessageView]:
     """Every message of the viewer's threads (or of one), as it is committed."""
     viewer = ctx.require_viewer()
     only = id_argument(thread_id, "Thread", argument="threadId") if thread_id else None
@@ -114,7 +114,7 @@ async def message_received(ctx: Context, thread_id: str | None) -> AsyncIterator
             event = await events.get()
             if only is not None and event.get("threadId") != only:
                 continue
-            yield from_json(MessageRow, event["message"])
+            yield from_json(MessageView, event["message"])
 
 
 async def typing(ctx: Context, thread_id: str) -> AsyncIterator[int]:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from domain.errors import not_found
 from domain.notifications import service as notifications
-from domain.notifications.service import NotificationRow
+from domain.notifications.service import NotificationView
 from domain.pagination import Page
 from domain.realtime.events import notifications_channel
 from resolvers.context import Context
@@ -19,7 +19,7 @@ async def page(ctx: Context, first: int | None, after: str | None) -> Page:
     return await notifications.page(user_id=viewer, first=limit, after=position)
 
 
-async def rows(ctx: Context, ids: list[int]) -> list[NotificationRow]:
+async def rows(ctx: Context, ids: list[int]) -> list[NotificationView]:
     found = await notifications.by_ids(ids)
     return [found[i] for i in ids if i in found and found[i].user_id == ctx.viewer_id]
 
@@ -38,7 +38,7 @@ async def mark_read(ctx: Context, *, up_to_id: str) -> int:
     return await notifications.unread_count(user_id=viewer)
 
 
-async def received(ctx: Context) -> AsyncIterator[NotificationRow]:
+async def received(ctx: Context) -> AsyncIterator[NotificationView]:
     viewer = ctx.require_viewer()
     async with ctx.runtime.hub.subscribe(notifications_channel(viewer)) as events:
         while True:

@@ -7,7 +7,7 @@ from domain.graph.visibility import may_see_posts
 from domain.pagination import Page
 from domain.posts import flows, queries
 from domain.posts import service as posts
-from domain.posts.queries import HashtagRow
+from domain.posts.queries import HashtagView
 from domain.posts.store import CommentView, PostView
 from domain.users.store import UserView
 from resolvers.context import Context
@@ -76,12 +76,12 @@ async def saved_posts(ctx: Context, user: UserView, first: int | None, after: st
     return await queries.saved_posts(user_id=user.id, first=limit, after=position)
 
 
-async def hashtag(ctx: Context, name: str) -> HashtagRow | None:
+async def hashtag(ctx: Context, name: str) -> HashtagView | None:
     return await queries.hashtag_by_name(name)
 
 
 async def hashtag_posts(
-    ctx: Context, tag: HashtagRow, first: int | None, after: str | None
+    ctx: Context, tag: HashtagView, first: int | None, after: str | None
 ) -> Page:
     limit, position = page_arguments(first, after)
     return await queries.hashtag_posts(
@@ -89,7 +89,7 @@ async def hashtag_posts(
     )
 
 
-async def search_hashtags(ctx: Context, query: str, first: int | None) -> list[HashtagRow]:
+async def search_hashtags(ctx: Context, query: str, first: int | None) -> list[HashtagView]:
     limit, _ = page_arguments(first, None)
     return await queries.search_hashtags(prefix=query, first=limit)
 

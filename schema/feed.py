@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers import feed as resolve
 from resolvers.context import Info
-from schema.post import PostConnection
+from schema.posts import PostConnection
 
 
 @strawberry.enum(

@@ -66,7 +66,7 @@ class Media(Node):
     blurhash: str | None
     duration_ms: int | None
     # The rendition `url` chose for each (width, format) asked: a Media object may serve many
-    # requests (see schema.post), which mostly ask for the same few.
+    # requests (see schema.posts), which mostly ask for the same few.
     chosen: strawberry.Private[dict[tuple[int | None, ImageFormat], str | None]] = (
         dataclasses.field(default_factory=dict)
     )

@@ -7,7 +7,7 @@ from enum import Enum
 
 import strawberry
 
-from domain.messaging.service import MessageRow, ThreadState
+from domain.messaging.service import MessageView, ThreadState
 from domain.pagination import Page
 from resolvers import messaging as resolve
 from resolvers import posts as posts_resolve
@@ -17,7 +17,7 @@ from schema.errors import UserError, guarded
 from schema.media import Media
 from schema.node import Node
 from schema.pagination import PageInfo
-from schema.post import Post, build_post
+from schema.posts import Post, build_post
 from schema.user import User
 
 
@@ -29,13 +29,13 @@ class ThreadKind(Enum):
 
 @strawberry.type(description="A direct message.")
 class Message(Node):
-    raw: strawberry.Private[MessageRow]
+    raw: strawberry.Private[MessageView]
     text: str
     client_id: str | None
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: MessageRow) -> Message:
+    def from_row(cls, row: MessageView) -> Message:
         return cls(
             id=strawberry.ID(to_global_id("Message", row.id)),
             raw=row,

@@ -7,7 +7,7 @@ from enum import Enum
 
 import strawberry
 
-from domain.notifications.service import NotificationRow
+from domain.notifications.service import NotificationView
 from domain.pagination import Page
 from resolvers import notifications as resolve
 from resolvers import posts as posts_resolve
@@ -16,7 +16,7 @@ from resolvers.global_ids import to_cursor, to_global_id
 from schema.errors import UserError, guarded
 from schema.node import Node
 from schema.pagination import PageInfo
-from schema.post import Comment, Post, build_post
+from schema.posts import Comment, Post, build_post
 from schema.user import User
 
 
@@ -34,14 +34,14 @@ class NotificationKind(Enum):
     "actorCount make 'ana, bo and 3 others'."
 )
 class Notification(Node):
-    raw: strawberry.Private[NotificationRow]
+    raw: strawberry.Private[NotificationView]
     kind: NotificationKind
     actor_count: int
     read: bool
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: NotificationRow) -> Notification:
+    def from_row(cls, row: NotificationView) -> Notification:
         return cls(
             id=strawberry.ID(to_global_id("Notification", row.id)),
             raw=row,

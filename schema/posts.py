@@ -1,247 +1,285 @@
-"""Post mutations: createPost, createReel, editPost, deletePost, likes, saves, comments."""
+"""Post, Comment and Hashtag, and their connections."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
+from enum import Enum
+
 import strawberry
 
+from domain.cache import remember
+from domain.media.store import MediaView
+from domain.pagination import Page
+from domain.posts.queries import HashtagView
 from domain.posts.store import CommentView, PostView
+from domain.users.store import UserView
 from resolvers import posts as resolve
 from resolvers.context import Info
-from schema.errors import UserError, guarded
-from schema.post import Comment, Post, build_post
+from resolvers.global_ids import to_cursor, to_global_id
+from schema.media import Media
+from schema.node import Node
+from schema.pagination import PageInfo
+from schema.user import User
 
 
-@strawberry.input
-class CreatePostInput:
-    media_ids: list[strawberry.ID]
-    caption: str = ""
+@strawberry.enum
+class PostKind(Enum):
+    PHOTO = "PHOTO"
+    CAROUSEL = "CAROUSEL"
+    REEL = "REEL"
 
 
-@strawberry.input
-class CreateReelInput:
-    media_id: strawberry.ID
-    caption: str = ""
-
-
-@strawberry.input
-class EditPostInput:
-    post_id: strawberry.ID
+@strawberry.type(description="A photo, a carousel of up to 10, or a reel.")
+class Post(Node):
+    raw: strawberry.Private[PostView]
+    kind: PostKind
     caption: str
+    hashtags: list[str]
+    like_count: int
+    comment_count: int
+    save_count: int
+    created_at: datetime
+    edited_at: datetime | None
+    # Loaded for a whole page at once (see build_posts) and set as plain values: a field with
+    # a resolver costs Strawberry several times more per post than an attribute does.
+    author: User
+    media: list[Media] = strawberry.field(description="In display order.")
+
+    @classmethod
+    def from_view(cls, view: PostView, *, author: UserView, media: list[MediaView]) -> Post:
+        return cls(
+            id=strawberry.ID(to_global_id("Post", view.id)),
+            raw=view,
+            kind=PostKind(view.kind),
+            caption=view.caption,
+            hashtags=view.hashtags,
+            like_count=view.like_count,
+            comment_count=view.comment_count,
+            save_count=view.save_count,
+            created_at=view.created_at,
+            edited_at=view.edited_at,
+            author=User.from_view(author),
+            media=[Media.from_view(v) for v in media],
+        )
+
+    @strawberry.field(description="Accounts @mentioned in the caption.")
+    async def mentions(self, info: Info) -> list[User]:
+        views = await info.context.loaders.user.load_many(self.raw.mention_ids)
+        blocked = await info.context.loaders.blocked_with_viewer.load_many(self.raw.mention_ids)
+        return [User.from_view(v) for v, b in zip(views, blocked, strict=True) if v and not b]
+
+    @strawberry.field
+    async def viewer_has_liked(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_liked.load(self.raw.id)
+
+    @strawberry.field
+    async def viewer_has_saved(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_saved.load(self.raw.id)
+
+    @strawberry.field(description="Top-level comments, newest first.")
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> CommentConnection:
+        page = await resolve.comments(info.context, self.raw, first, after)
+        return await CommentConnection.of(info, page)
 
 
-@strawberry.input
-class _PostTarget:
-    post_id: strawberry.ID
+@strawberry.type
+class PostEdge:
+    cursor: str
+    node: Post
 
 
-@strawberry.input
-class DeletePostInput(_PostTarget):
-    pass
+@strawberry.type
+class PostConnection:
+    edges: list[PostEdge]
+    page_info: PageInfo
+
+    @classmethod
+    async def of(cls, info: Info, page: Page) -> PostConnection:
+        found = await resolve.page_posts(info.context, page)
+        posts = await build_posts(info, [view for _, view in found])
+        edges = [
+            PostEdge(cursor=to_cursor(pos), node=post)
+            for (pos, _), post in zip(found, posts, strict=True)
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(page))
+
+    @classmethod
+    async def of_posts(
+        cls,
+        info: Info,
+        views: list[PostView],
+        *,
+        cursors: list[str],
+        has_next: bool,
+        authors: dict[int, UserView] | None = None,
+        media: dict[int, MediaView] | None = None,
+    ) -> PostConnection:
+        """A connection of posts read whole already, with their cursors (the feed)."""
+        posts = await build_posts(info, views, authors=authors, media=media)
+        edges = [
+            PostEdge(cursor=cursor, node=post) for cursor, post in zip(cursors, posts, strict=True)
+        ]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=False,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
 
-@strawberry.input
-class LikePostInput(_PostTarget):
-    pass
+async def build_posts(
+    info: Info,
+    views: list[PostView],
+    *,
+    authors: dict[int, UserView] | None = None,
+    media: dict[int, MediaView] | None = None,
+) -> list[Post]:
+    """Post objects for a page of views, with every author and media item loaded in one
+    batch each (two batches for the page, however many posts); `authors` (and `media`, all or
+    some) when the caller has them already."""
+    loaders = info.context.loaders
+    media_ids = [m for v in views for m in v.media_ids]
+    if authors is None:
+        found, found_media = await asyncio.gather(
+            loaders.user.load_many([v.author_id for v in views]), loaders.media.load_many(media_ids)
+        )
+        authors = {a.id: a for a in found if a is not None}
+        by_id = {m.id: m for m in found_media if m is not None}
+    else:
+        # A page read whole already (the feed), with its media or most of them: one read of
+        # the rest, without the loader's per-key bookkeeping; the loader is handed them all
+        # for later fields.
+        by_id = dict(media or {})
+        missing = [m for m in media_ids if m not in by_id]
+        if missing:
+            by_id.update(await info.context.runtime.media.get_many(missing))
+        loaders.prime(loaders.media, by_id)
+    return [
+        _post(view, authors[view.author_id], [by_id[m] for m in view.media_ids if m in by_id])
+        for view in views
+    ]
 
 
-@strawberry.input
-class UnlikePostInput(_PostTarget):
-    pass
+BUILT_POSTS = 4_096  # in each process
+_built: dict[int, tuple[PostView, UserView, list[MediaView], Post]] = {}
 
 
-@strawberry.input
-class SavePostInput(_PostTarget):
-    pass
+def _post(view: PostView, author: UserView, media: list[MediaView]) -> Post:
+    """The Post for these views: the one built last time when they are the very same objects
+    (the row caches hand out one view per cached row while it is unchanged, so a hot post is
+    built once, not once per reader). Nothing changes a Post once built, so it can be shared."""
+    built = _built.get(view.id)
+    if (
+        built is not None
+        and built[0] is view
+        and built[1] is author
+        and len(built[2]) == len(media)
+        and all(a is b for a, b in zip(built[2], media, strict=True))
+    ):
+        return built[3]
+    post = Post.from_view(view, author=author, media=media)
+    remember(_built, view.id, (view, author, media, post), limit=BUILT_POSTS)
+    return post
 
 
-@strawberry.input
-class UnsavePostInput(_PostTarget):
-    pass
+async def build_post(info: Info, view: PostView | None) -> Post | None:
+    return (await build_posts(info, [view]))[0] if view is not None else None
 
 
-@strawberry.input
-class AddCommentInput:
-    post_id: strawberry.ID
+@strawberry.type
+class Comment(Node):
+    raw: strawberry.Private[CommentView]
     text: str
-    reply_to_id: strawberry.ID | None = None
-
-
-@strawberry.input
-class _CommentTarget:
-    comment_id: strawberry.ID
-
-
-@strawberry.input
-class DeleteCommentInput(_CommentTarget):
-    pass
-
-
-@strawberry.input
-class LikeCommentInput(_CommentTarget):
-    pass
-
-
-@strawberry.input
-class UnlikeCommentInput(_CommentTarget):
-    pass
-
-
-@strawberry.type
-class PostPayload:
-    post: Post | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    like_count: int
+    reply_count: int
+    created_at: datetime
 
     @classmethod
-    async def of(cls, info: Info, result: PostView | list[UserError]) -> PostPayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        return cls(post=await build_post(info, result))
+    def from_view(cls, view: CommentView) -> Comment:
+        return cls(
+            id=strawberry.ID(to_global_id("Comment", view.id)),
+            raw=view,
+            text=view.text,
+            like_count=view.like_count,
+            reply_count=view.reply_count,
+            created_at=view.created_at,
+        )
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        view = await info.context.loaders.user.load(self.raw.author_id)
+        assert view is not None
+        return User.from_view(view)
+
+    @strawberry.field
+    async def post(self, info: Info) -> Post | None:
+        return await build_post(info, await resolve.visible_post(info.context, self.raw.post_id))
+
+    @strawberry.field(description="The top-level comment this replies to.")
+    async def reply_to(self, info: Info) -> Comment | None:
+        if self.raw.reply_to_id is None:
+            return None
+        view = await info.context.loaders.comment.load(self.raw.reply_to_id)
+        return Comment.from_view(view) if view else None
+
+    @strawberry.field
+    async def viewer_has_liked(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_liked_comment.load(self.raw.id)
+
+    @strawberry.field(description="Replies, oldest first.")
+    async def replies(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> CommentConnection:
+        page = await resolve.replies(info.context, self.raw, first, after)
+        return await CommentConnection.of(info, page)
 
 
 @strawberry.type
-class DeletePayload:
-    deleted_id: strawberry.ID | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+class CommentEdge:
+    cursor: str
+    node: Comment
+
+
+@strawberry.type
+class CommentConnection:
+    edges: list[CommentEdge]
+    page_info: PageInfo
 
     @classmethod
-    def of(cls, result: str | list[UserError]) -> DeletePayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        return cls(deleted_id=strawberry.ID(result))
+    async def of(cls, info: Info, page: Page) -> CommentConnection:
+        views = await info.context.loaders.comment.load_many(page.ids)
+        edges = [
+            CommentEdge(cursor=to_cursor(pos), node=Comment.from_view(view))
+            for (pos, _), view in zip(page.entries, views, strict=True)
+            if view is not None
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(page))
 
 
 @strawberry.type
-class CommentPayload:
-    comment: Comment | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+class Hashtag(Node):
+    raw: strawberry.Private[HashtagView]
+    name: str
+    post_count: int
 
     @classmethod
-    def of(cls, result: CommentView | list[UserError]) -> CommentPayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        return cls(comment=Comment.from_view(result))
-
-
-@strawberry.type
-class PostMutation:
-    @strawberry.mutation(description="A photo (one READY media) or a carousel (2 to 10).")
-    async def create_post(self, info: Info, input: CreatePostInput) -> PostPayload:
-        return await PostPayload.of(
-            info,
-            await guarded(
-                info,
-                lambda: resolve.create_post(
-                    info.context, media_ids=list(input.media_ids), caption=input.caption
-                ),
-            ),
+    def from_row(cls, row: HashtagView) -> Hashtag:
+        return cls(
+            id=strawberry.ID(to_global_id("Hashtag", row.id)),
+            raw=row,
+            name=row.name,
+            post_count=row.post_count,
         )
 
-    @strawberry.mutation(description="A reel: one READY video of at most 90 seconds.")
-    async def create_reel(self, info: Info, input: CreateReelInput) -> PostPayload:
-        return await PostPayload.of(
-            info,
-            await guarded(
-                info,
-                lambda: resolve.create_reel(
-                    info.context, media_id=input.media_id, caption=input.caption
-                ),
-            ),
-        )
-
-    @strawberry.mutation(description="Change the caption (author only).")
-    async def edit_post(self, info: Info, input: EditPostInput) -> PostPayload:
-        return await PostPayload.of(
-            info,
-            await guarded(
-                info,
-                lambda: resolve.edit_post(
-                    info.context, post_id=input.post_id, caption=input.caption
-                ),
-            ),
-        )
-
-    @strawberry.mutation(description="Delete a post with its likes, comments and media.")
-    async def delete_post(self, info: Info, input: DeletePostInput) -> DeletePayload:
-        return DeletePayload.of(
-            await guarded(info, lambda: resolve.delete_post(info.context, post_id=input.post_id))
-        )
-
-    @strawberry.mutation
-    async def like_post(self, info: Info, input: LikePostInput) -> PostPayload:
-        return await PostPayload.of(
-            info,
-            await guarded(
-                info, lambda: resolve.set_like(info.context, post_id=input.post_id, liked=True)
-            ),
-        )
-
-    @strawberry.mutation
-    async def unlike_post(self, info: Info, input: UnlikePostInput) -> PostPayload:
-        return await PostPayload.of(
-            info,
-            await guarded(
-                info, lambda: resolve.set_like(info.context, post_id=input.post_id, liked=False)
-            ),
-        )
-
-    @strawberry.mutation
-    async def save_post(self, info: Info, input: SavePostInput) -> PostPayload:
-        return await PostPayload.of(
-            info,
-            await guarded(
-                info, lambda: resolve.set_save(info.context, post_id=input.post_id, saved=True)
-            ),
-        )
-
-    @strawberry.mutation
-    async def unsave_post(self, info: Info, input: UnsavePostInput) -> PostPayload:
-        return await PostPayload.of(
-            info,
-            await guarded(
-                info, lambda: resolve.set_save(info.context, post_id=input.post_id, saved=False)
-            ),
-        )
-
-    @strawberry.mutation(description="Comment on a post, or reply to a comment (one level).")
-    async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
-        return CommentPayload.of(
-            await guarded(
-                info,
-                lambda: resolve.add_comment(
-                    info.context,
-                    post_id=input.post_id,
-                    text=input.text,
-                    reply_to_id=input.reply_to_id,
-                ),
-            )
-        )
-
-    @strawberry.mutation(description="By the comment's author or the post's author.")
-    async def delete_comment(self, info: Info, input: DeleteCommentInput) -> DeletePayload:
-        return DeletePayload.of(
-            await guarded(
-                info, lambda: resolve.delete_comment(info.context, comment_id=input.comment_id)
-            )
-        )
-
-    @strawberry.mutation
-    async def like_comment(self, info: Info, input: LikeCommentInput) -> CommentPayload:
-        return CommentPayload.of(
-            await guarded(
-                info,
-                lambda: resolve.set_comment_like(
-                    info.context, comment_id=input.comment_id, liked=True
-                ),
-            )
-        )
-
-    @strawberry.mutation
-    async def unlike_comment(self, info: Info, input: UnlikeCommentInput) -> CommentPayload:
-        return CommentPayload.of(
-            await guarded(
-                info,
-                lambda: resolve.set_comment_like(
-                    info.context, comment_id=input.comment_id, liked=False
-                ),
-            )
-        )
+    @strawberry.field(description="Posts with this hashtag that the viewer may see, newest first.")
+    async def posts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> PostConnection:
+        page = await resolve.hashtag_posts(info.context, self.raw, first, after)
+        return await PostConnection.of(info, page)

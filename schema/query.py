@@ -14,7 +14,7 @@ from schema.media import Media
 from schema.messaging import Message, Thread
 from schema.node import Node
 from schema.notifications import Notification
-from schema.post import Comment, Hashtag, Post, build_post
+from schema.posts import Comment, Hashtag, Post, build_post
 from schema.user import User
 
 

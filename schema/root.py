@@ -24,8 +24,8 @@ from schema.graph import GraphMutation
 from schema.media import Media, MediaMutation
 from schema.messaging import Message, MessagingMutation, MessagingQuery, Thread
 from schema.notifications import Notification, NotificationMutation, NotificationQuery
-from schema.post import Comment, Hashtag, Post
-from schema.posts import PostMutation
+from schema.post_mutations import PostMutation
+from schema.posts import Comment, Hashtag, Post
 from schema.query import UserQuery
 from schema.realtime import Subscription
 from schema.user import User

@@ -17,7 +17,7 @@ from schema.node import Node
 from schema.pagination import PageInfo
 
 if TYPE_CHECKING:
-    from schema.post import PostConnection
+    from schema.posts import PostConnection
 
 
 @strawberry.enum(description="How the viewer follows an account.")
@@ -76,8 +76,8 @@ class User(Node):
     )
     async def posts(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Annotated[PostConnection, strawberry.lazy("schema.post")]:
-        from schema.post import PostConnection
+    ) -> Annotated[PostConnection, strawberry.lazy("schema.posts")]:
+        from schema.posts import PostConnection
 
         page = await posts_resolve.user_posts(info.context, await self._view(info), first, after)
         return await PostConnection.of(info, page)
@@ -85,8 +85,8 @@ class User(Node):
     @strawberry.field(description="The account's reels, newest first.")
     async def reels(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Annotated[PostConnection, strawberry.lazy("schema.post")]:
-        from schema.post import PostConnection
+    ) -> Annotated[PostConnection, strawberry.lazy("schema.posts")]:
+        from schema.posts import PostConnection
 
         page = await posts_resolve.user_posts(
             info.context, await self._view(info), first, after, reels=True
@@ -96,8 +96,8 @@ class User(Node):
     @strawberry.field(description="Posts the viewer saved, newest save first; only on the viewer.")
     async def saved_posts(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Annotated[PostConnection, strawberry.lazy("schema.post")]:
-        from schema.post import PostConnection
+    ) -> Annotated[PostConnection, strawberry.lazy("schema.posts")]:
+        from schema.posts import PostConnection
 
         page = await posts_resolve.saved_posts(info.context, await self._view(info), first, after)
         return await PostConnection.of(info, page)

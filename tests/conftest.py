@@ -29,7 +29,7 @@ from config.database import tortoise_config
 from config.embedded import database_url_for, start_embedded
 from config.runtime import Runtime, build_store, start
 from config.settings import PROJECT_ROOT, Settings
-from domain.media.storage import S3Store
+from domain.media.object_store import S3Store
 from tests.client import GraphQLClient
 
 TABLES = (

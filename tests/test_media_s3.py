@@ -10,7 +10,7 @@ import pytest
 
 from config.runtime import Runtime
 from config.settings import Settings
-from domain.media.storage import S3Store
+from domain.media.object_store import S3Store
 from tests import media_files
 from tests.client import GraphQLClient
 from tests.factories import make_user, token_for

@@ -1,4 +1,5 @@
-"""arq worker settings, one class per queue; run with `shutter worker --queue NAME`.
+"""arq worker settings, one per queue, for the jobs of workers/jobs.py; run them with
+`shutter worker` (every queue) or `shutter worker --queue NAME`.
 
 A crashed job is retried only after the longest `job_timeout` of its worker, so each queue gets
 its own worker process and short jobs never wait behind a long one.
@@ -6,7 +7,6 @@ its own worker process and short jobs never wait behind a long one.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from arq.cron import cron
@@ -14,85 +14,23 @@ from arq.worker import func
 
 from config.runtime import Runtime, arq_settings, settle_heap, start
 from config.settings import Settings
-from domain.feed import service as feed
-from domain.media import flows as media_flows
-from domain.media import service as media_service
-from domain.notifications import service as notifications
-from domain.posts import counters
-from domain.ranking import service as ranking
-from domain.users.maintenance import purge_refresh_tokens
+from workers.jobs import (
+    delete_media,
+    fanout_post,
+    flush_counters,
+    notify,
+    process_media,
+    purge_expired_refresh_tokens,
+    rank_feed,
+    refresh_feed,
+    sweep_media,
+)
 from workers.queues import (
     DEFAULT_QUEUE,
     FANOUT_QUEUE,
     MEDIA_QUEUE,
     RANKING_QUEUE,
 )
-
-log = logging.getLogger(__name__)
-
-
-async def process_media(ctx: dict[str, Any], media_id: int) -> str | None:
-    runtime: Runtime = ctx["runtime"]
-    status = await media_service.process_media(
-        media_id=media_id,
-        store=runtime.store,
-        events=runtime.ports.events,
-        media_store=runtime.media,
-        video_preset=runtime.settings.video_preset,
-    )
-    return status.value if status else None
-
-
-async def sweep_media(ctx: dict[str, Any]) -> int:
-    """Re-enqueue media that a lost job or a crashed worker left behind; fail hopeless ones."""
-    runtime: Runtime = ctx["runtime"]
-    return await media_flows.sweep(
-        store=runtime.store, media_store=runtime.media, ports=runtime.ports
-    )
-
-
-async def delete_media(ctx: dict[str, Any], media_ids: list[int]) -> int:
-    runtime: Runtime = ctx["runtime"]
-    return await media_service.purge(
-        media_ids=media_ids, store=runtime.store, media_store=runtime.media
-    )
-
-
-async def flush_counters(ctx: dict[str, Any]) -> int:
-    """Write changed like / comment / save counters from Redis to Postgres."""
-    runtime: Runtime = ctx["runtime"]
-    posts = await counters.flush(runtime.redis, "post")
-    comments = await counters.flush(runtime.redis, "comment")
-    await runtime.posts.posts.invalidate(*posts)
-    await runtime.posts.comments.invalidate(*comments)
-    return len(posts) + len(comments)
-
-
-async def fanout_post(ctx: dict[str, Any], post_id: int) -> int:
-    runtime: Runtime = ctx["runtime"]
-    return await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
-
-
-async def refresh_feed(ctx: dict[str, Any], user_id: int) -> bool:
-    runtime: Runtime = ctx["runtime"]
-    return await feed.refresh(user_id=user_id, stores=runtime.feed_stores)
-
-
-async def rank_feed(ctx: dict[str, Any], user_id: int) -> int:
-    runtime: Runtime = ctx["runtime"]
-    return await ranking.rank_feed(user_id=user_id, stores=runtime.feed_stores)
-
-
-async def notify(ctx: dict[str, Any], event: dict[str, Any]) -> int | None:
-    runtime: Runtime = ctx["runtime"]
-    return await notifications.record(notifications.Event(**event), events=runtime.ports.events)
-
-
-async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
-    deleted = await purge_refresh_tokens()
-    if deleted:
-        log.info("purged %d expired refresh tokens", deleted)
-    return deleted
 
 
 def worker_settings(

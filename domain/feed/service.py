@@ -11,6 +11,7 @@ from functools import partial
 from tortoise import connections
 
 from domain.feed.store import FEED_SIZE, Entry, FeedStore, Position, RankedRead
+from domain.ids import MAX_ID
 from domain.media.store import MediaStore, MediaView
 from domain.posts.store import PostStore, PostView
 from domain.reads import read_alone
@@ -23,7 +24,6 @@ FANOUT_CHUNK = 1_000
 FANOUT_IN_FLIGHT = 2
 # Posts per author in the first pass of a rebuild; authors that fill it get a second look.
 REBUILD_PER_AUTHOR = 40
-_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ async def rebuild(*, user_id: int, stores: FeedStores) -> None:
     """
     authors = sorted(await stores.users.following_ids(user_id) | {user_id})
     first = await _newest_posts(
-        authors, per_author=REBUILD_PER_AUTHOR, below=_MAX_ID, at_least=0, limit=FEED_SIZE * 4
+        authors, per_author=REBUILD_PER_AUTHOR, below=MAX_ID, at_least=0, limit=FEED_SIZE * 4
     )
     entries = set(first)
     per_author: dict[int, int] = {}
@@ -143,7 +143,7 @@ async def rebuild(*, user_id: int, stores: FeedStores) -> None:
     if saturated:
         entries |= set(
             await _newest_posts(
-                saturated, per_author=FEED_SIZE, below=_MAX_ID, at_least=0, limit=FEED_SIZE
+                saturated, per_author=FEED_SIZE, below=MAX_ID, at_least=0, limit=FEED_SIZE
             )
         )
     window = sorted(entries, reverse=True)
@@ -209,7 +209,7 @@ async def read_page(
     """
     pulled = sorted(await stores.feeds.pulled_authors())
     from_rank = ranked and (after is None or after.score is not None)
-    cursor = after.post_id if after is not None and after.score is None else _MAX_ID
+    cursor = after.post_id if after is not None and after.score is None else MAX_ID
     want = first + 1 + 4  # a little over, for posts dropped below
     batch = stores.feeds.reads.batch()
     opened = stores.feeds.open_window(batch, viewer_id, below=cursor, count=want)

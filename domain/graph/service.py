@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 from domain.errors import DomainError, ErrorCode, not_found
 from domain.graph.models import FollowStatus
 from domain.graph.visibility import not_blocked_sql
-from domain.ids import next_id
+from domain.ids import MAX_ID, next_id
 from domain.pagination import Page
 from domain.users.store import UserStore
 
@@ -216,7 +216,7 @@ async def list_followers(
         "/* graph.followers_page */ SELECT f.id AS pos, f.follower_id AS item FROM follows f"
         " WHERE f.followee_id = $1 AND f.status = 'ACTIVE' AND f.id < $2"
         f" AND {not_blocked_sql('$4', 'f.follower_id')} ORDER BY f.id DESC LIMIT $3",
-        [user_id, after or 2**63 - 1, first + 1, viewer_id or 0],
+        [user_id, after or MAX_ID, first + 1, viewer_id or 0],
         first,
     )
 
@@ -228,7 +228,7 @@ async def list_following(
         "/* graph.following_page */ SELECT f.id AS pos, f.followee_id AS item FROM follows f"
         " WHERE f.follower_id = $1 AND f.status = 'ACTIVE' AND f.id < $2"
         f" AND {not_blocked_sql('$4', 'f.followee_id')} ORDER BY f.id DESC LIMIT $3",
-        [user_id, after or 2**63 - 1, first + 1, viewer_id or 0],
+        [user_id, after or MAX_ID, first + 1, viewer_id or 0],
         first,
     )
 
@@ -238,7 +238,7 @@ async def list_follow_requests(*, user_id: int, first: int, after: int | None) -
         "/* graph.requests_page */ SELECT f.id AS pos, f.follower_id AS item FROM follows f"
         " WHERE f.followee_id = $1 AND f.status = 'PENDING' AND f.id < $2"
         " ORDER BY f.id DESC LIMIT $3",
-        [user_id, after or 2**63 - 1, first + 1],
+        [user_id, after or MAX_ID, first + 1],
         first,
     )
 

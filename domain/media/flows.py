@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from domain.media import service
 from domain.media.models import Media
-from domain.media.storage import ObjectStore
+from domain.media.object_store import ObjectStore
 from domain.media.store import MediaStore
 from domain.ports import Ports
 

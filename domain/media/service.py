@@ -20,8 +20,8 @@ from domain.errors import DomainError, ErrorCode
 from domain.media import images, video
 from domain.media.errors import MediaRejected
 from domain.media.models import Media, MediaKind, MediaStatus
+from domain.media.object_store import ObjectStore
 from domain.media.sniff import IMAGE_TYPES, VIDEO_TYPES, sniff
-from domain.media.storage import ObjectStore
 from domain.media.store import MediaStore, media_prefix, original_key
 from domain.realtime.events import Events
 

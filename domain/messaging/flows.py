@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.cache import to_json
 from domain.messaging import service
-from domain.messaging.service import MessageRow
+from domain.messaging.service import MessageView
 from domain.ports import Ports
 
 
@@ -18,7 +18,7 @@ async def send_message(
     post_id: int | None,
     client_id: str | None,
     ports: Ports,
-) -> MessageRow:
+) -> MessageView:
     """Send (or, for a retried clientId, return the first send of) a message."""
     sent = await service.send_message(
         sender_id=sender_id,

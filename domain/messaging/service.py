@@ -15,12 +15,11 @@ from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode, not_found
 from domain.graph.service import blocked_among
-from domain.ids import next_id
+from domain.ids import MAX_ID, next_id
 from domain.pagination import Page
 
 MAX_TEXT = 1_000
 MAX_MEMBERS = 32
-_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -241,7 +240,7 @@ async def threads(*, user_id: int, requests: bool, first: int, after: int | None
         "/* threads.list */ SELECT last_activity_id AS pos, thread_id AS item"
         " FROM thread_members WHERE user_id = $1 AND status = $2 AND last_activity_id < $3"
         " AND last_activity_id > 0 ORDER BY last_activity_id DESC LIMIT $4",
-        [user_id, "REQUEST" if requests else "ACCEPTED", after or _MAX_ID, first + 1],
+        [user_id, "REQUEST" if requests else "ACCEPTED", after or MAX_ID, first + 1],
     )
     return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)
 
@@ -250,7 +249,7 @@ async def messages(*, thread_id: int, first: int, after: int | None) -> Page:
     rows = await connections.get("default").execute_query_dict(
         "/* messages.list */ SELECT id AS pos, id AS item FROM messages WHERE thread_id = $1"
         " AND id < $2 ORDER BY id DESC LIMIT $3",
-        [thread_id, after or _MAX_ID, first + 1],
+        [thread_id, after or MAX_ID, first + 1],
     )
     return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)
 
@@ -304,7 +303,7 @@ async def is_member(*, user_id: int, thread_id: int) -> bool:
 
 
 @dataclass(frozen=True)
-class MessageRow:
+class MessageView:
     id: int
     thread_id: int
     sender_id: int
@@ -315,13 +314,13 @@ class MessageRow:
     created_at: datetime
 
 
-async def messages_by_ids(ids: list[int]) -> dict[int, MessageRow]:
+async def messages_by_ids(ids: list[int]) -> dict[int, MessageView]:
     rows = await connections.get("default").execute_query_dict(
         "/* messages.by_ids */ SELECT id, thread_id, sender_id, text, media_id, post_id,"
         " client_id, created_at FROM messages WHERE id = ANY($1::bigint[])",
         [ids],
     )
-    return {int(r["id"]): MessageRow(**r) for r in rows}
+    return {int(r["id"]): MessageView(**r) for r in rows}
 
 
 async def members_by_threads(thread_ids: list[int]) -> dict[int, list[int]]:

@@ -16,7 +16,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from domain.graph.service import block_between
-from domain.ids import next_id
+from domain.ids import MAX_ID, next_id
 from domain.jsonb import decoded
 from domain.pagination import Page
 from domain.realtime.events import Events
@@ -24,7 +24,6 @@ from domain.realtime.events import Events
 GROUP_WINDOW = timedelta(hours=24)
 MAX_ACTORS = 20
 UNREAD_CAP = 100  # clients show "99+": never count further
-_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ async def _record_like(event: Event) -> int | None:
 
 
 @dataclass(frozen=True)
-class NotificationRow:
+class NotificationView:
     id: int
     user_id: int
     kind: str
@@ -128,7 +127,7 @@ class NotificationRow:
     created_at: datetime
 
 
-async def by_ids(ids: list[int]) -> dict[int, NotificationRow]:
+async def by_ids(ids: list[int]) -> dict[int, NotificationView]:
     rows = await connections.get("default").execute_query_dict(
         "/* notifications.by_ids */ SELECT id, user_id, kind, post_id, comment_id, actor_ids,"
         " actor_count, sort_id, read, created_at FROM notifications"
@@ -138,7 +137,7 @@ async def by_ids(ids: list[int]) -> dict[int, NotificationRow]:
     found = {}
     for row in rows:
         row["actor_ids"] = decoded(row["actor_ids"])
-        found[int(row["id"])] = NotificationRow(**row)
+        found[int(row["id"])] = NotificationView(**row)
     return found
 
 
@@ -146,7 +145,7 @@ async def page(*, user_id: int, first: int, after: int | None) -> Page:
     rows = await connections.get("default").execute_query_dict(
         "/* notifications.page */ SELECT sort_id AS pos, id AS item FROM notifications"
         " WHERE user_id = $1 AND sort_id < $2 ORDER BY sort_id DESC LIMIT $3",
-        [user_id, after or _MAX_ID, first + 1],
+        [user_id, after or MAX_ID, first + 1],
     )
     return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)
 

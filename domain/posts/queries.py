@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from tortoise import connections
 
 from domain.graph.visibility import not_blocked_sql, visible_authors_sql
+from domain.ids import MAX_ID
 from domain.pagination import Page
-
-_MAX_ID = 2**63 - 1
 
 
 async def _page(sql: str, args: list[object], first: int) -> Page:
@@ -26,36 +25,36 @@ async def author_posts(
         "/* posts.by_author */ SELECT id AS pos, id AS item FROM posts"
         " WHERE author_id = $1 AND id < $2 AND kind = ANY($4::text[])"
         " ORDER BY id DESC LIMIT $3",
-        [author_id, after or _MAX_ID, first + 1, list(kinds or ["PHOTO", "CAROUSEL", "REEL"])],
+        [author_id, after or MAX_ID, first + 1, list(kinds or ["PHOTO", "CAROUSEL", "REEL"])],
         first,
     )
 
 
 @dataclass(frozen=True)
-class HashtagRow:
+class HashtagView:
     id: int
     name: str
     post_count: int
 
 
-async def hashtag_by_name(name: str) -> HashtagRow | None:
+async def hashtag_by_name(name: str) -> HashtagView | None:
     rows = await connections.get("default").execute_query_dict(
         "/* hashtags.by_name */ SELECT id, name, post_count FROM hashtags WHERE name = $1",
         [name.strip().lstrip("#").lower()],
     )
-    return HashtagRow(**rows[0]) if rows else None
+    return HashtagView(**rows[0]) if rows else None
 
 
-async def hashtags_by_ids(ids: Sequence[int]) -> dict[int, HashtagRow]:
+async def hashtags_by_ids(ids: Sequence[int]) -> dict[int, HashtagView]:
     rows = await connections.get("default").execute_query_dict(
         "/* hashtags.by_ids */ SELECT id, name, post_count FROM hashtags"
         " WHERE id = ANY($1::bigint[])",
         [list(ids)],
     )
-    return {row["id"]: HashtagRow(**row) for row in rows}
+    return {row["id"]: HashtagView(**row) for row in rows}
 
 
-async def search_hashtags(*, prefix: str, first: int) -> list[HashtagRow]:
+async def search_hashtags(*, prefix: str, first: int) -> list[HashtagView]:
     prefix = prefix.strip().lstrip("#").lower()
     if not prefix:
         return []
@@ -65,7 +64,7 @@ async def search_hashtags(*, prefix: str, first: int) -> list[HashtagRow]:
         " AND post_count > 0 ORDER BY (name = $2) DESC, post_count DESC, name LIMIT $3",
         [escaped + "%", prefix, first],
     )
-    return [HashtagRow(**row) for row in rows]
+    return [HashtagView(**row) for row in rows]
 
 
 async def hashtag_posts(
@@ -78,7 +77,7 @@ async def hashtag_posts(
         " WHERE ph.hashtag_id = $1 AND ph.post_id < $2"
         f" AND {visible_authors_sql('p.author_id', 'u.is_private', '$4')}"
         " ORDER BY ph.post_id DESC LIMIT $3",
-        [hashtag_id, after or _MAX_ID, first + 1, viewer_id or 0],
+        [hashtag_id, after or MAX_ID, first + 1, viewer_id or 0],
         first,
     )
 
@@ -90,7 +89,7 @@ async def saved_posts(*, user_id: int, first: int, after: int | None) -> Page:
         " WHERE s.user_id = $1 AND s.id < $2"
         f" AND {visible_authors_sql('p.author_id', 'u.is_private', '$1')}"
         " ORDER BY s.id DESC LIMIT $3",
-        [user_id, after or _MAX_ID, first + 1],
+        [user_id, after or MAX_ID, first + 1],
         first,
     )
 
@@ -101,7 +100,7 @@ async def comments(*, post_id: int, viewer_id: int | None, first: int, after: in
         "/* comments.top_level */ SELECT c.id AS pos, c.id AS item FROM comments c"
         " WHERE c.post_id = $1 AND c.reply_to_id IS NULL AND c.id < $2"
         f" AND {not_blocked_sql('$4', 'c.author_id')} ORDER BY c.id DESC LIMIT $3",
-        [post_id, after or _MAX_ID, first + 1, viewer_id or 0],
+        [post_id, after or MAX_ID, first + 1, viewer_id or 0],
         first,
     )
 

@@ -1,0 +1,84 @@
+"""The arq jobs: each takes the worker's runtime from its context and calls a domain flow or
+service, so a job does what the same action does anywhere else. arq delivers at least once:
+every job is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from config.runtime import Runtime
+from domain.feed import service as feed
+from domain.media import flows as media_flows
+from domain.media import service as media_service
+from domain.notifications import service as notifications
+from domain.posts import counters
+from domain.ranking import service as ranking
+from domain.users.maintenance import purge_refresh_tokens
+
+log = logging.getLogger(__name__)
+
+
+async def process_media(ctx: dict[str, Any], media_id: int) -> str | None:
+    runtime: Runtime = ctx["runtime"]
+    status = await media_service.process_media(
+        media_id=media_id,
+        store=runtime.store,
+        events=runtime.ports.events,
+        media_store=runtime.media,
+        video_preset=runtime.settings.video_preset,
+    )
+    return status.value if status else None
+
+
+async def sweep_media(ctx: dict[str, Any]) -> int:
+    """Re-enqueue media that a lost job or a crashed worker left behind; fail hopeless ones."""
+    runtime: Runtime = ctx["runtime"]
+    return await media_flows.sweep(
+        store=runtime.store, media_store=runtime.media, ports=runtime.ports
+    )
+
+
+async def delete_media(ctx: dict[str, Any], media_ids: list[int]) -> int:
+    runtime: Runtime = ctx["runtime"]
+    return await media_service.purge(
+        media_ids=media_ids, store=runtime.store, media_store=runtime.media
+    )
+
+
+async def flush_counters(ctx: dict[str, Any]) -> int:
+    """Write changed like / comment / save counters from Redis to Postgres."""
+    runtime: Runtime = ctx["runtime"]
+    posts = await counters.flush(runtime.redis, "post")
+    comments = await counters.flush(runtime.redis, "comment")
+    await runtime.posts.posts.invalidate(*posts)
+    await runtime.posts.comments.invalidate(*comments)
+    return len(posts) + len(comments)
+
+
+async def fanout_post(ctx: dict[str, Any], post_id: int) -> int:
+    runtime: Runtime = ctx["runtime"]
+    return await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+
+
+async def refresh_feed(ctx: dict[str, Any], user_id: int) -> bool:
+    runtime: Runtime = ctx["runtime"]
+    return await feed.refresh(user_id=user_id, stores=runtime.feed_stores)
+
+
+async def rank_feed(ctx: dict[str, Any], user_id: int) -> int:
+    runtime: Runtime = ctx["runtime"]
+    return await ranking.rank_feed(user_id=user_id, stores=runtime.feed_stores)
+
+
+async def notify(ctx: dict[str, Any], event: dict[str, Any]) -> int | None:
+    runtime: Runtime = ctx["runtime"]
+    return await notifications.record(notifications.Event(**event), events=runtime.ports.events)
+
+
+async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
+    deleted = await purge_refresh_tokens()
+    if deleted:
+        log.info("purged %d expired refresh tokens", deleted)
+    return deleted
