@@ -51,11 +51,10 @@ async def visible_comment(ctx: Context, comment_id: int) -> CommentView | None:
     return comment if await visible_post(ctx, comment.post_id) else None
 
 
-async def page_posts(ctx: Context, page: Page) -> list[tuple[int, PostView]]:
-    """The page's posts that still exist, with their cursor positions (every list of posts
-    has filtered for the viewer already, in its query or its author check)."""
-    found = await ctx.loaders.post.load_many(page.ids)
-    return [(pos, post) for (pos, _), post in zip(page.entries, found, strict=True) if post]
+async def page_posts(ctx: Context, page: Page) -> list[PostView | None]:
+    """The page's posts, one per entry, None where it is gone (every list of posts has
+    filtered for the viewer already, in its query or its author check)."""
+    return await ctx.loaders.post.load_many(page.ids)
 
 
 async def user_posts(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from domain.errors import ErrorCode
 from domain.users.store import UserView
 from domain.users.tokens import TokenPair
 from resolvers import accounts as resolve
 from resolvers.context import Info
-from schema.errors import UserError, guarded
+from schema.errors import UserError, mutation, respond
 from schema.user import User
 
 
@@ -52,17 +53,6 @@ class AuthPayload:
     user: User | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
-    @classmethod
-    def of(cls, result: tuple[TokenPair, UserView] | list[UserError]) -> AuthPayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        pair, view = result
-        return cls(
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            user=User.from_view(view),
-        )
-
 
 @strawberry.type
 class LogoutPayload:
@@ -76,55 +66,85 @@ class UpdateProfilePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _signed_in(result: tuple[TokenPair, UserView]) -> AuthPayload:
+    pair, view = result
+    return AuthPayload(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, user=User.from_view(view)
+    )
+
+
+def _revoked(revoked: bool) -> LogoutPayload:
+    return LogoutPayload(revoked=revoked)
+
+
+def _profile(view: UserView) -> UpdateProfilePayload:
+    return UpdateProfilePayload(user=User.from_view(view))
+
+
 @strawberry.type
 class AccountMutation:
-    @strawberry.mutation(description="Create an account and sign in.")
+    @mutation(
+        "Create an account and sign in.",
+        errors=(
+            ErrorCode.INVALID_INPUT,
+            ErrorCode.USERNAME_TAKEN,
+            ErrorCode.EMAIL_TAKEN,
+            ErrorCode.WEAK_PASSWORD,
+        ),
+    )
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
-        return AuthPayload.of(
-            await guarded(
-                info,
-                lambda: resolve.register(
-                    info.context,
-                    username=input.username,
-                    email=input.email,
-                    password=input.password,
-                ),
-            )
+        return await respond(
+            info,
+            AuthPayload,
+            lambda: resolve.register(
+                info.context, username=input.username, email=input.email, password=input.password
+            ),
+            _signed_in,
         )
 
-    @strawberry.mutation(description="Sign in with a username or email and a password.")
+    @mutation(
+        "Sign in with a username or email and a password.",
+        errors=(ErrorCode.INVALID_CREDENTIALS,),
+    )
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
-        return AuthPayload.of(
-            await guarded(
-                info,
-                lambda: resolve.login(
-                    info.context, username_or_email=input.username_or_email, password=input.password
-                ),
-            )
+        return await respond(
+            info,
+            AuthPayload,
+            lambda: resolve.login(
+                info.context, username_or_email=input.username_or_email, password=input.password
+            ),
+            _signed_in,
         )
 
-    @strawberry.mutation(description="Trade a refresh token (once) for a new token pair.")
+    @mutation(
+        "Trade a refresh token (once) for a new token pair.", errors=(ErrorCode.INVALID_TOKEN,)
+    )
     async def refresh_token(self, info: Info, input: RefreshTokenInput) -> AuthPayload:
-        return AuthPayload.of(
-            await guarded(
-                info, lambda: resolve.refresh(info.context, refresh_token=input.refresh_token)
-            )
+        return await respond(
+            info,
+            AuthPayload,
+            lambda: resolve.refresh(info.context, refresh_token=input.refresh_token),
+            _signed_in,
         )
 
-    @strawberry.mutation(description="Sign out: revoke the refresh token and its family.")
+    @mutation("Sign out: revoke the refresh token and its family.", errors=())
     async def logout(self, info: Info, input: LogoutInput) -> LogoutPayload:
-        result = await guarded(
-            info, lambda: resolve.logout(info.context, refresh_token=input.refresh_token)
+        return await respond(
+            info,
+            LogoutPayload,
+            lambda: resolve.logout(info.context, refresh_token=input.refresh_token),
+            _revoked,
         )
-        if isinstance(result, list):
-            return LogoutPayload(errors=result)
-        return LogoutPayload(revoked=result)
 
-    @strawberry.mutation(description="Change the viewer's name, bio or privacy.")
+    @mutation(
+        "Change the viewer's name, bio, privacy or avatar.",
+        errors=(ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_ID, ErrorCode.INVALID_INPUT),
+    )
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
         avatar = input.avatar_media_id  # UNSET: keep; null: remove; an id: set
-        result = await guarded(
+        return await respond(
             info,
+            UpdateProfilePayload,
             lambda: resolve.update_profile(
                 info.context,
                 full_name=input.full_name,
@@ -133,7 +153,5 @@ class AccountMutation:
                 avatar_media_id=avatar or None,
                 remove_avatar=avatar is None,
             ),
+            _profile,
         )
-        if isinstance(result, list):
-            return UpdateProfilePayload(errors=result)
-        return UpdateProfilePayload(user=User.from_view(result))

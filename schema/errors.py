@@ -1,13 +1,19 @@
-"""Typed user errors for mutation payloads, and the GraphQL errors clients may see.
+"""Typed user errors for mutation payloads, the one way a mutation answers, and the GraphQL
+errors clients may see.
 
+Every mutation is declared with `mutation(summary, errors=...)`: its description ends with the
+error codes it can return, and `respond` runs it. Outside production a refusal with a code the
+mutation did not declare is a server error (logged), so the suite keeps the descriptions true.
 Anything else that goes wrong is masked as "Unexpected error." (see `schema/root.py`), so no
 internal text reaches a client.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -16,6 +22,9 @@ from domain.errors import ErrorCode as DomainErrorCode
 from resolvers.context import Info
 
 T = TypeVar("T")
+P = TypeVar("P")
+
+log = logging.getLogger(__name__)
 
 # The domain's codes, exposed as the GraphQL enum ErrorCode.
 strawberry.enum(DomainErrorCode, name="ErrorCode", description="Why a mutation was refused.")
@@ -33,10 +42,56 @@ def user_errors(error: DomainError) -> list[UserError]:
     return [UserError(field=e.field, message=e.message, code=e.code) for e in errors]
 
 
-async def guarded(info: Info, action: Callable[[], Awaitable[T]]) -> T | list[UserError]:
-    """Run a mutation's action under the viewer's rate limit; a refusal becomes user errors."""
+# Every mutation counts against the viewer's mutation rate limit.
+ALWAYS = frozenset({DomainErrorCode.RATE_LIMITED})
+
+# The codes each mutation declared, by its Python name (mutation names are unique in the schema).
+DECLARED: dict[str, frozenset[DomainErrorCode]] = {}
+
+
+def mutation(summary: str, *, errors: Iterable[DomainErrorCode]) -> Callable[[Any], Any]:
+    """`strawberry.mutation` with `summary` and the error codes it can return as its
+    description."""
+    codes = ALWAYS | frozenset(errors)
+    description = f"{summary} Error codes: {', '.join(sorted(codes))}."
+
+    def declare(resolver: Any) -> Any:
+        DECLARED[resolver.__name__] = codes
+        return strawberry.mutation(resolver, description=description)
+
+    return declare
+
+
+class UndeclaredError(RuntimeError):
+    """A mutation refused with a code its description does not list."""
+
+
+async def respond(
+    info: Info,
+    payload: Callable[..., P],
+    action: Callable[[], Awaitable[T]],
+    fill: Callable[[T], P | Awaitable[P]],
+) -> P:
+    """Run a mutation: `action` under the viewer's mutation rate limit, its result made into
+    the payload by `fill`; a refusal is `payload(errors=...)`."""
     try:
         await info.context.count_mutation()
-        return await action()
+        result = await action()
     except DomainError as error:
-        return user_errors(error)
+        errors = user_errors(error)
+        _check_declared(info, errors)
+        return payload(errors=errors)
+    made = fill(result)
+    return await made if inspect.isawaitable(made) else made
+
+
+def _check_declared(info: Info, errors: list[UserError]) -> None:
+    declared = DECLARED.get(info.python_name, frozenset())
+    undeclared = sorted({e.code for e in errors} - declared)
+    if not undeclared:
+        return
+    message = f"{info.field_name} returned {', '.join(undeclared)}, not in its description"
+    if info.context.runtime.settings.environment == "production":
+        log.warning(message)
+        return
+    raise UndeclaredError(message)

@@ -8,7 +8,8 @@ import strawberry
 
 from resolvers import feed as resolve
 from resolvers.context import Info
-from schema.posts import PostConnection
+from schema.pagination import Connection
+from schema.posts import Post, build_posts
 
 
 @strawberry.enum(
@@ -33,15 +34,9 @@ class FeedQuery:
         first: int | None = None,
         after: str | None = None,
         order: FeedOrder = FeedOrder.RANKED,
-    ) -> PostConnection:
+    ) -> Connection[Post]:
         page, cursors = await resolve.home(
             info.context, first, after, ranked=order is FeedOrder.RANKED
         )
-        return await PostConnection.of_posts(
-            info,
-            page.posts,
-            cursors=cursors,
-            has_next=page.has_next,
-            authors=page.authors,
-            media=page.media,
-        )
+        posts = await build_posts(info, page.posts, authors=page.authors, media=page.media)
+        return Connection.of_cursors(cursors, posts, has_next=page.has_next)

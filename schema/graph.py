@@ -6,11 +6,12 @@ from enum import Enum
 
 import strawberry
 
+from domain.errors import ErrorCode
 from domain.graph.models import FollowStatus as DomainFollowStatus
 from domain.users.store import UserView
 from resolvers import users as resolve
 from resolvers.context import Info
-from schema.errors import UserError, guarded
+from schema.errors import UserError, mutation, respond
 from schema.user import User
 
 
@@ -73,12 +74,6 @@ class UserPayload:
     user: User | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
-    @classmethod
-    def of(cls, result: UserView | list[UserError] | None) -> UserPayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        return cls(user=User.maybe(result))
-
 
 @strawberry.type
 class BlockPayload:
@@ -86,54 +81,74 @@ class BlockPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _followed(result: tuple[DomainFollowStatus, UserView | None]) -> FollowPayload:
+    status, view = result
+    state = FollowStatus.ACTIVE if status is DomainFollowStatus.ACTIVE else FollowStatus.PENDING
+    return FollowPayload(status=state, user=User.maybe(view))
+
+
+def _user(view: UserView | None) -> UserPayload:
+    return UserPayload(user=User.maybe(view))
+
+
+def _blocked(_: None) -> BlockPayload:
+    return BlockPayload(blocked=True)
+
+
+# The codes of every action on an account named by id.
+_TARGET = (ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND)
+
+
 @strawberry.type
 class GraphMutation:
-    @strawberry.mutation(description="Follow an account; a private one gets a request instead.")
+    @mutation(
+        "Follow an account; a private one gets a request instead.",
+        errors=(*_TARGET, ErrorCode.CANNOT_FOLLOW_SELF, ErrorCode.BLOCKED),
+    )
     async def follow(self, info: Info, input: FollowInput) -> FollowPayload:
-        result = await guarded(info, lambda: resolve.follow(info.context, input.user_id))
-        if isinstance(result, list):
-            return FollowPayload(errors=result)
-        status, view = result
-        state = FollowStatus.ACTIVE if status is DomainFollowStatus.ACTIVE else FollowStatus.PENDING
-        return FollowPayload(status=state, user=User.maybe(view))
-
-    @strawberry.mutation(description="Stop following, or withdraw a follow request.")
-    async def unfollow(self, info: Info, input: UnfollowInput) -> UserPayload:
-        return UserPayload.of(
-            await guarded(info, lambda: resolve.unfollow(info.context, input.user_id))
+        return await respond(
+            info, FollowPayload, lambda: resolve.follow(info.context, input.user_id), _followed
         )
 
-    @strawberry.mutation(description="Let a requester follow the viewer's private account.")
+    @mutation("Stop following, or withdraw a follow request.", errors=_TARGET)
+    async def unfollow(self, info: Info, input: UnfollowInput) -> UserPayload:
+        return await respond(
+            info, UserPayload, lambda: resolve.unfollow(info.context, input.user_id), _user
+        )
+
+    @mutation("Let a requester follow the viewer's private account.", errors=_TARGET)
     async def approve_follow_request(
         self, info: Info, input: ApproveFollowRequestInput
     ) -> UserPayload:
-        return UserPayload.of(
-            await guarded(info, lambda: resolve.approve_request(info.context, input.user_id))
+        return await respond(
+            info, UserPayload, lambda: resolve.approve_request(info.context, input.user_id), _user
         )
 
-    @strawberry.mutation(description="Turn down a follow request.")
+    @mutation("Turn down a follow request.", errors=_TARGET)
     async def reject_follow_request(
         self, info: Info, input: RejectFollowRequestInput
     ) -> UserPayload:
-        return UserPayload.of(
-            await guarded(info, lambda: resolve.reject_request(info.context, input.user_id))
+        return await respond(
+            info, UserPayload, lambda: resolve.reject_request(info.context, input.user_id), _user
         )
 
-    @strawberry.mutation(description="Remove an account from the viewer's followers.")
+    @mutation("Remove an account from the viewer's followers.", errors=_TARGET)
     async def remove_follower(self, info: Info, input: RemoveFollowerInput) -> UserPayload:
-        return UserPayload.of(
-            await guarded(info, lambda: resolve.remove_follower(info.context, input.user_id))
+        return await respond(
+            info, UserPayload, lambda: resolve.remove_follower(info.context, input.user_id), _user
         )
 
-    @strawberry.mutation(description="Block an account: follows end both ways, each is hidden.")
+    @mutation(
+        "Block an account: follows end both ways, each is hidden.",
+        errors=(*_TARGET, ErrorCode.CANNOT_BLOCK_SELF),
+    )
     async def block(self, info: Info, input: BlockInput) -> BlockPayload:
-        result = await guarded(info, lambda: resolve.block(info.context, input.user_id))
-        if isinstance(result, list):
-            return BlockPayload(errors=result)
-        return BlockPayload(blocked=True)
+        return await respond(
+            info, BlockPayload, lambda: resolve.block(info.context, input.user_id), _blocked
+        )
 
-    @strawberry.mutation(description="Unblock an account.")
+    @mutation("Unblock an account.", errors=_TARGET)
     async def unblock(self, info: Info, input: UnblockInput) -> UserPayload:
-        return UserPayload.of(
-            await guarded(info, lambda: resolve.unblock(info.context, input.user_id))
+        return await respond(
+            info, UserPayload, lambda: resolve.unblock(info.context, input.user_id), _user
         )

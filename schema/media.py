@@ -10,11 +10,12 @@ import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
+from domain.errors import ErrorCode
 from domain.media.store import MediaView
 from resolvers import media as resolve
 from resolvers.context import Info
 from resolvers.global_ids import to_global_id
-from schema.errors import UserError, guarded
+from schema.errors import UserError, mutation, respond
 from schema.node import Node
 
 
@@ -171,46 +172,60 @@ class MediaPayload:
     media: Media | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
-    @classmethod
-    def of(cls, result: MediaView | list[UserError]) -> MediaPayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        return cls(media=Media.from_view(result))
+
+def _media(view: MediaView) -> MediaPayload:
+    return MediaPayload(media=Media.from_view(view))
+
+
+def _upload(result: tuple[MediaView, str, dict[str, str]]) -> CreateUploadPayload:
+    view, url, headers = result
+    return CreateUploadPayload(
+        media=Media.from_view(view),
+        upload_url=url,
+        upload_headers=[HttpHeader(name=k, value=v) for k, v in headers.items()],
+    )
 
 
 @strawberry.type
 class MediaMutation:
-    @strawberry.mutation(description="Start an upload: a media id and a presigned PUT URL.")
+    @mutation(
+        "Start an upload: a media id and a presigned PUT URL.",
+        errors=(ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_INPUT),
+    )
     async def create_upload(self, info: Info, input: CreateUploadInput) -> CreateUploadPayload:
-        result = await guarded(
+        return await respond(
             info,
+            CreateUploadPayload,
             lambda: resolve.create_upload(
                 info.context,
                 kind=input.kind.value,
                 content_type=input.content_type,
                 byte_size=input.byte_size,
             ),
-        )
-        if isinstance(result, list):
-            return CreateUploadPayload(errors=result)
-        view, url, headers = result
-        return CreateUploadPayload(
-            media=Media.from_view(view),
-            upload_url=url,
-            upload_headers=[HttpHeader(name=k, value=v) for k, v in headers.items()],
+            _upload,
         )
 
-    @strawberry.mutation(description="Say the PUT is done; processing starts.")
+    @mutation(
+        "Say the PUT is done; processing starts.",
+        errors=(
+            ErrorCode.UNAUTHENTICATED,
+            ErrorCode.INVALID_ID,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.INVALID_INPUT,
+        ),
+    )
     async def complete_upload(self, info: Info, input: CompleteUploadInput) -> MediaPayload:
-        return MediaPayload.of(
-            await guarded(
-                info, lambda: resolve.complete_upload(info.context, media_id=input.media_id)
-            )
+        return await respond(
+            info,
+            MediaPayload,
+            lambda: resolve.complete_upload(info.context, media_id=input.media_id),
+            _media,
         )
 
-    @strawberry.mutation(
-        description="Upload through GraphQL multipart (send a "
-        "'GraphQL-Preflight: 1' header); processing starts at once."
+    @mutation(
+        "Upload through GraphQL multipart (send a 'GraphQL-Preflight: 1' header); processing "
+        "starts at once.",
+        errors=(ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_INPUT),
     )
     async def upload_media(self, info: Info, input: UploadMediaInput) -> MediaPayload:
         async def run() -> MediaView:
@@ -220,4 +235,4 @@ class MediaMutation:
                 info.context, data=data, content_type=upload.content_type or ""
             )
 
-        return MediaPayload.of(await guarded(info, run))
+        return await respond(info, MediaPayload, run, _media)

@@ -7,16 +7,17 @@ from enum import Enum
 
 import strawberry
 
+from domain.errors import ErrorCode
 from domain.messaging.service import MessageView, ThreadState
 from domain.pagination import Page
 from resolvers import messaging as resolve
 from resolvers import posts as posts_resolve
 from resolvers.context import Info
-from resolvers.global_ids import to_cursor, to_global_id
-from schema.errors import UserError, guarded
+from resolvers.global_ids import to_global_id
+from schema.errors import UserError, mutation, respond
 from schema.media import Media
 from schema.node import Node
-from schema.pagination import PageInfo
+from schema.pagination import Connection
 from schema.posts import Post, build_post
 from schema.user import User
 
@@ -69,26 +70,9 @@ class Message(Node):
         return await build_post(info, view)
 
 
-@strawberry.type
-class MessageEdge:
-    cursor: str
-    node: Message
-
-
-@strawberry.type
-class MessageConnection:
-    edges: list[MessageEdge]
-    page_info: PageInfo
-
-    @classmethod
-    async def of(cls, info: Info, page: Page) -> MessageConnection:
-        rows = await info.context.loaders.message.load_many(page.ids)
-        edges = [
-            MessageEdge(cursor=to_cursor(pos), node=Message.from_row(row))
-            for (pos, _), row in zip(page.entries, rows, strict=True)
-            if row
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page))
+async def message_connection(info: Info, page: Page) -> Connection[Message]:
+    rows = await info.context.loaders.message.load_many(page.ids)
+    return Connection.of(page, [Message.from_row(row) if row else None for row in rows])
 
 
 @strawberry.type(description="A conversation, as the viewer sees it.")
@@ -124,31 +108,17 @@ class Thread(Node):
     @strawberry.field(description="Newest first.")
     async def messages(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> MessageConnection:
+    ) -> Connection[Message]:
         page = await resolve.messages(info.context, self.raw, first, after)
-        return await MessageConnection.of(info, page)
+        return await message_connection(info, page)
 
 
 @strawberry.type
-class ThreadEdge:
-    cursor: str
-    node: Thread
-
-
-@strawberry.type
-class ThreadConnection:
-    edges: list[ThreadEdge]
-    page_info: PageInfo
-
+class ThreadConnection(Connection[Thread]):
     @classmethod
-    async def of(cls, info: Info, page: Page) -> ThreadConnection:
+    async def load(cls, info: Info, page: Page) -> ThreadConnection:
         states = await info.context.loaders.thread_state.load_many(page.ids)
-        edges = [
-            ThreadEdge(cursor=to_cursor(pos), node=Thread.from_state(state))
-            for (pos, _), state in zip(page.entries, states, strict=True)
-            if state
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page))
+        return cls.of(page, [Thread.from_state(state) if state else None for state in states])
 
     @strawberry.field(description="Unread messages across the viewer's accepted threads.")
     async def unread_count(self, info: Info) -> int:
@@ -207,17 +177,27 @@ class ThreadPayload:
     thread: Thread | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
-    @classmethod
-    def of(cls, result: ThreadState | list[UserError]) -> ThreadPayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        return cls(thread=Thread.from_state(result))
-
 
 @strawberry.type
 class SetTypingPayload:
     ok: bool = False
     errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _sent(row: MessageView) -> SendMessagePayload:
+    return SendMessagePayload(message=Message.from_row(row))
+
+
+def _thread(state: ThreadState) -> ThreadPayload:
+    return ThreadPayload(thread=Thread.from_state(state))
+
+
+def _typing(_: bool) -> SetTypingPayload:
+    return SetTypingPayload(ok=True)
+
+
+# The codes of every action on a thread named by id.
+_TARGET = (ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND)
 
 
 @strawberry.type
@@ -227,14 +207,14 @@ class MessagingQuery:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ThreadConnection:
         page = await resolve.threads(info.context, first, after, requests=False)
-        return await ThreadConnection.of(info, page)
+        return await ThreadConnection.load(info, page)
 
     @strawberry.field(description="Threads from accounts the viewer does not follow.")
     async def message_requests(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ThreadConnection:
         page = await resolve.threads(info.context, first, after, requests=True)
-        return await ThreadConnection.of(info, page)
+        return await ThreadConnection.load(info, page)
 
     @strawberry.field
     async def thread(self, info: Info, id: strawberry.ID) -> Thread | None:
@@ -244,53 +224,54 @@ class MessagingQuery:
 
 @strawberry.type
 class MessagingMutation:
-    @strawberry.mutation(
-        description="To a thread, or to people (one: their 1:1 thread; "
-        "more: a new group of up to 32)."
+    @mutation(
+        "To a thread, or to people (one: their 1:1 thread; more: a new group of up to 32).",
+        errors=(*_TARGET, ErrorCode.INVALID_INPUT, ErrorCode.BLOCKED),
     )
     async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
-        result = await guarded(
+        recipients = input.recipient_ids
+        return await respond(
             info,
+            SendMessagePayload,
             lambda: resolve.send(
                 info.context,
                 thread_id=input.thread_id,
-                recipient_ids=list(input.recipient_ids)
-                if input.recipient_ids is not None
-                else None,
+                recipient_ids=list(recipients) if recipients is not None else None,
                 text=input.text,
                 media_id=input.media_id,
                 post_id=input.post_id,
                 client_id=input.client_id,
             ),
+            _sent,
         )
-        if isinstance(result, list):
-            return SendMessagePayload(errors=result)
-        return SendMessagePayload(message=Message.from_row(result))
 
-    @strawberry.mutation
+    @mutation("Mark the thread read up to this message.", errors=_TARGET)
     async def mark_thread_read(self, info: Info, input: MarkThreadReadInput) -> ThreadPayload:
-        return ThreadPayload.of(
-            await guarded(
-                info,
-                lambda: resolve.mark_read(
-                    info.context, thread_id=input.thread_id, message_id=input.message_id
-                ),
-            )
+        return await respond(
+            info,
+            ThreadPayload,
+            lambda: resolve.mark_read(
+                info.context, thread_id=input.thread_id, message_id=input.message_id
+            ),
+            _thread,
         )
 
-    @strawberry.mutation(description="Move a thread from requests into the inbox.")
+    @mutation("Move a thread from requests into the inbox.", errors=_TARGET)
     async def accept_message_request(
         self, info: Info, input: AcceptMessageRequestInput
     ) -> ThreadPayload:
-        return ThreadPayload.of(
-            await guarded(info, lambda: resolve.accept(info.context, thread_id=input.thread_id))
+        return await respond(
+            info,
+            ThreadPayload,
+            lambda: resolve.accept(info.context, thread_id=input.thread_id),
+            _thread,
         )
 
-    @strawberry.mutation(description="Tell the others you are typing (not stored).")
+    @mutation("Tell the others you are typing (not stored).", errors=_TARGET)
     async def set_typing(self, info: Info, input: SetTypingInput) -> SetTypingPayload:
-        result = await guarded(
-            info, lambda: resolve.set_typing(info.context, thread_id=input.thread_id)
+        return await respond(
+            info,
+            SetTypingPayload,
+            lambda: resolve.set_typing(info.context, thread_id=input.thread_id),
+            _typing,
         )
-        if isinstance(result, list):
-            return SetTypingPayload(errors=result)
-        return SetTypingPayload(ok=True)

@@ -7,15 +7,16 @@ from enum import Enum
 
 import strawberry
 
+from domain.errors import ErrorCode
 from domain.notifications.service import NotificationView
 from domain.pagination import Page
 from resolvers import notifications as resolve
 from resolvers import posts as posts_resolve
 from resolvers.context import Info
-from resolvers.global_ids import to_cursor, to_global_id
-from schema.errors import UserError, guarded
+from resolvers.global_ids import to_global_id
+from schema.errors import UserError, mutation, respond
 from schema.node import Node
-from schema.pagination import PageInfo
+from schema.pagination import Connection
 from schema.posts import Comment, Post, build_post
 from schema.user import User
 
@@ -75,25 +76,13 @@ class Notification(Node):
 
 
 @strawberry.type
-class NotificationEdge:
-    cursor: str
-    node: Notification
-
-
-@strawberry.type
-class NotificationConnection:
-    edges: list[NotificationEdge]
-    page_info: PageInfo
-
+class NotificationConnection(Connection[Notification]):
     @classmethod
-    async def of(cls, info: Info, page: Page) -> NotificationConnection:
+    async def load(cls, info: Info, page: Page) -> NotificationConnection:
         found = {row.id: row for row in await resolve.rows(info.context, page.ids)}
-        edges = [
-            NotificationEdge(cursor=to_cursor(pos), node=Notification.from_row(found[i]))
-            for pos, i in page.entries
-            if i in found
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page))
+        return cls.of(
+            page, [Notification.from_row(found[i]) if i in found else None for i in page.ids]
+        )
 
     @strawberry.field(description="Unread notifications (counted up to 100).")
     async def unread_count(self, info: Info) -> int:
@@ -117,18 +106,23 @@ class NotificationQuery:
     async def notifications(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> NotificationConnection:
-        return await NotificationConnection.of(info, await resolve.page(info.context, first, after))
+        return await NotificationConnection.load(
+            info, await resolve.page(info.context, first, after)
+        )
 
 
 @strawberry.type
 class NotificationMutation:
-    @strawberry.mutation(description="Mark this notification and every one below it read.")
+    @mutation(
+        "Mark this notification and every one below it read.",
+        errors=(ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND),
+    )
     async def mark_notifications_read(
         self, info: Info, input: MarkNotificationsReadInput
     ) -> MarkNotificationsReadPayload:
-        result = await guarded(
-            info, lambda: resolve.mark_read(info.context, up_to_id=input.up_to_id)
+        return await respond(
+            info,
+            MarkNotificationsReadPayload,
+            lambda: resolve.mark_read(info.context, up_to_id=input.up_to_id),
+            lambda unread: MarkNotificationsReadPayload(unread_count=unread),
         )
-        if isinstance(result, list):
-            return MarkNotificationsReadPayload(errors=result)
-        return MarkNotificationsReadPayload(unread_count=result)

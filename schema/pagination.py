@@ -1,11 +1,21 @@
-"""Relay connection pieces shared by every list."""
+"""Relay connections: one generic Connection and Edge for every list.
+
+`Connection[Post]` is `PostConnection` in the schema and its edges `PostEdge` (Strawberry names
+a generic by its type argument); a list with fields of its own subclasses it
+(`ThreadConnection(Connection[Thread])` adds `unreadCount`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Generic, Self, TypeVar
 
 import strawberry
 
 from domain.pagination import Page
 from resolvers.global_ids import to_cursor
+
+NodeT = TypeVar("NodeT")
 
 
 @strawberry.type
@@ -23,4 +33,42 @@ class PageInfo:
             has_previous_page=False,
             start_cursor=cursors[0] if cursors else None,
             end_cursor=cursors[-1] if cursors else None,
+        )
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page, nodes: Sequence[NodeT | None]) -> Self:
+        """The page with one node per entry, in order; an entry whose node is None (gone since
+        the page was read, or not visible) is left out. The page info is the page's own, so a
+        cursor never skips the entries left out."""
+        edges = [
+            Edge(cursor=to_cursor(position), node=node)
+            for (position, _), node in zip(page.entries, nodes, strict=True)
+            if node is not None
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(page))
+
+    @classmethod
+    def of_cursors(cls, cursors: Sequence[str], nodes: Sequence[NodeT], *, has_next: bool) -> Self:
+        """Nodes read whole already, each with its cursor (the feed)."""
+        edges = [Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=False,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
+from domain.errors import ErrorCode
 from domain.posts.store import CommentView, PostView
 from resolvers import posts as resolve
 from resolvers.context import Info
-from schema.errors import UserError, guarded
+from schema.errors import UserError, mutation, respond
 from schema.posts import Comment, Post, build_post
 
 
@@ -91,23 +94,11 @@ class PostPayload:
     post: Post | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
-    @classmethod
-    async def of(cls, info: Info, result: PostView | list[UserError]) -> PostPayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        return cls(post=await build_post(info, result))
-
 
 @strawberry.type
 class DeletePayload:
     deleted_id: strawberry.ID | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
-
-    @classmethod
-    def of(cls, result: str | list[UserError]) -> DeletePayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        return cls(deleted_id=strawberry.ID(result))
 
 
 @strawberry.type
@@ -115,133 +106,160 @@ class CommentPayload:
     comment: Comment | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
-    @classmethod
-    def of(cls, result: CommentView | list[UserError]) -> CommentPayload:
-        if isinstance(result, list):
-            return cls(errors=result)
-        return cls(comment=Comment.from_view(result))
+
+def _post(info: Info) -> Callable[[PostView], Awaitable[PostPayload]]:
+    async def fill(view: PostView) -> PostPayload:
+        return PostPayload(post=await build_post(info, view))
+
+    return fill
+
+
+def _deleted(deleted_id: str) -> DeletePayload:
+    return DeletePayload(deleted_id=strawberry.ID(deleted_id))
+
+
+def _comment(view: CommentView) -> CommentPayload:
+    return CommentPayload(comment=Comment.from_view(view))
+
+
+# The codes of every action on a post or comment named by id.
+_TARGET = (ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND)
 
 
 @strawberry.type
 class PostMutation:
-    @strawberry.mutation(description="A photo (one READY media) or a carousel (2 to 10).")
+    @mutation(
+        "A photo (one READY media) or a carousel (2 to 10).",
+        errors=(ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_ID, ErrorCode.INVALID_INPUT),
+    )
     async def create_post(self, info: Info, input: CreatePostInput) -> PostPayload:
-        return await PostPayload.of(
+        return await respond(
             info,
-            await guarded(
-                info,
-                lambda: resolve.create_post(
-                    info.context, media_ids=list(input.media_ids), caption=input.caption
-                ),
+            PostPayload,
+            lambda: resolve.create_post(
+                info.context, media_ids=list(input.media_ids), caption=input.caption
             ),
+            _post(info),
         )
 
-    @strawberry.mutation(description="A reel: one READY video of at most 90 seconds.")
+    @mutation(
+        "A reel: one READY video of at most 90 seconds.",
+        errors=(ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_ID, ErrorCode.INVALID_INPUT),
+    )
     async def create_reel(self, info: Info, input: CreateReelInput) -> PostPayload:
-        return await PostPayload.of(
+        return await respond(
             info,
-            await guarded(
-                info,
-                lambda: resolve.create_reel(
-                    info.context, media_id=input.media_id, caption=input.caption
-                ),
+            PostPayload,
+            lambda: resolve.create_reel(
+                info.context, media_id=input.media_id, caption=input.caption
             ),
+            _post(info),
         )
 
-    @strawberry.mutation(description="Change the caption (author only).")
+    @mutation(
+        "Change the caption (author only).",
+        errors=(*_TARGET, ErrorCode.FORBIDDEN, ErrorCode.INVALID_INPUT),
+    )
     async def edit_post(self, info: Info, input: EditPostInput) -> PostPayload:
-        return await PostPayload.of(
+        return await respond(
             info,
-            await guarded(
-                info,
-                lambda: resolve.edit_post(
-                    info.context, post_id=input.post_id, caption=input.caption
-                ),
-            ),
+            PostPayload,
+            lambda: resolve.edit_post(info.context, post_id=input.post_id, caption=input.caption),
+            _post(info),
         )
 
-    @strawberry.mutation(description="Delete a post with its likes, comments and media.")
+    @mutation(
+        "Delete a post with its likes, comments and media (author only).",
+        errors=(*_TARGET, ErrorCode.FORBIDDEN),
+    )
     async def delete_post(self, info: Info, input: DeletePostInput) -> DeletePayload:
-        return DeletePayload.of(
-            await guarded(info, lambda: resolve.delete_post(info.context, post_id=input.post_id))
+        return await respond(
+            info,
+            DeletePayload,
+            lambda: resolve.delete_post(info.context, post_id=input.post_id),
+            _deleted,
         )
 
-    @strawberry.mutation
+    @mutation("Like a post (again: no change).", errors=_TARGET)
     async def like_post(self, info: Info, input: LikePostInput) -> PostPayload:
-        return await PostPayload.of(
+        return await respond(
             info,
-            await guarded(
-                info, lambda: resolve.set_like(info.context, post_id=input.post_id, liked=True)
-            ),
+            PostPayload,
+            lambda: resolve.set_like(info.context, post_id=input.post_id, liked=True),
+            _post(info),
         )
 
-    @strawberry.mutation
+    @mutation("Take a like back (none: no change).", errors=_TARGET)
     async def unlike_post(self, info: Info, input: UnlikePostInput) -> PostPayload:
-        return await PostPayload.of(
+        return await respond(
             info,
-            await guarded(
-                info, lambda: resolve.set_like(info.context, post_id=input.post_id, liked=False)
-            ),
+            PostPayload,
+            lambda: resolve.set_like(info.context, post_id=input.post_id, liked=False),
+            _post(info),
         )
 
-    @strawberry.mutation
+    @mutation("Save a post for later, privately.", errors=_TARGET)
     async def save_post(self, info: Info, input: SavePostInput) -> PostPayload:
-        return await PostPayload.of(
+        return await respond(
             info,
-            await guarded(
-                info, lambda: resolve.set_save(info.context, post_id=input.post_id, saved=True)
-            ),
+            PostPayload,
+            lambda: resolve.set_save(info.context, post_id=input.post_id, saved=True),
+            _post(info),
         )
 
-    @strawberry.mutation
+    @mutation("Remove a post from the saved ones.", errors=_TARGET)
     async def unsave_post(self, info: Info, input: UnsavePostInput) -> PostPayload:
-        return await PostPayload.of(
+        return await respond(
             info,
-            await guarded(
-                info, lambda: resolve.set_save(info.context, post_id=input.post_id, saved=False)
-            ),
+            PostPayload,
+            lambda: resolve.set_save(info.context, post_id=input.post_id, saved=False),
+            _post(info),
         )
 
-    @strawberry.mutation(description="Comment on a post, or reply to a comment (one level).")
+    @mutation(
+        "Comment on a post, or reply to a comment (one level).",
+        errors=(*_TARGET, ErrorCode.INVALID_INPUT),
+    )
     async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
-        return CommentPayload.of(
-            await guarded(
-                info,
-                lambda: resolve.add_comment(
-                    info.context,
-                    post_id=input.post_id,
-                    text=input.text,
-                    reply_to_id=input.reply_to_id,
-                ),
-            )
+        return await respond(
+            info,
+            CommentPayload,
+            lambda: resolve.add_comment(
+                info.context,
+                post_id=input.post_id,
+                text=input.text,
+                reply_to_id=input.reply_to_id,
+            ),
+            _comment,
         )
 
-    @strawberry.mutation(description="By the comment's author or the post's author.")
+    @mutation(
+        "By the comment's author or the post's author.", errors=(*_TARGET, ErrorCode.FORBIDDEN)
+    )
     async def delete_comment(self, info: Info, input: DeleteCommentInput) -> DeletePayload:
-        return DeletePayload.of(
-            await guarded(
-                info, lambda: resolve.delete_comment(info.context, comment_id=input.comment_id)
-            )
+        return await respond(
+            info,
+            DeletePayload,
+            lambda: resolve.delete_comment(info.context, comment_id=input.comment_id),
+            _deleted,
         )
 
-    @strawberry.mutation
+    @mutation("Like a comment (again: no change).", errors=_TARGET)
     async def like_comment(self, info: Info, input: LikeCommentInput) -> CommentPayload:
-        return CommentPayload.of(
-            await guarded(
-                info,
-                lambda: resolve.set_comment_like(
-                    info.context, comment_id=input.comment_id, liked=True
-                ),
-            )
+        return await respond(
+            info,
+            CommentPayload,
+            lambda: resolve.set_comment_like(info.context, comment_id=input.comment_id, liked=True),
+            _comment,
         )
 
-    @strawberry.mutation
+    @mutation("Take a comment's like back.", errors=_TARGET)
     async def unlike_comment(self, info: Info, input: UnlikeCommentInput) -> CommentPayload:
-        return CommentPayload.of(
-            await guarded(
-                info,
-                lambda: resolve.set_comment_like(
-                    info.context, comment_id=input.comment_id, liked=False
-                ),
-            )
+        return await respond(
+            info,
+            CommentPayload,
+            lambda: resolve.set_comment_like(
+                info.context, comment_id=input.comment_id, liked=False
+            ),
+            _comment,
         )

@@ -16,10 +16,10 @@ from domain.posts.store import CommentView, PostView
 from domain.users.store import UserView
 from resolvers import posts as resolve
 from resolvers.context import Info
-from resolvers.global_ids import to_cursor, to_global_id
+from resolvers.global_ids import to_global_id
 from schema.media import Media
 from schema.node import Node
-from schema.pagination import PageInfo
+from schema.pagination import Connection
 from schema.user import User
 
 
@@ -80,57 +80,16 @@ class Post(Node):
     @strawberry.field(description="Top-level comments, newest first.")
     async def comments(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> CommentConnection:
+    ) -> Connection[Comment]:
         page = await resolve.comments(info.context, self.raw, first, after)
-        return await CommentConnection.of(info, page)
+        return await comment_connection(info, page)
 
 
-@strawberry.type
-class PostEdge:
-    cursor: str
-    node: Post
-
-
-@strawberry.type
-class PostConnection:
-    edges: list[PostEdge]
-    page_info: PageInfo
-
-    @classmethod
-    async def of(cls, info: Info, page: Page) -> PostConnection:
-        found = await resolve.page_posts(info.context, page)
-        posts = await build_posts(info, [view for _, view in found])
-        edges = [
-            PostEdge(cursor=to_cursor(pos), node=post)
-            for (pos, _), post in zip(found, posts, strict=True)
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page))
-
-    @classmethod
-    async def of_posts(
-        cls,
-        info: Info,
-        views: list[PostView],
-        *,
-        cursors: list[str],
-        has_next: bool,
-        authors: dict[int, UserView] | None = None,
-        media: dict[int, MediaView] | None = None,
-    ) -> PostConnection:
-        """A connection of posts read whole already, with their cursors (the feed)."""
-        posts = await build_posts(info, views, authors=authors, media=media)
-        edges = [
-            PostEdge(cursor=cursor, node=post) for cursor, post in zip(cursors, posts, strict=True)
-        ]
-        return cls(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=has_next,
-                has_previous_page=False,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
+async def post_connection(info: Info, page: Page) -> Connection[Post]:
+    """A page of posts, each built with its author and media (one batch each)."""
+    views = await resolve.page_posts(info.context, page)
+    built = iter(await build_posts(info, [view for view in views if view]))
+    return Connection.of(page, [next(built) if view else None for view in views])
 
 
 async def build_posts(
@@ -235,31 +194,14 @@ class Comment(Node):
     @strawberry.field(description="Replies, oldest first.")
     async def replies(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> CommentConnection:
+    ) -> Connection[Comment]:
         page = await resolve.replies(info.context, self.raw, first, after)
-        return await CommentConnection.of(info, page)
+        return await comment_connection(info, page)
 
 
-@strawberry.type
-class CommentEdge:
-    cursor: str
-    node: Comment
-
-
-@strawberry.type
-class CommentConnection:
-    edges: list[CommentEdge]
-    page_info: PageInfo
-
-    @classmethod
-    async def of(cls, info: Info, page: Page) -> CommentConnection:
-        views = await info.context.loaders.comment.load_many(page.ids)
-        edges = [
-            CommentEdge(cursor=to_cursor(pos), node=Comment.from_view(view))
-            for (pos, _), view in zip(page.entries, views, strict=True)
-            if view is not None
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page))
+async def comment_connection(info: Info, page: Page) -> Connection[Comment]:
+    views = await info.context.loaders.comment.load_many(page.ids)
+    return Connection.of(page, [Comment.from_view(v) if v else None for v in views])
 
 
 @strawberry.type
@@ -280,6 +222,6 @@ class Hashtag(Node):
     @strawberry.field(description="Posts with this hashtag that the viewer may see, newest first.")
     async def posts(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> PostConnection:
+    ) -> Connection[Post]:
         page = await resolve.hashtag_posts(info.context, self.raw, first, after)
-        return await PostConnection.of(info, page)
+        return await post_connection(info, page)

@@ -11,13 +11,13 @@ from domain.users.store import UserView
 from resolvers import posts as posts_resolve
 from resolvers import users as resolve
 from resolvers.context import Info
-from resolvers.global_ids import to_cursor, to_global_id
+from resolvers.global_ids import to_global_id
 from schema.media import Media
 from schema.node import Node
-from schema.pagination import PageInfo
+from schema.pagination import Connection
 
 if TYPE_CHECKING:
-    from schema.posts import PostConnection
+    from schema.posts import Post
 
 
 @strawberry.enum(description="How the viewer follows an account.")
@@ -76,31 +76,31 @@ class User(Node):
     )
     async def posts(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Annotated[PostConnection, strawberry.lazy("schema.posts")]:
-        from schema.posts import PostConnection
+    ) -> Connection[Annotated[Post, strawberry.lazy("schema.posts")]]:
+        from schema.posts import post_connection
 
         page = await posts_resolve.user_posts(info.context, await self._view(info), first, after)
-        return await PostConnection.of(info, page)
+        return await post_connection(info, page)
 
     @strawberry.field(description="The account's reels, newest first.")
     async def reels(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Annotated[PostConnection, strawberry.lazy("schema.posts")]:
-        from schema.posts import PostConnection
+    ) -> Connection[Annotated[Post, strawberry.lazy("schema.posts")]]:
+        from schema.posts import post_connection
 
         page = await posts_resolve.user_posts(
             info.context, await self._view(info), first, after, reels=True
         )
-        return await PostConnection.of(info, page)
+        return await post_connection(info, page)
 
     @strawberry.field(description="Posts the viewer saved, newest save first; only on the viewer.")
     async def saved_posts(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Annotated[PostConnection, strawberry.lazy("schema.posts")]:
-        from schema.posts import PostConnection
+    ) -> Connection[Annotated[Post, strawberry.lazy("schema.posts")]]:
+        from schema.posts import post_connection
 
         page = await posts_resolve.saved_posts(info.context, await self._view(info), first, after)
-        return await PostConnection.of(info, page)
+        return await post_connection(info, page)
 
     @strawberry.field(description="The viewer is this account.")
     def is_viewer(self, info: Info) -> bool:
@@ -122,42 +122,25 @@ class User(Node):
     @strawberry.field(description="Empty for a private account the viewer does not follow.")
     async def followers(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> UserConnection:
+    ) -> Connection[User]:
         page = await resolve.followers(info.context, await self._view(info), first, after)
-        return await UserConnection.of(info, page)
+        return await user_connection(info, page)
 
     @strawberry.field(description="Empty for a private account the viewer does not follow.")
     async def following(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> UserConnection:
+    ) -> Connection[User]:
         page = await resolve.following(info.context, await self._view(info), first, after)
-        return await UserConnection.of(info, page)
+        return await user_connection(info, page)
 
     @strawberry.field(description="Accounts waiting for approval; only on the viewer.")
     async def follow_requests(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> UserConnection:
+    ) -> Connection[User]:
         page = await resolve.follow_requests(info.context, await self._view(info), first, after)
-        return await UserConnection.of(info, page)
+        return await user_connection(info, page)
 
 
-@strawberry.type
-class UserEdge:
-    cursor: str
-    node: User
-
-
-@strawberry.type
-class UserConnection:
-    edges: list[UserEdge]
-    page_info: PageInfo
-
-    @classmethod
-    async def of(cls, info: Info, page: Page) -> UserConnection:
-        views = await info.context.loaders.user.load_many(page.ids)
-        edges = [
-            UserEdge(cursor=to_cursor(position), node=User.from_view(view))
-            for (position, _), view in zip(page.entries, views, strict=True)
-            if view is not None
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page))
+async def user_connection(info: Info, page: Page) -> Connection[User]:
+    views = await info.context.loaders.user.load_many(page.ids)
+    return Connection.of(page, [User.from_view(v) if v else None for v in views])
