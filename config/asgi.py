@@ -16,7 +16,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 from strawberry.extensions import SchemaExtension
 from tortoise import connections
 
@@ -26,7 +25,7 @@ from config.logging import configure_logging
 from config.metrics import MetricsMiddleware, metrics_endpoint, realtime_gauges
 from config.runtime import settle_heap, start
 from config.settings import ConfigError, Settings, load_settings
-from config.uploads import upload_endpoint
+from config.uploads import PublicMedia, upload_endpoint
 from schema.root import build_schema
 
 log = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     if not settings.uses_s3:
         settings.media_root.mkdir(parents=True, exist_ok=True)
-        routes.append(Mount("/media", StaticFiles(directory=settings.media_root), name="media"))
+        routes.append(Mount("/media", PublicMedia(directory=settings.media_root), name="media"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware)
     return app

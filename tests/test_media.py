@@ -16,6 +16,7 @@ from config.runtime import Runtime
 from config.settings import Settings
 from domain.media.models import Media, MediaStatus
 from domain.users.models import User
+from resolvers.global_ids import parse_global_id
 from tests import media_files
 from tests.client import GraphQLClient, upload_multipart
 from tests.factories import make_user, token_for
@@ -94,6 +95,46 @@ async def test_presigned_upload_to_local_storage_becomes_ready(
     variant = Image.open(io.BytesIO(fetched.content))
     assert variant.size == (640, 853)
     assert not variant.getexif()  # EXIF, GPS included, is gone
+
+
+async def test_no_public_url_of_a_photo_serves_its_original_or_its_exif(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    # given: a photo with a GPS position in its EXIF, processed
+    owner, token = await signed_in(settings)
+    photo = media_files.jpeg(1200, 900, gps=True)
+    media_id = await create_and_put(client, token, photo, kind="IMAGE", content_type="image/jpeg")
+    await drain(MEDIA_QUEUE, settings=settings, runtime=runtime)
+    item = await media(client, media_id, token)
+    assert item["status"] == "READY"
+    row = await Media.get(id=parse_global_id(media_id)[1])
+
+    # when: every URL the API gives for it is fetched, and those one could guess at
+    given = {item["url"], item["webp"], *(v["url"] for v in item["variants"])}
+    folder = item["url"].rsplit("/", 1)[0]
+    media_base = folder.split("/m/", 1)[0]
+    guessed = {
+        f"{folder}/original",
+        f"{media_base}/{row.original_key}",
+        f"{media_base}/m/{owner.id}/{row.id}/../../../{row.original_key}",
+        f"{media_base}/{row.original_key.rsplit('/', 1)[0]}/",
+    }
+    async with httpx.AsyncClient() as http:
+        served = {url: await http.get(url) for url in given}
+        refused = {url: await http.get(url) for url in guessed}
+
+    # then: the renditions carry no EXIF (so no GPS position), and no original is served
+    assert row.original_key.startswith("originals/")
+    for url, response in served.items():
+        assert response.status_code == 200, url
+        assert response.headers["content-type"] in {"image/jpeg", "image/webp"}
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert b"Exif" not in response.content, url  # JPEG's APP1 marker
+        assert b"EXIF" not in response.content, url  # WebP's chunk
+        assert response.content != photo
+    for url, response in refused.items():
+        assert response.status_code == 404, url
+        assert b"Exif" not in response.content
 
 
 async def test_upload_url_is_checked(client: GraphQLClient, settings: Settings) -> None:

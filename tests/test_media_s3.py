@@ -11,6 +11,7 @@ import pytest
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.media.object_store import S3Store
+from resolvers.global_ids import parse_global_id
 from tests import media_files
 from tests.client import GraphQLClient
 from tests.factories import make_user, token_for
@@ -75,8 +76,12 @@ async def test_presigned_upload_to_s3_becomes_ready(
     assert node["url"].startswith("https://cdn.example.test/m/")  # through the CDN
     assert node["url"].endswith("/w320.jpg")
     keys = await keys_under(s3_store, f"m/{user.id}/")
-    assert len(keys) == 9  # the original and 4 widths x 2 formats
-    assert any(key.endswith("/original") for key in keys)
+    assert len(keys) == 8  # 4 widths x 2 formats, public
+    assert not any(key.endswith("/original") for key in keys)
+    # the original, with its metadata, under the private prefix
+    assert await keys_under(s3_store, f"originals/{user.id}/") == [
+        f"originals/{user.id}/{parse_global_id(media_id)[1]}/original"
+    ]
 
 
 async def test_failed_processing_leaves_nothing_in_the_bucket(

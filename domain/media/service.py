@@ -22,7 +22,7 @@ from domain.media.errors import MediaRejected
 from domain.media.models import Media, MediaKind, MediaStatus
 from domain.media.object_store import ObjectStore
 from domain.media.sniff import IMAGE_TYPES, VIDEO_TYPES, sniff
-from domain.media.store import MediaStore, media_prefix, original_key
+from domain.media.store import MediaStore, media_prefix, original_key, original_prefix
 from domain.realtime.events import Events
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,16 @@ async def store_upload(
     try:
         await media.save()
     except BaseException:
-        await store.delete_prefix(media_prefix(owner_id, media.id))
+        await delete_files(store, owner_id=owner_id, media_id=media.id)
         raise
     return media
+
+
+async def delete_files(store: ObjectStore, *, owner_id: int, media_id: int) -> None:
+    """Every file of a media item: its renditions and its original (also where originals were
+    kept before they left the public prefix)."""
+    await store.delete_prefix(media_prefix(owner_id, media_id))
+    await store.delete_prefix(original_prefix(owner_id, media_id))
 
 
 async def mark_uploaded(*, media_id: int, store: ObjectStore, owner_id: int | None = None) -> Media:
@@ -157,7 +164,7 @@ async def fail(
     media: Media, reason: str, *, store: ObjectStore, events: Events, media_store: MediaStore
 ) -> None:
     """FAILED with a reason, and nothing of it left in storage."""
-    await store.delete_prefix(media_prefix(media.owner_id, media.id))
+    await delete_files(store, owner_id=media.owner_id, media_id=media.id)
     await _finish(
         media,
         events=events,
@@ -339,7 +346,7 @@ async def purge(*, media_ids: list[int], store: ObjectStore, media_store: MediaS
     """Delete media files and rows (their post is gone); safe to run twice."""
     purged = 0
     for media in await Media.filter(id__in=media_ids):
-        await store.delete_prefix(media_prefix(media.owner_id, media.id))
+        await delete_files(store, owner_id=media.owner_id, media_id=media.id)
         await media.delete()
         purged += 1
     await media_store.invalidate(*media_ids)

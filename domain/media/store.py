@@ -21,12 +21,30 @@ MEDIA_COLUMNS = (
 )
 
 
+# Renditions (public: served as they are, and by a CDN) and originals (private: as uploaded, with
+# their EXIF and GPS position; read only by the pipeline) live under different prefixes, so that
+# storage can make one public and not the other (see the README's "Media files").
+PUBLIC_PREFIX = "m/"
+ORIGINALS_PREFIX = "originals/"
+
+
 def media_prefix(owner_id: int, media_id: int) -> str:
-    return f"m/{owner_id}/{media_id}/"
+    """Where a media item's public renditions are."""
+    return f"{PUBLIC_PREFIX}{owner_id}/{media_id}/"
+
+
+def original_prefix(owner_id: int, media_id: int) -> str:
+    return f"{ORIGINALS_PREFIX}{owner_id}/{media_id}/"
 
 
 def original_key(owner_id: int, media_id: int) -> str:
-    return media_prefix(owner_id, media_id) + "original"
+    return original_prefix(owner_id, media_id) + "original"
+
+
+def is_public_key(key: str) -> bool:
+    """Whether a storage key may be served to anyone: a rendition, not an original (nor an
+    original stored under the public prefix before originals moved out of it)."""
+    return key.startswith(PUBLIC_PREFIX) and not key.endswith("/original")
 
 
 @dataclass(frozen=True, slots=True)
