@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -20,7 +21,7 @@ from strawberry.extensions import SchemaExtension
 from tortoise import connections
 
 from config.database import StatementLog, current_statements
-from config.graphql_view import ShutterGraphQL
+from config.graphql_view import PREFLIGHT_HEADERS, ShutterGraphQL
 from config.logging import configure_logging
 from config.metrics import MetricsMiddleware, metrics_endpoint, realtime_gauges
 from config.runtime import settle_heap, start
@@ -110,5 +111,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings.media_root.mkdir(parents=True, exist_ok=True)
         routes.append(Mount("/media", PublicMedia(directory=settings.media_root), name="media"))
     app = Starlette(routes=routes, lifespan=lifespan)
+    if settings.cors_origins:
+        # Outermost but for the metrics: a preflight is answered before any route runs.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+            # What Apollo, urql and upload clients send (besides the simple headers).
+            allow_headers=[
+                "authorization",
+                "content-type",
+                *PREFLIGHT_HEADERS,
+                "x-apollo-operation-name",
+                "apollographql-client-name",
+                "apollographql-client-version",
+                "range",  # a video player's partial reads of /media
+            ],
+            expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
+            max_age=600,
+        )
     app.add_middleware(MetricsMiddleware)
     return app

@@ -233,6 +233,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         print(taken, file=sys.stderr)
         return 2
     shown_host = _public_address(args.host, args.port)
+    # The development system lets a frontend's dev server on any origin call it.
+    cors = "any origin (CORS_ALLOW_ORIGINS names them instead)"
+    if settings.cors_origins:
+        cors = ", ".join(settings.cors_origins)
+    elif settings.environment != "production":
+        os.environ["CORS_ALLOW_ORIGINS"] = "*"
+    else:
+        cors = "same origin only (set CORS_ALLOW_ORIGINS)"
     with services(settings) as (database_url, redis_url):
         asyncio.run(_migrate(settings, database_url))
         created = asyncio.run(_seed(settings, database_url, redis_url))
@@ -249,6 +257,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             f"\n  Shutter is up.\n"
             f"  GraphiQL:   http://{shown_host}:{args.port}/graphql\n"
             f"  Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}\n"
+            f"  Browsers:   {cors}\n"
         )
         try:
             _serve_announced(args.host, args.port, settings.log_level, banner)

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # Queries run compiled (schema/engine) unless this is off.
     graphql_compiled: bool = True
     graphiql: bool = True
+    # Browser origins allowed to call the API and fetch media (comma-separated, e.g.
+    # "https://app.example.com,http://localhost:5173"); "*" for any, outside production only.
+    cors_allow_origins: str = ""
     rate_limit_per_minute: int = Field(default=600, ge=1)
     auth_rate_limit_per_minute: int = Field(default=20, ge=1)
 
@@ -124,7 +127,29 @@ class Settings(BaseSettings):
                 )
             if not self.database_url or not self.redis_url:
                 raise ValueError("DATABASE_URL and REDIS_URL must be set in production")
+            if "*" in self.cors_origins:
+                raise ValueError(
+                    "CORS_ALLOW_ORIGINS may not be * in production: name the frontends' origins"
+                )
         return self
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _check_origins(cls, value: str) -> str:
+        for origin in (part.strip() for part in value.split(",")):
+            if not origin or origin == "*":
+                continue
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+                raise ValueError(
+                    f"{origin!r} is not an origin: give scheme://host[:port], no path,"
+                    " comma-separated"
+                )
+        return value
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_allow_origins.split(",") if o.strip()]
 
     @property
     def uses_s3(self) -> bool:

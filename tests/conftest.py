@@ -206,6 +206,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+# The origin of a frontend the live server lets call it (a Vite dev server's).
+FRONTEND_ORIGIN = "http://localhost:5173"
+
+
 def live_env(settings: Settings) -> dict[str, str]:
     assert settings.database_url
     assert settings.redis_url
@@ -217,6 +221,7 @@ def live_env(settings: Settings) -> dict[str, str]:
         "PUBLIC_BASE_URL": settings.public_base_url,
         "AUTH_RATE_LIMIT_PER_MINUTE": str(LIVE_AUTH_RATE_LIMIT),
         "GRAPHQL_MAX_DEPTH": str(LIVE_MAX_DEPTH),
+        "CORS_ALLOW_ORIGINS": FRONTEND_ORIGIN,
         "LOG_LEVEL": "WARNING",
     }
 

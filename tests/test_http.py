@@ -6,7 +6,7 @@ import httpx
 from redis.asyncio import Redis
 
 from tests.client import GraphQLClient
-from tests.conftest import LIVE_MAX_DEPTH
+from tests.conftest import FRONTEND_ORIGIN, LIVE_MAX_DEPTH
 from tests.factories import make_user
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -118,3 +118,57 @@ async def test_unexpected_errors_are_masked(client: GraphQLClient, redis: Redis)
         }
     ]
     assert "secret-internal-detail" not in str(body)
+
+
+async def test_a_browser_app_on_an_allowed_origin_may_call_the_api(live_server: str) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        for path, method, headers in [
+            ("/graphql", "POST", "authorization, content-type"),
+            ("/graphql", "POST", "content-type, apollo-require-preflight"),  # an upload
+            ("/uploads/originals/1/2/original", "PUT", "content-type"),
+            ("/media/m/1/2/w640.jpg", "GET", "range"),
+        ]:
+            # when: the browser asks first
+            preflight = await http.options(
+                path,
+                headers={
+                    "origin": FRONTEND_ORIGIN,
+                    "access-control-request-method": method,
+                    "access-control-request-headers": headers,
+                },
+            )
+            # then: it may send what it asked for
+            assert preflight.status_code == 200, (path, preflight.text)
+            assert preflight.headers["access-control-allow-origin"] == FRONTEND_ORIGIN
+            assert method in preflight.headers["access-control-allow-methods"]
+            allowed = preflight.headers["access-control-allow-headers"].lower()
+            for header in headers.split(", "):
+                assert header in allowed, (path, header)
+
+        # and the answer itself is readable by the page, Retry-After included
+        answer = await http.post(
+            "/graphql", json={"query": "{ viewer { id } }"}, headers={"origin": FRONTEND_ORIGIN}
+        )
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-origin"] == FRONTEND_ORIGIN
+        assert "retry-after" in answer.headers["access-control-expose-headers"].lower()
+
+
+async def test_another_origin_is_not_let_in(live_server: str) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        preflight = await http.options(
+            "/graphql",
+            headers={
+                "origin": "https://evil.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, content-type",
+            },
+        )
+        answer = await http.post(
+            "/graphql",
+            json={"query": "{ viewer { id } }"},
+            headers={"origin": "https://evil.example"},
+        )
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+    assert "access-control-allow-origin" not in answer.headers  # the browser keeps it from the page

@@ -31,6 +31,24 @@ def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPat
     assert load_settings().environment == "production"
 
 
+def test_cors_origins_are_origins_and_any_is_for_development_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example.com, http://localhost:5173")
+    assert load_settings().cors_origins == ["https://app.example.com", "http://localhost:5173"]
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.example.com/login")
+    with pytest.raises(ConfigError, match=r"CORS_ALLOW_ORIGINS.*is not an origin"):
+        load_settings()
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "*")
+    assert load_settings().cors_origins == ["*"]
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/shutter")
+    monkeypatch.setenv("REDIS_URL", "redis://cache.internal:6379/0")
+    monkeypatch.setenv("JWT_SECRET", "x" * 40)
+    with pytest.raises(ConfigError, match="may not be \\* in production"):
+        load_settings()
+
+
 def test_the_cli_stops_at_start_with_the_message() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "config.cli", "migrate"],
