@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from config.embedded import EMBEDDED_DATABASE, EmbeddedServices, ensure_database, start_embedded
 from config.logging import configure_logging
 from config.settings import ConfigError, Settings, load_settings
+from config.supervise import Supervisor
 
 
 @contextlib.contextmanager
@@ -151,13 +151,17 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     queues = list(dict.fromkeys(args.queue or QUEUES))
     if not args.queue:
         print(f"No --queue given: serving every queue ({', '.join(queues)}) in this process.")
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr="127.0.0.1")
+        print(f"Metrics: http://127.0.0.1:{args.metrics_port}/metrics")
     with services(settings) as (database_url, redis_url):
         if len(queues) == 1:
-            from arq.worker import Worker
-
+            from workers.resilience import ResilientWorker
             from workers.settings import worker_settings
 
-            Worker(
+            ResilientWorker(
                 **worker_settings(
                     settings,
                     queue=queues[0],
@@ -176,15 +180,14 @@ async def _run_workers(
 ) -> None:
     """One arq worker per queue in this process, sharing one runtime; SIGTERM or Ctrl-C stops
     them all, each finishing as arq does on a signal."""
-    from arq.worker import Worker
-
     from config.runtime import settle_heap, start
+    from workers.resilience import ResilientWorker
     from workers.settings import worker_settings
 
     runtime = await start(settings, database_url=database_url, redis_url=redis_url)
     settle_heap()
     workers = [
-        Worker(
+        ResilientWorker(
             **worker_settings(
                 settings,
                 queue=queue,
@@ -246,13 +249,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         created = asyncio.run(_seed(settings, database_url, redis_url))
         if created:
             print("Seeded the demo world.")
-        workers = [
-            subprocess.Popen(  # noqa: S603 - our own CLI, same interpreter
-                [sys.executable, "-m", "config.cli", "worker", "--queue", queue],
-                env=os.environ.copy(),
-            )
-            for queue in QUEUES
-        ]
+        workers = Supervisor(
+            {
+                f"worker {queue}": [sys.executable, "-m", "config.cli", "worker", "--queue", queue]
+                for queue in QUEUES
+            }
+        ).start()
         banner = (
             f"\n  Shutter is up.\n"
             f"  GraphiQL:   http://{shown_host}:{args.port}/graphql\n"
@@ -262,13 +264,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         try:
             _serve_announced(args.host, args.port, settings.log_level, banner)
         finally:
-            for worker in workers:
-                worker.send_signal(signal.SIGTERM)
-            for worker in workers:
-                try:
-                    worker.wait(20)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+            workers.stop()
     return 0
 
 
@@ -299,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a queue to serve; give it several times for several (default: every queue)",
     )
     worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this process's Prometheus metrics (jobs, retries, outages) on this port",
+    )
     worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

@@ -31,7 +31,11 @@ MODEL_MODULES = [
 SLOW_QUERY_SECONDS = 0.2
 
 
-def tortoise_config(database_url: str, *, pool_size: int = 10) -> dict[str, Any]:
+def tortoise_config(
+    database_url: str, *, pool_size: int = 10, timeout_ms: int | None = None
+) -> dict[str, Any]:
+    """Tortoise's config for this URL; with `timeout_ms`, a connect and every statement that
+    take longer fail (asyncpg's timeout and command_timeout: the statement is cancelled)."""
     parts = urlsplit(database_url)
     query = parse_qs(parts.query)
     # asyncpg reads a Unix socket directory from ?host=/path, as the embedded server uses.
@@ -45,6 +49,8 @@ def tortoise_config(database_url: str, *, pool_size: int = 10) -> dict[str, Any]
         "minsize": 1,
         "maxsize": pool_size,
     }
+    if timeout_ms is not None:
+        credentials["timeout"] = credentials["command_timeout"] = timeout_ms / 1000
     return {
         "connections": {
             "default": {"engine": "tortoise.backends.asyncpg", "credentials": credentials}

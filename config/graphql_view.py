@@ -179,6 +179,13 @@ class ShutterGraphQL(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         response = super().create_response(response_data, sub_response)
+        if isinstance(response_data, dict) and _is_outage(response_data):
+            # Nothing could be answered, for a reason that passes: say when to come back.
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            if getattr(sub_response, "graphql_response_json", False):
+                response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+            return response
         if getattr(sub_response, "graphql_response_json", False):
             response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
             # A request error (it did not parse or validate, so nothing ran) is a 400 in this
@@ -186,6 +193,18 @@ class ShutterGraphQL(GraphQL[Context, None]):
             if isinstance(response_data, dict) and _is_request_error(response_data):
                 response.status_code = 400
         return response
+
+
+RETRY_AFTER_SECONDS = 1
+
+
+def _is_outage(data: GraphQLHTTPResponse) -> bool:
+    """The whole request failed on an outage: no field has data, and an error says UNAVAILABLE."""
+    errors = cast(list[dict[str, Any]], data.get("errors") or [])
+    answered = data.get("data")
+    return not any((answered or {}).values()) and any(
+        (e.get("extensions") or {}).get("code") == "UNAVAILABLE" for e in errors
+    )
 
 
 def _is_request_error(data: GraphQLHTTPResponse) -> bool:

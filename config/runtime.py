@@ -104,11 +104,13 @@ def _fast(redis_url: str) -> dict[str, Any]:
     return {"connection_class": HiredisPackedConnection} if redis_url.startswith("redis://") else {}
 
 
-def _cache_for(redis_url: str) -> RedisCache:
+def _cache_for(redis_url: str, *, timeout: float | None = None) -> RedisCache:
     cache = RedisCache(namespace="c", serializer=OrjsonSerializer())
     # aiocache builds its client from host, port, db and password alone (no ACL user, no
     # unix socket): give it one made from the URL by redis-py itself, as every other client.
-    cache.client = Redis.from_url(redis_url, decode_responses=False)
+    cache.client = Redis.from_url(
+        redis_url, decode_responses=False, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
     return cache
 
 
@@ -132,16 +134,28 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     # Global fallback: requests, jobs and DataLoader batches run in tasks other than the one
     # that started the process, and all of them must see the same connections.
     await Tortoise.init(
-        config=tortoise_config(database_url, pool_size=settings.database_pool_size),
+        config=tortoise_config(
+            database_url,
+            pool_size=settings.database_pool_size,
+            timeout_ms=settings.database_timeout_ms,
+        ),
         _enable_global_fallback=True,
     )
+    timeout = settings.redis_timeout_ms / 1000
     redis = Redis.from_url(
-        redis_url, decode_responses=True, health_check_interval=30, **_fast(redis_url)
+        redis_url,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        **_fast(redis_url),
     )
     ids.install_generator(ids.IdGenerator(await ids.claim_slot(redis)))
-    cache = _cache_for(redis_url)
-    reads = PipelinedReads(redis_url, timeout=settings.redis_timeout_seconds)
-    queue = await create_pool(arq_settings(redis_url))
+    cache = _cache_for(redis_url, timeout=timeout)
+    reads = PipelinedReads(redis_url, timeout=timeout)
+    queue = await create_pool(arq_settings(redis_url, conn_timeout=timeout))
+    # arq bounds connecting only; an enqueue on the request path must not hang either.
+    queue.connection_pool.connection_kwargs["socket_timeout"] = timeout
     return Runtime(
         settings=settings,
         redis=redis,

@@ -75,8 +75,10 @@ class Settings(BaseSettings):
     feed_active_days: int = Field(default=30, ge=1, le=365)
 
     # Caching.
-    # How long the batched reads of the read path wait for Redis (to connect, or to answer).
-    redis_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    # How long any Redis or Postgres call waits (to connect, or for its answer) before the
+    # request gets UNAVAILABLE (retryable) and a job is tried again later.
+    redis_timeout_ms: int = Field(default=2_000, ge=10, le=60_000)
+    database_timeout_ms: int = Field(default=5_000, ge=10, le=600_000)
     cache_ttl_seconds: int = Field(default=3_600, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

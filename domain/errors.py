@@ -21,6 +21,8 @@ class ErrorCode(StrEnum):
     CANNOT_FOLLOW_SELF = "CANNOT_FOLLOW_SELF"
     CANNOT_BLOCK_SELF = "CANNOT_BLOCK_SELF"
     BLOCKED = "BLOCKED"
+    # A store Shutter needs (Redis, Postgres) is unreachable or slow right now: retry shortly.
+    UNAVAILABLE = "UNAVAILABLE"
 
 
 class DomainError(Exception):

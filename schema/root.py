@@ -14,7 +14,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.tools import merge_types
 
+from config.outages import is_outage
 from config.settings import Settings
+from domain.errors import ErrorCode
 from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
 from schema.engine.execution import ShortPathContext, UncompiledContext
@@ -60,6 +62,8 @@ class RememberedNames(NameConverter):
             converted = self._names[key] = super().apply_naming_config(name)
         return converted
 
+
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable; try again in a moment."
 
 PARSED_DOCUMENTS = 1_000
 VALIDATED_DOCUMENTS = 1_000
@@ -123,6 +127,20 @@ class Guards(MaskErrors):
             self._validated.put(document, (schema, rules, errors))
         context.pre_execution_errors = errors
         yield
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        """A masked error says nothing of what went wrong, except for an outage: that one is
+        `UNAVAILABLE` with `retryable: true`, so a client knows to try again in a moment."""
+        if not is_outage(error.original_error):
+            return super().anonymise_error(error)
+        return GraphQLError(
+            message=UNAVAILABLE_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": ErrorCode.UNAVAILABLE.value, "retryable": True},
+        )
 
     def _process_result(self, result: object) -> None:
         errors = getattr(result, "errors", None)

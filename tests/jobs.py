@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from arq.worker import Worker
-
 from config.runtime import Runtime
 from config.settings import Settings
+from workers.resilience import ResilientWorker
 from workers.settings import worker_settings
 
 
-async def drain(queue: str, *, settings: Settings, runtime: Runtime) -> Worker:
+async def drain(queue: str, *, settings: Settings, runtime: Runtime) -> ResilientWorker:
     assert settings.database_url
     assert settings.redis_url
-    worker = Worker(
+    worker = ResilientWorker(
         **worker_settings(
             settings,
             queue=queue,

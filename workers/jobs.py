@@ -1,6 +1,6 @@
 """The arq jobs: each takes the worker's runtime from its context and calls a domain flow or
 service, so a job does what the same action does anywhere else. arq delivers at least once:
-every job is safe to run twice.
+every job is safe to run twice, and one that meets an outage is tried again (`retried`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from domain.notifications import service as notifications
 from domain.posts import counters
 from domain.ranking import service as ranking
 from domain.users.maintenance import purge_refresh_tokens
+from workers.resilience import retried
 
 log = logging.getLogger(__name__)
 
 
+@retried
 async def process_media(ctx: dict[str, Any], media_id: int) -> str | None:
     runtime: Runtime = ctx["runtime"]
     status = await media_service.process_media(
@@ -32,6 +34,7 @@ async def process_media(ctx: dict[str, Any], media_id: int) -> str | None:
     return status.value if status else None
 
 
+@retried
 async def sweep_media(ctx: dict[str, Any]) -> int:
     """Re-enqueue media that a lost job or a crashed worker left behind; fail hopeless ones."""
     runtime: Runtime = ctx["runtime"]
@@ -40,6 +43,7 @@ async def sweep_media(ctx: dict[str, Any]) -> int:
     )
 
 
+@retried
 async def delete_media(ctx: dict[str, Any], media_ids: list[int]) -> int:
     runtime: Runtime = ctx["runtime"]
     return await media_service.purge(
@@ -47,6 +51,7 @@ async def delete_media(ctx: dict[str, Any], media_ids: list[int]) -> int:
     )
 
 
+@retried
 async def flush_counters(ctx: dict[str, Any]) -> int:
     """Write changed like / comment / save counters from Redis to Postgres."""
     runtime: Runtime = ctx["runtime"]
@@ -57,26 +62,31 @@ async def flush_counters(ctx: dict[str, Any]) -> int:
     return len(posts) + len(comments)
 
 
+@retried
 async def fanout_post(ctx: dict[str, Any], post_id: int) -> int:
     runtime: Runtime = ctx["runtime"]
     return await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
 
 
+@retried
 async def refresh_feed(ctx: dict[str, Any], user_id: int) -> bool:
     runtime: Runtime = ctx["runtime"]
     return await feed.refresh(user_id=user_id, stores=runtime.feed_stores)
 
 
+@retried
 async def rank_feed(ctx: dict[str, Any], user_id: int) -> int:
     runtime: Runtime = ctx["runtime"]
     return await ranking.rank_feed(user_id=user_id, stores=runtime.feed_stores)
 
 
+@retried
 async def notify(ctx: dict[str, Any], event: dict[str, Any]) -> int | None:
     runtime: Runtime = ctx["runtime"]
     return await notifications.record(notifications.Event(**event), events=runtime.ports.events)
 
 
+@retried
 async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
     deleted = await purge_refresh_tokens()
     if deleted:

@@ -43,7 +43,7 @@ def worker_settings(
     runtime: Runtime | None = None,
     handle_signals: bool | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `arq.worker.Worker` serving `queue`.
+    """Keyword arguments for a worker (`workers.resilience.ResilientWorker`) serving `queue`.
 
     The worker builds its own runtime at start-up, unless given one to share (the tests run a
     worker inside the process that already has one).
@@ -100,7 +100,9 @@ def worker_settings(
         "on_shutdown": on_shutdown,
         "burst": burst,
         "poll_delay": 0 if burst else 0.5,
-        "max_tries": 5,
+        # An outage makes a job a Retry with backoff up to 30 s (workers/resilience.py): ten
+        # tries ride out about three minutes of it.
+        "max_tries": 10,
         # arq's own handlers, unless the caller runs several workers and handles signals itself.
         "handle_signals": (not burst) if handle_signals is None else handle_signals,
     }

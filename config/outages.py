@@ -1,0 +1,32 @@
+"""What an outage looks like: the errors that mean Redis or Postgres cannot be reached, or did
+not answer in time, right now. They are worth retrying (a job, in a moment) and worth telling a
+client so (`UNAVAILABLE`, retryable), unlike a bug, which is neither.
+"""
+
+from __future__ import annotations
+
+import asyncpg.exceptions as pg
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tortoise.exceptions import DBConnectionError
+
+_OUTAGES: tuple[type[BaseException], ...] = (
+    RedisConnectionError,  # refused, reset, closed, "Redis is loading"
+    RedisTimeoutError,  # no answer within the timeout (or a backlog of unsent bytes)
+    pg.PostgresConnectionError,  # the connection is gone, or could not be made
+    pg.OperatorInterventionError,  # shutting down, starting up, a statement timed out
+    DBConnectionError,
+    ConnectionError,  # the socket itself: refused, reset, broken pipe
+    TimeoutError,  # asyncio's, for a bounded wait
+)
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """Whether `error`, or what it was raised from, is a store being unreachable or slow."""
+    seen = 0
+    while error is not None and seen < 8:
+        if isinstance(error, _OUTAGES):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False

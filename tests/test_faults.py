@@ -1,0 +1,268 @@
+"""Faults on real servers: a Redis of the test's own is killed, restarted and frozen under a
+real worker process and a real API process (never the machine's own Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from arq import create_pool
+from arq.jobs import Job, JobStatus
+
+from config.embedded import ensure_database
+from config.runtime import arq_settings
+from config.settings import PROJECT_ROOT, Settings
+from domain.notifications.models import Notification
+from domain.notifications.service import Event
+from tests.conftest import _start_server, _stop, live_env
+from tests.factories import make_user, token_for
+from tests.servers import RedisServer, free_port, wait_for_port
+from workers.queues import DEFAULT_QUEUE
+from workers.resilience import ResilientWorker, retried
+
+pytestmark = pytest.mark.faults
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _worker(settings: Settings, redis_url: str, metrics_port: int) -> subprocess.Popen[bytes]:
+    assert settings.database_url
+    log_path = PROJECT_ROOT / ".data" / "fault-worker.log"
+    with log_path.open("wb") as log_file:
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [
+                sys.executable,
+                "-m",
+                "config.cli",
+                "worker",
+                "--queue",
+                DEFAULT_QUEUE,
+                "--metrics-port",
+                str(metrics_port),
+            ],
+            env={
+                **os.environ,
+                "ENVIRONMENT": "test",
+                "DATABASE_URL": settings.database_url,
+                "REDIS_URL": redis_url,
+                "LOG_LEVEL": "INFO",
+            },
+            cwd=PROJECT_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def _eventually(check: Any, *, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def test_a_worker_outlives_a_redis_restart(
+    settings: Settings, own_redis: RedisServer
+) -> None:
+    # given: a worker process serving the default queue on a Redis of our own
+    metrics_port = free_port()
+    worker = _worker(settings, own_redis.url, metrics_port)
+    try:
+        wait_for_port(metrics_port, timeout=30)
+        await asyncio.sleep(1)  # its poll loop is running
+
+        # when: Redis dies, and comes back empty two seconds later
+        own_redis.kill()
+        await asyncio.sleep(2)
+        own_redis.start()
+
+        # then: the worker is still there, and runs a job queued after the outage
+        actor, recipient = await make_user(), await make_user()
+        event = Event(kind="FOLLOW", actor_id=actor.id, recipient_id=recipient.id, key="fault:1")
+        queue = await create_pool(arq_settings(own_redis.url))
+        try:
+            await queue.enqueue_job("notify", event.to_job(), _queue_name=DEFAULT_QUEUE)
+        finally:
+            await queue.aclose()
+
+        async def notified() -> bool:
+            return await Notification.filter(user_id=recipient.id).exists()
+
+        assert await _eventually(notified, within=20), PROJECT_ROOT / ".data/fault-worker.log"
+        assert worker.poll() is None
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert 'shutter_worker_outages_total{queue="default"} 1.0' in metrics
+        assert 'shutter_worker_redis_down{queue="default"} 0.0' in metrics
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    log = (PROJECT_ROOT / ".data" / "fault-worker.log").read_text()
+    assert log.count("Redis unreachable") == 1  # one line per outage, not one per poll
+    assert "Redis is back after" in log
+
+
+async def test_a_job_that_meets_an_outage_runs_again(settings: Settings) -> None:
+    # given: a job whose first try loses its connection
+    assert settings.redis_url
+    tries: list[int] = []
+
+    async def flaky(ctx: dict[str, Any], value: int) -> int:
+        tries.append(ctx["job_try"])
+        if len(tries) == 1:
+            raise ConnectionResetError("Connection reset by peer")
+        return value * 2
+
+    flaky.__qualname__ = "flaky"
+    queue_name = f"test-retry-{os.getpid()}-{time.monotonic_ns()}"
+    pool = await create_pool(arq_settings(settings.redis_url))
+    try:
+        job = await pool.enqueue_job("flaky", 21, _queue_name=queue_name)
+        assert job is not None
+        worker = ResilientWorker(
+            functions=[retried(flaky)],
+            redis_settings=arq_settings(settings.redis_url),
+            queue_name=queue_name,
+            burst=True,
+            poll_delay=0,
+            max_tries=3,
+            handle_signals=False,
+        )
+        try:
+            # when
+            await worker.main()
+        finally:
+            await worker.close()
+
+        # then: it was tried again, after a pause, and succeeded
+        assert tries == [1, 2]
+        assert await Job(job.job_id, pool, _queue_name=queue_name).status() == JobStatus.complete
+        assert await job.result(timeout=1) == 42
+    finally:
+        await pool.aclose()
+
+
+async def test_requests_during_a_redis_freeze_are_unavailable_within_the_timeout(
+    settings: Settings, own_redis: RedisServer
+) -> None:
+    # given: an API process on a Redis of our own, with a 500 ms bound on Redis calls
+    port = free_port()
+    env = {**live_env(settings), "REDIS_URL": own_redis.url, "REDIS_TIMEOUT_MS": "500"}
+    server = _start_server(port, env, "fault-api.log")
+    user = await make_user()
+    headers = {"authorization": f"Bearer {token_for(user, settings)}"}
+    viewer = {"query": "{ viewer { username } }"}
+    like = {"query": 'mutation { likePost(input: {postId: "UG9zdDox"}) { errors { code } } }'}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            assert (await http.post("/graphql", json=viewer, headers=headers)).status_code == 200
+
+            # when: Redis stops answering
+            own_redis.freeze()
+            answers = []
+            for body in (viewer, like):
+                started = time.monotonic()
+                response = await http.post("/graphql", json=body, headers=headers)
+                answers.append((response, time.monotonic() - started))
+            own_redis.thaw()
+
+            # then: each request ends within about the bound, as a typed, retryable outage
+            for response, elapsed in answers:
+                assert elapsed < 2.0, elapsed
+                assert response.status_code == 503, response.text
+                assert response.headers["retry-after"] == "1"
+                (error,) = response.json()["errors"]
+                assert error["extensions"] == {"code": "UNAVAILABLE", "retryable": True}
+                assert "Unexpected" not in error["message"]
+
+            # and once Redis answers again, so does the API
+            again = await http.post("/graphql", json=viewer, headers=headers)
+            assert again.status_code == 200
+            assert again.json()["data"] == {"viewer": {"username": user.username}}
+    finally:
+        own_redis.thaw()
+        _stop(server)
+
+
+def _serve(port: int, env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
+    with output.open("wb") as log_file:
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "config.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _children(parent: int, pattern: str) -> list[int]:
+    found = subprocess.run(  # noqa: S603 - procps's pgrep
+        ["pgrep", "-P", str(parent), "-f", pattern],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [int(pid) for pid in found.stdout.split()]
+
+
+async def test_serve_restarts_a_worker_that_dies(
+    settings: Settings, own_redis: RedisServer, tmp_path: Path
+) -> None:
+    # given: `shutter serve` on a database and a Redis of this test's own
+    assert settings.database_url
+    await ensure_database(settings.database_url, "shutter_serve_faults")
+    database_url = urlunsplit(
+        urlsplit(settings.database_url)._replace(path="/shutter_serve_faults")
+    )
+    port = free_port()
+    output = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": own_redis.url,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "LOG_LEVEL": "WARNING",
+    }
+    serve = _serve(port, env, output)
+    try:
+
+        async def up() -> bool:
+            return "Shutter is up" in output.read_text()
+
+        assert await _eventually(up, within=120), output.read_text()
+        (first,) = _children(serve.pid, "worker --queue fanout")
+
+        # when: the fan-out worker is killed
+        os.kill(first, signal.SIGKILL)
+
+        # then: serve says so and starts another
+        async def replaced() -> bool:
+            return _children(serve.pid, "worker --queue fanout") not in ([], [first])
+
+        assert await _eventually(replaced, within=15), output.read_text()
+        text = output.read_text()
+        assert "worker fanout exited (signal 9)" in text
+        assert "worker fanout restarted" in text
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(60)
+    assert _children(serve.pid, "config.cli worker") == []  # none left behind
