@@ -21,6 +21,7 @@ from tortoise.backends.asyncpg.client import AsyncpgDBClient
 log = logging.getLogger("shutter.sql")
 
 MODEL_MODULES = [
+    "domain.ids",
     "domain.users.models",
     "domain.graph.models",
     "domain.media.models",

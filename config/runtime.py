@@ -6,8 +6,13 @@ way of connecting and nothing reaches for a global client on its own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import os
+import secrets
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +59,8 @@ class Runtime:
     hub: Hub
     reads: PipelinedReads
     _cache: RedisCache
+    _id_holder: str
+    _id_keeper: asyncio.Task[None]
 
     @property
     def post_stores(self) -> Stores:
@@ -83,6 +90,9 @@ class Runtime:
         await self._cache.client.aclose()
         await self.redis.aclose()
         await self.reads.close()
+        self._id_keeper.cancel()
+        with contextlib.suppress(Exception):  # a lease not given back ends by itself
+            await ids.release_slot(self._id_holder)
         await Tortoise.close_connections()
 
 
@@ -150,7 +160,9 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         socket_connect_timeout=timeout,
         **_fast(redis_url),
     )
-    ids.install_generator(ids.IdGenerator(await ids.claim_slot(redis)))
+    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    ids.install_generator(await ids.lease_slot(holder))
+    keeper = asyncio.create_task(ids.keep_slot(holder), name="id-slot-lease")
     cache = _cache_for(redis_url, timeout=timeout)
     reads = PipelinedReads(redis_url, timeout=timeout)
     queue = await create_pool(arq_settings(redis_url, conn_timeout=timeout))
@@ -169,6 +181,8 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         hub=Hub(redis),
         reads=reads,
         _cache=cache,
+        _id_holder=holder,
+        _id_keeper=keeper,
     )
 
 

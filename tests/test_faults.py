@@ -4,12 +4,14 @@ real worker process and a real API process (never the machine's own Redis)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -18,16 +20,23 @@ import httpx
 import pytest
 from arq import create_pool
 from arq.jobs import Job, JobStatus
+from redis.asyncio import Redis
 
 from config.embedded import ensure_database
-from config.runtime import arq_settings
+from config.runtime import Runtime, arq_settings
 from config.settings import PROJECT_ROOT, Settings
+from domain.ids import IdSlot
+from domain.media import flows as media_flows
+from domain.media.models import Media, MediaStatus
 from domain.notifications.models import Notification
 from domain.notifications.service import Event
+from domain.ports import Ports
+from domain.realtime.events import RedisEvents, media_channel
+from tests import media_files
 from tests.conftest import _start_server, _stop, live_env
 from tests.factories import make_user, token_for
 from tests.servers import RedisServer, free_port, wait_for_port
-from workers.queues import DEFAULT_QUEUE
+from workers.queues import DEFAULT_QUEUE, MEDIA_QUEUE, ArqJobs
 from workers.resilience import ResilientWorker, retried
 
 pytestmark = pytest.mark.faults
@@ -266,3 +275,153 @@ async def test_serve_restarts_a_worker_that_dies(
         serve.send_signal(signal.SIGTERM)
         serve.wait(60)
     assert _children(serve.pid, "config.cli worker") == []  # none left behind
+
+
+async def test_ids_never_collide_across_a_redis_restart(
+    settings: Settings, own_redis: RedisServer
+) -> None:
+    # given: an API process, then a Redis restart (it comes back empty), then a second process
+    env = {**live_env(settings), "REDIS_URL": own_redis.url}
+    first_port, second_port = free_port(), free_port()
+    first = _start_server(first_port, env, "fault-ids-1.log")
+    own_redis.kill()
+    own_redis.start()
+    second = _start_server(second_port, env, "fault-ids-2.log")
+    try:
+        # when: both make rows at once
+        async def register(port: int, i: int) -> str:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+                name = f"ids{port}x{i}"
+                response = await http.post(
+                    "/graphql",
+                    json={
+                        "query": "mutation ($u: String!, $e: String!) { register(input: "
+                        '{username: $u, email: $e, password: "correct horse battery"}) '
+                        "{ user { id } errors { code } } }",
+                        "variables": {"u": name, "e": f"{name}@example.test"},
+                    },
+                )
+            payload = response.json()["data"]["register"]
+            assert payload["errors"] == [], payload
+            return str(payload["user"]["id"])
+
+        made = await asyncio.gather(
+            *(register(port, i) for i in range(8) for port in (first_port, second_port))
+        )
+
+        # then: every row is made, and the two processes hold different slots of their own
+        assert len(set(made)) == len(made) == 16
+        slots = {}
+        for process in (first, second):
+            rows = await IdSlot.filter(holder__contains=f":{process.pid}:").values_list(
+                "slot", flat=True
+            )
+            (slots[process.pid],) = rows
+        assert slots[first.pid] != slots[second.pid]
+    finally:
+        _stop(first)
+        _stop(second)
+    # a process that stops gives its slot back
+    assert not await IdSlot.filter(holder__contains=f":{first.pid}:").exists()
+
+
+def _media_worker(settings: Settings, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
+    assert settings.database_url
+    log_path = PROJECT_ROOT / ".data" / "fault-media-worker.log"
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "config.cli", "worker", "--queue", MEDIA_QUEUE],
+            env={
+                **os.environ,
+                "ENVIRONMENT": "test",
+                "DATABASE_URL": settings.database_url,
+                "REDIS_URL": redis_url,
+                "MEDIA_ROOT": str(settings.media_root),
+                "DATA_DIR": str(data_dir),
+            },
+            cwd=PROJECT_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _running(pid: int) -> bool:
+    """Alive, not a zombie waiting for a parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def test_a_media_worker_killed_mid_transcode_leaves_nothing_behind(
+    settings: Settings, runtime: Runtime, own_redis: RedisServer, tmp_path: Path
+) -> None:
+    # given: a media worker of our own transcoding a video uploaded through the flow
+    data_dir = tmp_path / "data"
+    redis = Redis.from_url(own_redis.url, decode_responses=True)
+    queue = await create_pool(arq_settings(own_redis.url))
+    ports = Ports(jobs=ArqJobs(queue), events=RedisEvents(redis))
+    owner = await make_user()
+    clip = media_files.clip(tmp_path / "clip.mp4", width=1280, height=720, seconds=8, codec="mpeg4")
+    worker = _media_worker(settings, own_redis.url, data_dir)
+    try:
+        media = await media_flows.upload(
+            owner_id=owner.id,
+            data=clip.read_bytes(),
+            declared_type="video/mp4",
+            store=runtime.store,
+            ports=ports,
+        )
+
+        async def transcoding() -> bool:
+            return bool(_children(worker.pid, "domain.media.video"))
+
+        assert await _eventually(transcoding, within=60)
+        (encoder,) = _children(worker.pid, "domain.media.video")
+        work_dir = data_dir / "media-work" / str(worker.pid)
+        assert any(work_dir.iterdir())  # its temporary files
+
+        # when: the worker is killed
+        worker.kill()
+        worker.wait(10)
+
+        # then: the encoder dies with it, and the row says PROCESSING with a stale heartbeat
+        async def encoder_gone() -> bool:
+            return not _running(encoder)
+
+        assert await _eventually(encoder_gone, within=5)
+        row = await Media.get(id=media.id)
+        assert row.status is MediaStatus.PROCESSING
+        assert row.heartbeat_at is not None
+
+        # when: the sweep looks a minute later, and a new worker starts
+        events = redis.pubsub()
+        await events.subscribe(media_channel(media.id))
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        assert (
+            await media_flows.sweep(
+                store=runtime.store, media_store=runtime.media, ports=ports, now=later
+            )
+            == 1
+        )
+        worker = _media_worker(settings, own_redis.url, data_dir)
+
+        # then: the dead worker's files are gone, and the media ends READY, said to subscribers
+        async def ready() -> bool:
+            return (await Media.get(id=media.id)).status is MediaStatus.READY
+
+        assert await _eventually(ready, within=90)
+        assert not work_dir.exists()
+        heard: list[str] = []
+        deadline = time.monotonic() + 5
+        while "READY" not in heard and time.monotonic() < deadline:
+            message = await events.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            if message is not None:
+                heard.append(json.loads(message["data"])["status"])
+        assert heard == ["PROCESSING", "READY"]
+        await events.aclose()
+    finally:
+        worker.kill()
+        worker.wait(10)
+        await queue.aclose()
+        await redis.aclose()

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from redis.asyncio import Redis
 
-from domain.ids import MAX_SLOT, IdGenerator, claim_slot, id_created_at, min_id_at
+from config.runtime import Runtime
+from domain.ids import (
+    MAX_SLOT,
+    IdGenerator,
+    IdSlot,
+    SlotLeaseLost,
+    id_created_at,
+    lease_slot,
+    min_id_at,
+    renew_slot,
+)
 
 
 def test_ids_are_unique_and_increase_within_one_generator() -> None:
@@ -43,6 +54,51 @@ def test_slot_is_checked() -> None:
         IdGenerator(slot=MAX_SLOT + 1)
 
 
-async def test_each_process_claims_a_different_slot(redis: Redis) -> None:
-    slots = {await claim_slot(redis) for _ in range(50)}
-    assert len(slots) == 50
+async def test_a_leased_slot_is_never_leased_again_while_held(runtime: Runtime) -> None:
+    # given: fifty processes leasing at once
+    holders = [f"test-{uuid.uuid4()}" for _ in range(50)]
+    try:
+        generators = await asyncio.gather(*(lease_slot(h, seconds=30) for h in holders))
+
+        # then: fifty different slots, none the running test process's own
+        slots = {g.slot for g in generators}
+        assert len(slots) == 50
+        own = await IdSlot.filter(holder=runtime._id_holder).values_list("slot", flat=True)
+        assert not slots & set(own)
+        # and a holder renews its own lease only
+        assert await renew_slot(generators[0], holders[0], seconds=30)
+        assert not await renew_slot(generators[0], holders[1], seconds=30)
+    finally:
+        await IdSlot.filter(holder__in=holders).delete()
+
+
+async def test_an_expired_lease_is_taken_over_and_its_old_holder_stops(runtime: Runtime) -> None:
+    # given: a lease that ended (its holder stopped renewing)
+    old, new = f"test-{uuid.uuid4()}", f"test-{uuid.uuid4()}"
+    try:
+        stale = await lease_slot(old, seconds=30)
+        await IdSlot.filter(slot=stale.slot).update(
+            expires_at=datetime.now(UTC) - timedelta(seconds=1)
+        )
+        # when: another process leases while every other slot is taken
+        others = await IdSlot.filter(slot__not=stale.slot).values_list("slot", flat=True)
+        fillers = [
+            IdSlot(slot=s, holder=new, expires_at=datetime.now(UTC) + timedelta(minutes=1))
+            for s in set(range(MAX_SLOT + 1)) - set(others) - {stale.slot}
+        ]
+        await IdSlot.bulk_create(fillers)
+        taken = await lease_slot(new, seconds=30)
+
+        # then: it gets the expired slot, and the old holder cannot renew it
+        assert taken.slot == stale.slot
+        assert not await renew_slot(stale, old, seconds=30)
+    finally:
+        await IdSlot.filter(holder__in=[old, new]).delete()
+
+
+def test_a_generator_whose_lease_may_have_ended_makes_no_ids() -> None:
+    generator = IdGenerator(slot=3, valid_until=time.monotonic() + 0.05)
+    generator.next_id()
+    time.sleep(0.06)
+    with pytest.raises(SlotLeaseLost):
+        generator.next_id()

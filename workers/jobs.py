@@ -30,6 +30,7 @@ async def process_media(ctx: dict[str, Any], media_id: int) -> str | None:
         events=runtime.ports.events,
         media_store=runtime.media,
         video_preset=runtime.settings.video_preset,
+        work_dir=ctx.get("media_work_dir"),
     )
     return status.value if status else None
 

@@ -14,6 +14,7 @@ from arq.worker import func
 
 from config.runtime import Runtime, arq_settings, settle_heap, start
 from config.settings import Settings
+from domain.media.service import clean_work_dirs
 from workers.jobs import (
     delete_media,
     fanout_post,
@@ -55,6 +56,9 @@ def worker_settings(
             settle_heap()
         else:
             ctx["runtime"] = runtime
+        if queue == MEDIA_QUEUE:
+            # Temporary media work in one folder per process; those of dead processes go.
+            ctx["media_work_dir"] = clean_work_dirs(settings.data_dir / "media-work")
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         if runtime is None and "runtime" in ctx:
@@ -84,7 +88,8 @@ def worker_settings(
         # dies with a cancelled job.
         MEDIA_QUEUE: {
             "functions": [process_media, sweep_media],
-            "cron_jobs": [cron(sweep_media, second={0}, run_at_startup=True)],
+            # Every 20 s: a row whose worker died is noticed within a minute.
+            "cron_jobs": [cron(sweep_media, second={0, 20, 40}, run_at_startup=True)],
             "job_timeout": 600,
             "max_jobs": 2,
         },

@@ -3,6 +3,8 @@ each status move (inside `service`, through the events port)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from domain.media import service
 from domain.media.models import Media
 from domain.media.object_store import ObjectStore
@@ -31,10 +33,12 @@ async def upload(
     return media
 
 
-async def sweep(*, store: ObjectStore, media_store: MediaStore, ports: Ports) -> int:
+async def sweep(
+    *, store: ObjectStore, media_store: MediaStore, ports: Ports, now: datetime | None = None
+) -> int:
     """Re-enqueue media that a lost job or a crashed worker left behind; fail hopeless ones.
     Returns how many were enqueued again."""
-    retry = await service.sweep(store=store, events=ports.events, media_store=media_store)
+    retry = await service.sweep(store=store, events=ports.events, media_store=media_store, now=now)
     for media_id in retry:
         media = await Media.get(id=media_id)
         await ports.jobs.process_media(media_id=media_id, attempt=media.attempts)

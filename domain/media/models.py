@@ -48,6 +48,9 @@ class Media(Model):
     uploaded_at = fields.DatetimeField(null=True)  # when the bytes were seen in storage
     attempts = fields.IntField(default=0)
     processing_started_at = fields.DatetimeField(null=True)
+    # Written every HEARTBEAT_SECONDS by the worker processing it: a PROCESSING row whose
+    # heartbeat stopped was left by a worker that is gone.
+    heartbeat_at = fields.DatetimeField(null=True)
     attached_at = fields.DatetimeField(null=True)  # set once used by a post, reel or story
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

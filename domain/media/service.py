@@ -8,13 +8,17 @@ row already READY or FAILED is left alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tortoise import connections
+from tortoise.expressions import Q
 
 from domain.errors import DomainError, ErrorCode
 from domain.media import images, video
@@ -29,8 +33,10 @@ log = logging.getLogger(__name__)
 
 UPLOAD_URL_TTL_SECONDS = 3600
 MAX_ATTEMPTS = 3
-# A row PROCESSING for longer than this was abandoned by a crashed worker.
-STUCK_AFTER = timedelta(minutes=20)
+# A worker beats in the row it processes this often; a row whose beat is older than
+# ABANDONED_AFTER was left by a worker that died (killed, out of memory, its machine gone).
+HEARTBEAT_SECONDS = 10
+ABANDONED_AFTER = timedelta(seconds=45)
 MAX_BYTES = {MediaKind.IMAGE: images.MAX_BYTES, MediaKind.VIDEO: video.MAX_BYTES}
 
 
@@ -178,7 +184,7 @@ async def _claim(media_id: int) -> Media | None:
     """Move the row to PROCESSING (counting the attempt) unless it is already final."""
     rows = await connections.get("default").execute_query_dict(
         "/* media.claim */ UPDATE media SET status = 'PROCESSING', attempts = attempts + 1,"
-        " processing_started_at = now(), updated_at = now()"
+        " processing_started_at = now(), heartbeat_at = now(), updated_at = now()"
         " WHERE id = $1 AND status IN ('PENDING', 'PROCESSING') RETURNING id",
         [media_id],
     )
@@ -192,12 +198,71 @@ async def process_media(
     events: Events,
     media_store: MediaStore,
     video_preset: str = video.DEFAULT_PRESET,
+    work_dir: Path | None = None,
 ) -> MediaStatus | None:
     """Turn an uploaded original into its web renditions. Returns the final status, or None
-    when the row was already final (a duplicate delivery)."""
+    when the row was already final (a duplicate delivery). Video work happens in a temporary
+    folder under `work_dir` (see `clean_work_dirs`)."""
     media = await _claim(media_id)
     if media is None:
         return None
+    beating = asyncio.create_task(_beat(media.id))
+    try:
+        return await _process(
+            media,
+            store=store,
+            events=events,
+            media_store=media_store,
+            video_preset=video_preset,
+            work_dir=work_dir,
+        )
+    finally:
+        beating.cancel()
+
+
+async def _beat(media_id: int) -> None:
+    """Say, in the row, that this worker is still at it."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        with contextlib.suppress(Exception):  # a missed beat is made up by the next
+            await connections.get("default").execute_query(
+                "/* media.heartbeat */ UPDATE media SET heartbeat_at = now()"
+                " WHERE id = $1 AND status = 'PROCESSING'",
+                [media_id],
+            )
+
+
+def clean_work_dirs(work_root: Path) -> Path:
+    """This process's folder for temporary media work, under `work_root`; the folders of
+    processes that are gone (a worker killed mid-transcode leaves its files) are removed."""
+    work_root.mkdir(parents=True, exist_ok=True)
+    for folder in work_root.iterdir():
+        if folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    own = work_root / str(os.getpid())
+    own.mkdir(exist_ok=True)
+    return own
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _process(
+    media: Media,
+    *,
+    store: ObjectStore,
+    events: Events,
+    media_store: MediaStore,
+    video_preset: str,
+    work_dir: Path | None,
+) -> MediaStatus:
     await media_store.invalidate(media.id)
     await events.media_status(media_id=media.id, status=MediaStatus.PROCESSING.value)
     size = await store.size(media.original_key)
@@ -213,7 +278,7 @@ async def process_media(
         if media.kind is MediaKind.IMAGE:
             changes = await _process_image(media, store)
         else:
-            changes = await _process_video(media, store, preset=video_preset)
+            changes = await _process_video(media, store, preset=video_preset, work_dir=work_dir)
     except MediaRejected as rejected:
         await fail(media, str(rejected), store=store, events=events, media_store=media_store)
         return MediaStatus.FAILED
@@ -266,9 +331,11 @@ async def _process_image(media: Media, store: ObjectStore) -> dict[str, Any]:
     }
 
 
-async def _process_video(media: Media, store: ObjectStore, *, preset: str) -> dict[str, Any]:
+async def _process_video(
+    media: Media, store: ObjectStore, *, preset: str, work_dir: Path | None
+) -> dict[str, Any]:
     prefix = media_prefix(media.owner_id, media.id)
-    with tempfile.TemporaryDirectory(prefix="shutter-video-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"video-{media.id}-", dir=work_dir) as tmp:
         source = Path(tmp) / "original"
         await store.download(media.original_key, source)
         with source.open("rb") as head:
@@ -299,7 +366,8 @@ async def sweep(
     """Find media that fell through the cracks; returns the ids to (re-)enqueue.
 
     - uploaded but never picked up (a lost enqueue): enqueue again;
-    - PROCESSING far too long (a crashed worker): enqueue again, or FAILED after MAX_ATTEMPTS;
+    - PROCESSING with no heartbeat for ABANDONED_AFTER (its worker died): enqueue again, or
+      FAILED after MAX_ATTEMPTS;
     - PENDING with no bytes long after the upload URL expired: FAILED.
     """
     now = now or datetime.now(UTC)
@@ -310,8 +378,11 @@ async def sweep(
         uploaded_at__lt=now - timedelta(minutes=2),
     ).values_list("id", flat=True)
     retry.extend(int(i) for i in stale_pending)  # type: ignore[call-overload]
+    silent_since = now - ABANDONED_AFTER
     for media in await Media.filter(
-        status=MediaStatus.PROCESSING, processing_started_at__lt=now - STUCK_AFTER
+        Q(heartbeat_at__lt=silent_since)
+        | Q(heartbeat_at__isnull=True, processing_started_at__lt=silent_since),
+        status=MediaStatus.PROCESSING,
     ):
         if media.attempts >= MAX_ATTEMPTS:
             await fail(

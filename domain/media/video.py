@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import json
 import math
+import os
+import signal
 import sys
 from dataclasses import dataclass
 from fractions import Fraction
@@ -398,7 +400,8 @@ def _clone_packet(packet: Any) -> Any:
 async def transcode_in_subprocess(
     source: Path, out: Path, *, preset: str = DEFAULT_PRESET
 ) -> dict[str, Any]:
-    """Run `transcode` in a child process; a cancelled job kills the child."""
+    """Run `transcode` in a child process; a cancelled job kills the child, and so does the
+    death of this process."""
     from domain.media.errors import MediaRejected
 
     process = await asyncio.create_subprocess_exec(
@@ -408,6 +411,7 @@ async def transcode_in_subprocess(
         str(source),
         str(out),
         preset,
+        str(os.getpid()),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -429,8 +433,24 @@ async def transcode_in_subprocess(
     return result
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux), so a worker killed
+    mid-transcode leaves no encoder running; exit now if the parent is already gone."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        sys.exit(1)
+
+
 def main(argv: list[str]) -> int:
     source, out, preset = Path(argv[0]), Path(argv[1]), argv[2]
+    _die_with_parent(int(argv[3]))
     try:
         result = transcode(source, out, preset=preset)
     except VideoRejected as rejected:
