@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bench.services import scratch_database, serve  # noqa: E402
 from config.runtime import Runtime, start  # noqa: E402
 from config.settings import Settings  # noqa: E402
+from domain.feed import flows as feed_flows  # noqa: E402
 from domain.feed import service as feed  # noqa: E402
 from domain.feed.store import (  # noqa: E402
     BASE,
@@ -556,7 +557,7 @@ async def _run(
         author,
     )
     t = time.perf_counter()
-    inserted = await feed.fanout_post(post_id=post_id, stores=big_stores)
+    inserted = await feed_flows.fan_out(post_id=post_id, stores=big_stores, ports=runtime.ports)
     fanout_s = time.perf_counter() - t
     fanout_rate = inserted / fanout_s
     zadd_floor = redis_zadd_floor(redis_url, 1_000_000)
@@ -579,7 +580,7 @@ async def _run(
             world["star"],
         )
         t = time.perf_counter()
-        reached = await feed.fanout_post(post_id=post_id, stores=big_stores)
+        reached = await feed_flows.fan_out(post_id=post_id, stores=big_stores, ports=runtime.ports)
         log(
             f"a post of the 1,000,000-follower account reached {reached:,} active feeds in"
             f" {time.perf_counter() - t:.1f} s (one worker process)"

@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "domain.graph.models",
     "domain.media.models",
     "domain.posts.models",
+    "domain.feed.models",
     "domain.messaging.models",
     "domain.notifications.models",
 ]

@@ -12,6 +12,8 @@ from starlette.requests import Request
 
 from config.runtime import Runtime
 from config.settings import Settings
+from domain.feed import flows as feed_flows
+from domain.feed.service import FeedStores
 from domain.graph import service as graph
 from domain.media.models import Media
 from domain.media.store import original_key
@@ -107,4 +109,11 @@ async def create_post(
         fields,
         {"mediaIds": [media_gid(m) for m in media], "caption": caption},
         token=token,
+    )
+
+
+async def fan_out(runtime: Runtime, post_id: int, *, stores: FeedStores | None = None) -> int:
+    """A committed post's fan-out, as its job runs it (once here, and at once)."""
+    return await feed_flows.fan_out(
+        post_id=post_id, stores=stores or runtime.feed_stores, ports=runtime.ports
     )

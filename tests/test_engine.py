@@ -11,12 +11,11 @@ import strawberry
 
 from config.runtime import Runtime
 from config.settings import Settings
-from domain.feed import service as feed
 from domain.posts import flows as post_flows
 from resolvers import feed as feed_resolvers
 from resolvers.global_ids import to_global_id
 from schema.root import build_schema
-from tests.factories import context_for, follow, make_media, make_user
+from tests.factories import context_for, fan_out, follow, make_media, make_user
 from tests.test_execution import Watched
 
 
@@ -51,7 +50,7 @@ async def _world(runtime: Runtime) -> tuple[int, int, int]:
             stores=runtime.post_stores,
             ports=runtime.ports,
         )
-        await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+        await fan_out(runtime, post_id)
         posts.append(post_id)
     await post_flows.set_like(
         user_id=bo.id,

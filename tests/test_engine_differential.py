@@ -15,13 +15,12 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from config.runtime import Runtime
 from config.settings import Settings
-from domain.feed import service as feed
 from domain.graph import flows as graph_flows
 from domain.messaging import flows as messaging_flows
 from domain.posts import flows as post_flows
 from resolvers.global_ids import to_global_id
 from schema.root import build_schema
-from tests.factories import context_for, make_media, make_user
+from tests.factories import context_for, fan_out, make_media, make_user
 
 GENERATED = 300
 
@@ -97,7 +96,7 @@ async def _world(runtime: Runtime) -> tuple[int, str, str]:
             stores=runtime.post_stores,
             ports=runtime.ports,
         )
-        await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+        await fan_out(runtime, post_id)
         post_ids.append(post_id)
     message = await messaging_flows.send_message(
         sender_id=bo.id,

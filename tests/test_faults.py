@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import pytest
 from arq import create_pool
@@ -23,20 +24,24 @@ from arq.jobs import Job, JobStatus
 from redis.asyncio import Redis
 
 from config.embedded import ensure_database
+from config.redis_reads import PipelinedReads
 from config.runtime import Runtime, arq_settings
 from config.settings import PROJECT_ROOT, Settings
-from domain.ids import IdSlot
+from domain.feed.models import Fanout
+from domain.feed.store import BASE, feed_key, floor_key, pad, parse_member
+from domain.ids import IdSlot, next_id
 from domain.media import flows as media_flows
 from domain.media.models import Media, MediaStatus
 from domain.notifications.models import Notification
 from domain.notifications.service import Event
 from domain.ports import Ports
+from domain.posts import flows as post_flows
 from domain.realtime.events import RedisEvents, media_channel
 from tests import media_files
 from tests.conftest import _start_server, _stop, live_env
-from tests.factories import make_user, token_for
+from tests.factories import make_media, make_user, token_for
 from tests.servers import RedisServer, free_port, wait_for_port
-from workers.queues import DEFAULT_QUEUE, MEDIA_QUEUE, ArqJobs
+from workers.queues import DEFAULT_QUEUE, FANOUT_QUEUE, MEDIA_QUEUE, ArqJobs
 from workers.resilience import ResilientWorker, retried
 
 pytestmark = pytest.mark.faults
@@ -424,4 +429,127 @@ async def test_a_media_worker_killed_mid_transcode_leaves_nothing_behind(
         worker.kill()
         worker.wait(10)
         await queue.aclose()
+        await redis.aclose()
+
+
+def _fanout_worker(settings: Settings, redis_url: str) -> subprocess.Popen[bytes]:
+    assert settings.database_url
+    log_path = PROJECT_ROOT / ".data" / "fault-fanout-worker.log"
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "config.cli", "worker", "--queue", FANOUT_QUEUE],
+            env={
+                **os.environ,
+                "ENVIRONMENT": "test",
+                "DATABASE_URL": settings.database_url,
+                "REDIS_URL": redis_url,
+                "FANOUT_MAX_FOLLOWERS": "100000",
+            },
+            cwd=PROJECT_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+FOLLOWERS = 50_000
+
+
+async def test_a_fanout_killed_midway_reaches_every_follower_once(
+    settings: Settings, runtime: Runtime, own_redis: RedisServer
+) -> None:
+    # given: an author with 50,000 followers, each with a feed on a Redis of our own
+    assert settings.database_url
+    author = await make_user()
+    follower_ids = [next_id() for _ in range(FOLLOWERS)]
+    now = datetime.now(UTC)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.copy_records_to_table(
+            "users",
+            records=[
+                (uid, f"f{uid}", f"f{uid}@fan.test", "x", "", "", False, 0, 0, 0, now, now)
+                for uid in follower_ids
+            ],
+            columns=[
+                "id",
+                "username",
+                "email",
+                "password_hash",
+                "full_name",
+                "bio",
+                "is_private",
+                "follower_count",
+                "following_count",
+                "post_count",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        await conn.copy_records_to_table(
+            "follows",
+            records=[(next_id(), uid, author.id, "ACTIVE", now) for uid in follower_ids],
+            columns=["id", "follower_id", "followee_id", "status", "created_at"],
+        )
+        await conn.execute(
+            "UPDATE users SET follower_count = $2 WHERE id = $1", author.id, FOLLOWERS
+        )
+    finally:
+        await conn.close()
+    redis = Redis.from_url(own_redis.url, decode_responses=True)
+    reads = PipelinedReads(own_redis.url)
+    for i in range(0, FOLLOWERS, 10_000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for uid in follower_ids[i : i + 10_000]:
+                pipe.zadd(feed_key(uid), {BASE: 0})
+                pipe.set(floor_key(uid), pad(0), ex=3_600)
+            await pipe.execute()
+    queue = await create_pool(arq_settings(own_redis.url))
+    ports = Ports(jobs=ArqJobs(queue), events=RedisEvents(redis))
+    worker = _fanout_worker(settings, own_redis.url)
+    try:
+        # when: a post's fan-out is under way, Redis stalls it, and its worker is killed
+        media = await make_media(author)
+        post_id = await post_flows.create_post(
+            author_id=author.id,
+            media_ids=[media.id],
+            caption="to all",
+            stores=runtime.post_stores,
+            ports=ports,
+        )
+        deadline = time.monotonic() + 60
+        while not await Fanout.filter(post_id=post_id, after_follow_id__gt=0).exists():
+            assert time.monotonic() < deadline, "the fan-out never started"
+            await asyncio.sleep(0.002)
+        own_redis.freeze()
+        worker.kill()
+        worker.wait(10)
+        own_redis.thaw()
+        stopped = await Fanout.get(post_id=post_id)
+        assert stopped.done_at is None  # it died midway
+        assert stopped.after_follow_id > 0
+
+        # then: a new worker's sweep finds it stalled and finishes it, from where it stopped
+        worker = _fanout_worker(settings, own_redis.url)
+
+        async def done() -> bool:
+            return await Fanout.filter(post_id=post_id, done_at__isnull=False).exists()
+
+        assert await _eventually(done, within=60)
+        finished = await Fanout.get(post_id=post_id)
+        assert finished.attempts == 1
+        holding = 0
+        for i in range(0, FOLLOWERS, 5_000):
+            async with redis.pipeline(transaction=False) as pipe:
+                for uid in follower_ids[i : i + 5_000]:
+                    pipe.zrange(feed_key(uid), 0, -1)
+                for members in await pipe.execute():
+                    entries = [m for m in members if m != BASE]
+                    assert len(entries) == 1  # exactly once
+                    holding += parse_member(entries[0])[0] == post_id
+        assert holding == FOLLOWERS
+    finally:
+        worker.kill()
+        worker.wait(10)
+        await queue.aclose()
+        await reads.close()
         await redis.aclose()

@@ -21,7 +21,7 @@ from domain.posts import service as post_service
 from domain.users.models import User
 from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
-from tests.factories import create_post, follow, gid, make_media, make_user, token_for
+from tests.factories import create_post, fan_out, follow, gid, make_media, make_user, token_for
 from tests.jobs import drain
 from workers.queues import FANOUT_QUEUE
 
@@ -91,8 +91,8 @@ async def test_fanout_reaches_active_followers_once(runtime: Runtime) -> None:
 
     # when: the post fans out, twice (arq delivers at least once)
     post_id = await new_post(runtime, author, "hello")
-    first = await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
-    second = await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    first = await fan_out(runtime, post_id)
+    second = await fan_out(runtime, post_id)
 
     # then
     assert (first, second) == (2, 0)
@@ -132,8 +132,8 @@ async def test_fanout_in_many_chunks_after_redis_lost_its_scripts(runtime: Runti
     await runtime.redis.script_flush()  # as after a Redis restart
 
     # when: it fans out, twice
-    first = await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
-    second = await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    first = await fan_out(runtime, post_id)
+    second = await fan_out(runtime, post_id)
 
     # then: every active feed has it once; no feed was made for the others
     assert (first, second) == (2_000, 0)
@@ -176,8 +176,8 @@ async def test_large_accounts_are_pulled_at_read_time(runtime: Runtime) -> None:
 
     star_post = await new_post(runtime, star, "from the star")
     small_post = await new_post(runtime, small, "from a friend")
-    assert await feed.fanout_post(post_id=star_post, stores=stores) == 0  # not pushed
-    assert await feed.fanout_post(post_id=small_post, stores=stores) == 1
+    assert await fan_out(runtime, star_post, stores=stores) == 0  # not pushed
+    assert await fan_out(runtime, small_post, stores=stores) == 1
 
     assert await runtime.feeds.ids(readers[0].id) == [small_post]
     assert await read_all(runtime, readers[0], stores=stores) == [small_post, star_post]
@@ -248,7 +248,7 @@ async def test_a_window_trimmed_by_fanout_still_falls_through(runtime: Runtime) 
     while not int(await runtime.redis.get(feed_store.floor_key(reader.id)) or 0):
         assert len(newer) < 2_000, "never trimmed"
         [post_id] = await bulk_posts([author.id], 1)
-        await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+        await fan_out(runtime, post_id)
         newer.append(post_id)
     assert len(older) + len(newer) > FEED_SIZE + feed_store.TRIM_SLACK
     assert len(await runtime.feeds.ids(reader.id)) == FEED_SIZE
@@ -265,12 +265,12 @@ async def test_cursors_are_stable_while_posts_arrive(
     made = []
     for i in range(8):
         post_id = await new_post(runtime, ana, f"p{i}")
-        await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+        await fan_out(runtime, post_id)
         made.append(f"p{i}")
     first = await page(client, token, first=3)
     for i in range(8, 12):  # new posts land on top while the reader scrolls down
         post_id = await new_post(runtime, ana, f"p{i}")
-        await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+        await fan_out(runtime, post_id)
     rest = await page(client, token, first=20, after=first["pageInfo"]["endCursor"])
     assert captions(first) + captions(rest) == list(reversed(made))
     assert rest["pageInfo"]["hasNextPage"] is False
@@ -288,7 +288,7 @@ async def test_unfollow_block_and_delete_vanish_at_once(
     made = {}
     for author in (ana, bo, cy):
         made[author.username] = await new_post(runtime, author, author.username)
-        await feed.fanout_post(post_id=made[author.username], stores=runtime.feed_stores)
+        await fan_out(runtime, made[author.username])
     assert sorted(captions(await page(client, token))) == ["ana", "bo", "cy"]
 
     # No worker runs in between: each change shows on the very next read.
@@ -314,7 +314,7 @@ async def test_a_removed_follower_of_a_private_account_loses_its_posts(
     )
     await page(client, fan_token)
     post_id = await new_post(runtime, hiro, "private")
-    await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    await fan_out(runtime, post_id)
     assert captions(await page(client, fan_token)) == ["private"]
     await client.mutate("removeFollower", "user { id }", {"userId": gid(fan)}, token=hiro_token)
     assert captions(await page(client, fan_token)) == []
@@ -345,7 +345,7 @@ async def test_a_feed_read_again_shows_new_counts_and_edits(
     ana, bo = await make_user("ana"), await make_user("bo")
     await follow(bo, ana, runtime.users)
     post_id = await new_post(runtime, ana, "first")
-    await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    await fan_out(runtime, post_id)
     query = "{ feed { edges { node { caption likeCount author { fullName } } } } }"
     token = token_for(bo, settings)
     for _ in range(2):
@@ -394,7 +394,7 @@ async def test_media_read_ready_and_attached_are_not_read_again(runtime: Runtime
         ports=runtime.ports,
         caption="",
     )
-    await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    await fan_out(runtime, post_id)
     await runtime.media.get(upload.id)  # as the page's loader reads it
 
     # then: READY and attached, it is settled: pages take it without asking Redis

@@ -7,10 +7,9 @@ import gc
 
 from config.runtime import Runtime
 from config.settings import Settings
-from domain.feed import service as feed
 from domain.posts import flows as posts
 from schema.root import build_schema
-from tests.factories import context_for, follow, make_media, make_user
+from tests.factories import context_for, fan_out, follow, make_media, make_user
 
 QUERY = """{ feed(first: 10) { edges { cursor node { id caption likeCount viewerHasLiked
   author { username viewerFollows } media { url(width: 640) } } }
@@ -30,7 +29,7 @@ async def test_a_feed_page_leaves_no_cyclic_garbage(runtime: Runtime, settings: 
             stores=runtime.post_stores,
             ports=runtime.ports,
         )
-        await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+        await fan_out(runtime, post_id)
     schema = build_schema(settings)
 
     async def page() -> None:

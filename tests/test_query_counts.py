@@ -9,7 +9,7 @@ from __future__ import annotations
 from config.runtime import Runtime
 from config.settings import Settings
 from tests.client import GraphQLClient
-from tests.factories import follow, make_user, token_for
+from tests.factories import fan_out, follow, make_user, token_for
 
 FOLLOWERS = """{ user(username: "star") { followers(first: 20) {
     edges { node { username followerCount viewerFollows } } } } }"""
@@ -109,7 +109,6 @@ FEED_PAGE = """{ feed(first: 10) { edges { node {
 async def test_a_warm_feed_page_runs_no_sql(
     client: GraphQLClient, settings: Settings, runtime: Runtime
 ) -> None:
-    from domain.feed import service as feed
     from domain.posts import flows as posts
     from tests.factories import make_media
 
@@ -127,7 +126,7 @@ async def test_a_warm_feed_page_runs_no_sql(
                 stores=runtime.post_stores,
                 ports=runtime.ports,
             )
-            await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+            await fan_out(runtime, post_id)
     await runtime.redis.flushdb()  # nothing cached, not even the feed
 
     cold = await statements(client, FEED_PAGE, token)

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from config.runtime import Runtime
+from domain.feed import flows as feed_flows
 from domain.feed import service as feed
 from domain.media import flows as media_flows
 from domain.media import service as media_service
@@ -66,7 +67,16 @@ async def flush_counters(ctx: dict[str, Any]) -> int:
 @retried
 async def fanout_post(ctx: dict[str, Any], post_id: int) -> int:
     runtime: Runtime = ctx["runtime"]
-    return await feed.fanout_post(post_id=post_id, stores=runtime.feed_stores)
+    return await feed_flows.fan_out(
+        post_id=post_id, stores=runtime.feed_stores, ports=runtime.ports
+    )
+
+
+@retried
+async def sweep_fanouts(ctx: dict[str, Any]) -> int:
+    """Enqueue again the fan-outs that stopped (a worker that died, a job never enqueued)."""
+    runtime: Runtime = ctx["runtime"]
+    return await feed_flows.sweep_fanouts(ports=runtime.ports)
 
 
 @retried

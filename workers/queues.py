@@ -35,10 +35,14 @@ class ArqJobs:
         if media_ids:
             await self._queue.enqueue_job("delete_media", media_ids, _queue_name=DEFAULT_QUEUE)
 
-    async def fanout_post(self, *, post_id: int) -> None:
-        """Push a committed post into its author's followers' feeds (one job per post)."""
+    async def fanout_post(self, *, post_id: int, attempt: int) -> None:
+        """Push a committed post into its author's followers' feeds: one job per post and
+        attempt (a stalled fan-out's new attempt must not wait for the dead one's job)."""
         await self._queue.enqueue_job(
-            "fanout_post", post_id, _job_id=f"fanout:{post_id}", _queue_name=FANOUT_QUEUE
+            "fanout_post",
+            post_id,
+            _job_id=f"fanout:{post_id}:{attempt}",
+            _queue_name=FANOUT_QUEUE,
         )
 
     async def refresh_feeds(self, *, user_ids: list[int]) -> None:

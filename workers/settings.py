@@ -24,6 +24,7 @@ from workers.jobs import (
     purge_expired_refresh_tokens,
     rank_feed,
     refresh_feed,
+    sweep_fanouts,
     sweep_media,
 )
 from workers.queues import (
@@ -76,7 +77,12 @@ def worker_settings(
             "job_timeout": 60,
         },
         FANOUT_QUEUE: {
-            "functions": [fanout_post, func(refresh_feed, keep_result=0)],
+            "functions": [fanout_post, func(refresh_feed, keep_result=0), sweep_fanouts],
+            # A fan-out that stopped (its worker died) is enqueued again by this sweep within
+            # about 20 s, not after job_timeout: it resumes from its last page done.
+            "cron_jobs": [
+                cron(sweep_fanouts, second=set(range(0, 60, 5)), run_at_startup=True, unique=True)
+            ],
             "job_timeout": 300,
         },
         RANKING_QUEUE: {

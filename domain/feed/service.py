@@ -44,51 +44,143 @@ class Loaded:
     with_media: bool = True  # whether to read the media at all
 
 
-async def fanout_post(*, post_id: int, stores: FeedStores) -> int:
-    """Push a post into the feed of every active follower of its author (unless the author
-    is too large, see FANOUT_MAX_FOLLOWERS). Idempotent; returns the feeds it went into."""
-    rows = await connections.get("default").execute_query_dict(
-        "/* feed.post_author */ SELECT author_id FROM posts WHERE id = $1", [post_id]
+# A fan-out that shows no progress for this long is taken to have died with its worker.
+FANOUT_STALLED_AFTER_SECONDS = 15
+FANOUTS_KEPT_SECONDS = 86_400  # done outbox rows are deleted after a day
+
+
+@dataclass(frozen=True)
+class FanoutTarget:
+    post_id: int
+    author_id: int
+    after_follow_id: int  # resume past this follow id
+
+
+async def fanout_target(post_id: int) -> FanoutTarget | None:
+    """Where the fan-out of this post stands; None when there is nothing (more) to do: done,
+    or the post was deleted before it ran."""
+    db = connections.get("default")
+    rows = await db.execute_query_dict(
+        "/* feed.fanout_outbox */ SELECT f.author_id, f.after_follow_id, f.done_at,"
+        " p.id IS NOT NULL AS present FROM fanouts f LEFT JOIN posts p ON p.id = f.post_id"
+        " WHERE f.post_id = $1",
+        [post_id],
     )
-    if not rows:
-        return 0  # deleted before its fan-out ran
-    author_id = int(rows[0]["author_id"])
+    if not rows:  # a post made before the outbox existed
+        rows = await db.execute_query_dict(
+            "/* feed.fanout_legacy */ INSERT INTO fanouts (post_id, author_id, after_follow_id,"
+            " attempts, updated_at) SELECT id, author_id, 0, 0, now() FROM posts WHERE id = $1"
+            " ON CONFLICT (post_id) DO NOTHING"
+            " RETURNING author_id, after_follow_id, NULL AS done_at, true AS present",
+            [post_id],
+        )
+        if not rows:
+            return None
+    row = rows[0]
+    if row["done_at"] is not None:
+        return None
+    if not row["present"]:
+        await _fanout_done(post_id)
+        return None
+    return FanoutTarget(post_id, int(row["author_id"]), int(row["after_follow_id"]))
+
+
+async def fanout_post(*, target: FanoutTarget, stores: FeedStores) -> int:
+    """Push a post into the feed of every active follower of its author (unless the author
+    is too large, see FANOUT_MAX_FOLLOWERS), from where an earlier try stopped; records its
+    progress after every page of followers, and that it is done. Idempotent (a feed holds a
+    post once however often it is pushed); returns the feeds it went into."""
+    post_id, author_id = target.post_id, target.author_id
     await stores.feeds.remember_author_post(author_id, post_id)
     author = await stores.users.get(author_id)
     if author is None:
+        await _fanout_done(post_id)
         return 0
     if author.follower_count > stores.max_followers:
         # Too many followers to push to: their posts are pulled by readers instead.
         await stores.feeds.mark_pulled(author_id, pulled=True)
+        await _fanout_done(post_id)
         return 0
     await stores.feeds.mark_pulled(author_id, pulled=False)
     # Walk the followers by keyset pages, fetching the next page from Postgres while Redis
     # takes the current one in chunks. Two chunks are in flight, so Redis always has the next
-    # one queued while Python prepares the one after.
+    # one queued while Python prepares the one after. A page's progress is recorded once all
+    # its chunks are in.
     total = 0
-    running: deque[asyncio.Future[int]] = deque()
+    running: deque[tuple[asyncio.Future[int], list[int]]] = deque()
+    pages: deque[list[int]] = deque()  # [last follow id, chunks not yet in], in order
     next_page: asyncio.Future[tuple[list[int], int] | None] | None = None
+
+    async def settle_one() -> None:
+        nonlocal total
+        future, page = running.popleft()
+        total += await future
+        page[1] -= 1
+        while pages and pages[0][1] == 0:
+            await _fanout_progress(post_id, pages.popleft()[0])
+
     try:
-        page = await _follower_page(author_id, after=0)
+        page = await _follower_page(author_id, after=target.after_follow_id)
         while page:
             follower_ids, last = page
             next_page = asyncio.ensure_future(_follower_page(author_id, after=last))
-            for i in range(0, len(follower_ids), FANOUT_CHUNK):
+            chunks = [
+                follower_ids[i : i + FANOUT_CHUNK]
+                for i in range(0, len(follower_ids), FANOUT_CHUNK)
+            ]
+            progress = [last, len(chunks)]
+            pages.append(progress)
+            for chunk in chunks:
                 if len(running) >= FANOUT_IN_FLIGHT:
-                    total += await running.popleft()
-                chunk = follower_ids[i : i + FANOUT_CHUNK]
-                running.append(
-                    asyncio.ensure_future(stores.feeds.insert(chunk, post_id, author_id))
-                )
+                    await settle_one()
+                insert = asyncio.ensure_future(stores.feeds.insert(chunk, post_id, author_id))
+                running.append((insert, progress))
             page = await next_page
         while running:
-            total += await running.popleft()
+            await settle_one()
     except BaseException:
-        for future in (*running, next_page):
+        for future in (*(f for f, _ in running), next_page):
             if future is not None:
                 future.cancel()
         raise
+    await _fanout_done(post_id)
     return total
+
+
+async def _fanout_progress(post_id: int, after_follow_id: int) -> None:
+    await connections.get("default").execute_query(
+        "/* feed.fanout_progress */ UPDATE fanouts SET after_follow_id = $2, updated_at = now()"
+        " WHERE post_id = $1 AND after_follow_id < $2",
+        [post_id, after_follow_id],
+    )
+
+
+async def _fanout_done(post_id: int) -> None:
+    await connections.get("default").execute_query(
+        "/* feed.fanout_done */ UPDATE fanouts SET done_at = now(), updated_at = now()"
+        " WHERE post_id = $1",
+        [post_id],
+    )
+
+
+async def stalled_fanouts(*, limit: int = 100) -> list[tuple[int, int]]:
+    """(post id, attempt) of fan-outs that stopped showing progress (a worker that died, a job
+    never enqueued), each counted as a new attempt; and done outbox rows a day old removed."""
+    db = connections.get("default")
+    await db.execute_query(
+        "/* feed.fanouts_prune */ DELETE FROM fanouts"
+        " WHERE done_at < now() - make_interval(secs => $1)",
+        [FANOUTS_KEPT_SECONDS],
+    )
+    rows = await db.execute_query_dict(
+        "/* feed.fanouts_stalled */ UPDATE fanouts SET attempts = attempts + 1, updated_at = now()"
+        " WHERE post_id IN (SELECT post_id FROM fanouts WHERE done_at IS NULL"
+        "   AND updated_at < now() - make_interval(secs => $1)"
+        "   ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING post_id, attempts",
+        [FANOUT_STALLED_AFTER_SECONDS, limit],
+    )
+    return [(int(row["post_id"]), int(row["attempts"])) for row in rows]
 
 
 async def _follower_page(author_id: int, *, after: int) -> tuple[list[int], int] | None:

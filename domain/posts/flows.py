@@ -20,23 +20,30 @@ async def create_post(
     ports: Ports,
     reel: bool = False,
 ) -> int:
-    """A new post, committed; then in its author's own feed at once, in followers' by a job,
-    and its mentions told. The author sees it on top at once in RANKED too: their snapshot is
-    dropped, so the next read is newest first and asks for a new ranking. Returns its id."""
+    """A new post, committed with its fan-out's outbox row; then in its author's own feed at
+    once, in followers' by a job (`domain.feed.flows.fan_out`, which a sweep runs again if it
+    never finishes), and its mentions told. The author sees it on top at once in RANKED too:
+    their snapshot is dropped, so the next read is newest first and asks for a new ranking.
+    Returns its id."""
     post = await service.create_post(
         author_id=author_id, media_ids=media_ids, caption=caption, stores=stores, reel=reel
     )
     await stores.feeds.insert([author_id], post.id, author_id)
     await stores.feeds.drop_ranking(author_id)
-    await ports.jobs.fanout_post(post_id=post.id)
-    for user_id in post.mention_ids:
+    await ports.jobs.fanout_post(post_id=post.id, attempt=0)
+    await tell_mentions(ports.jobs, post_id=post.id, author_id=author_id, user_ids=post.mention_ids)
+    return post.id
+
+
+async def tell_mentions(jobs: Jobs, *, post_id: int, author_id: int, user_ids: list[int]) -> None:
+    """Notify the users a post mentions (the same events however often it is called)."""
+    for user_id in user_ids:
         await _tell(
-            ports.jobs,
+            jobs,
             Event(
-                "MENTION", author_id, user_id, key=f"mention:{post.id}:{user_id}", post_id=post.id
+                "MENTION", author_id, user_id, key=f"mention:{post_id}:{user_id}", post_id=post_id
             ),
         )
-    return post.id
 
 
 async def delete_post(*, post_id: int, viewer_id: int, stores: Stores, ports: Ports) -> None:

@@ -185,6 +185,12 @@ async def create_post(
             "/* posts.author_count */ UPDATE users SET post_count = post_count + 1 WHERE id = $1",
             [author_id],
         )
+        # The outbox row of its fan-out, in the same transaction (see domain/feed/models.py).
+        await conn.execute_query(
+            "/* posts.fanout_outbox */ INSERT INTO fanouts (post_id, author_id, after_follow_id,"
+            " attempts, updated_at) VALUES ($1, $2, 0, 0, now())",
+            [post_id, author_id],
+        )
     await stores.users.invalidate(author_id)
     await stores.media.invalidate(*media_ids)
     return NewPost(post_id, mentions)
