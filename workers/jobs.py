@@ -65,6 +65,15 @@ async def flush_counters(ctx: dict[str, Any]) -> int:
 
 
 @retried
+async def reconcile_counters(ctx: dict[str, Any]) -> int:
+    """Recount from the rows the counters that may have drifted (see domain/posts/counters)."""
+    runtime: Runtime = ctx["runtime"]
+    posts = await counters.reconcile(runtime.redis, "post")
+    comments = await counters.reconcile(runtime.redis, "comment")
+    return posts + comments
+
+
+@retried
 async def fanout_post(ctx: dict[str, Any], post_id: int) -> int:
     runtime: Runtime = ctx["runtime"]
     return await feed_flows.fan_out(

@@ -23,6 +23,7 @@ from workers.jobs import (
     process_media,
     purge_expired_refresh_tokens,
     rank_feed,
+    reconcile_counters,
     refresh_feed,
     sweep_fanouts,
     sweep_media,
@@ -67,11 +68,23 @@ def worker_settings(
 
     queues: dict[str, dict[str, Any]] = {
         DEFAULT_QUEUE: {
-            "functions": [purge_expired_refresh_tokens, delete_media, flush_counters, notify],
+            "functions": [
+                purge_expired_refresh_tokens,
+                delete_media,
+                flush_counters,
+                reconcile_counters,
+                notify,
+            ],
             "cron_jobs": [
                 cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False),
                 cron(
                     flush_counters, second=set(range(0, 60, 10)), run_at_startup=True, unique=True
+                ),
+                cron(
+                    reconcile_counters,
+                    second=set(range(5, 60, 10)),
+                    run_at_startup=True,
+                    unique=True,
                 ),
             ],
             "job_timeout": 60,

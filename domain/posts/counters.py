@@ -4,10 +4,20 @@ A viral post's likes never contend on one Postgres row: each like is one atomic 
 post's counter hash, and the flush cron writes the absolute values of every changed counter in
 one UPDATE. Redis serves the live values; a counter missing from Redis (never written, or
 expired a week after its last flush) is read from the row, which the flush kept exact.
+
+Counters are derived state, and `reconcile` recounts them from the rows (likes, comments,
+saves): every counter seeded from its row (Redis may have lost increments since the last
+flush, so the row may be stale), every counter whose increment failed after its row was
+committed (its item is written to `counter_recounts` in Postgres, since Redis may be the one
+that failed), and a sample of recently changed ones. A recount is set only if no increment
+moved the counter while it was being counted (each increment also counts itself in `_ops`);
+otherwise it is tried again on the next run. So after any single fault a counter is exact again
+within a reconcile period, whatever the client retried.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -26,30 +36,62 @@ IDLE_TTL_SECONDS = 7 * 86_400
 class CounterSpec:
     table: str
     fields: tuple[str, ...]  # Redis field names, which are also the column names
+    recount_sql: str  # the exact values from the rows, for the ids in $1
 
 
 SPECS: dict[Kind, CounterSpec] = {
-    "post": CounterSpec("posts", ("like_count", "comment_count", "save_count")),
-    "comment": CounterSpec("comments", ("like_count", "reply_count")),
+    "post": CounterSpec(
+        "posts",
+        ("like_count", "comment_count", "save_count"),
+        "/* counters.recount_posts */ SELECT p.id,"
+        " (SELECT count(*) FROM likes l WHERE l.post_id = p.id) AS like_count,"
+        " (SELECT count(*) FROM comments c WHERE c.post_id = p.id) AS comment_count,"
+        " (SELECT count(*) FROM saves s WHERE s.post_id = p.id) AS save_count"
+        " FROM posts p WHERE p.id = ANY($1::bigint[])",
+    ),
+    "comment": CounterSpec(
+        "comments",
+        ("like_count", "reply_count"),
+        "/* counters.recount_comments */ SELECT c.id,"
+        " (SELECT count(*) FROM comment_likes l WHERE l.comment_id = c.id) AS like_count,"
+        " (SELECT count(*) FROM comments r WHERE r.post_id = c.post_id AND r.reply_to_id = c.id)"
+        " AS reply_count FROM comments c WHERE c.id = ANY($1::bigint[])",
+    ),
 }
+
+OPS = "_ops"  # the hash field counting the increments a counter has taken
+RECOUNT_BATCH = 200
+RECOUNT_SAMPLE = 20
 
 # Bump a field of a counter that exists; nil when it does not (the caller seeds it).
 _BUMP = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local value = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], '_ops', 1)
 redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[3])
 return value
 """
-# Seed a counter from the row's values (unless a racing writer did already), then bump.
+# Seed a counter from the row's values (unless a racing writer did already), then bump; a
+# seeded counter is recounted from the rows soon (KEYS[3]), since the row may be stale.
 _SEED_AND_BUMP = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  redis.call('SADD', KEYS[3], ARGV[3])
 end
 local value = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], '_ops', 1)
 redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[3])
 return value
+"""
+# Set a recounted counter, unless an increment moved it since ARGV[1] (its `_ops` then; '' for
+# a counter that did not exist); then it is flushed like any changed counter.
+_SET_IF_UNMOVED = """
+if (redis.call('HGET', KEYS[1], '_ops') or '') ~= ARGV[1] then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
 """
 
 
@@ -65,22 +107,91 @@ def _dirty(kind: Kind) -> str:
     return f"cnt:dirty:{kind}"
 
 
+def _recount(kind: Kind) -> str:
+    return f"cnt:recount:{kind}"
+
+
 async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -> int:
-    """Add `delta` to one counter; returns the new value."""
+    """Add `delta` to one counter (its row is committed already); returns the new value. When
+    the increment fails, the counter is recounted from the rows later (see `reconcile`)."""
     spec = SPECS[kind]
     assert field in spec.fields, field
-    keys = [_key(kind, item_id), _dirty(kind)]
-    value = await _eval(redis, _BUMP, keys, [field, delta, item_id])
-    if value is None:
-        rows = await connections.get("default").execute_query_dict(
-            f"/* counters.seed */ SELECT {', '.join(spec.fields)} FROM {spec.table} WHERE id = $1",
-            [item_id],
-        )
-        if not rows:
-            return 0
-        seed = [part for name in spec.fields for part in (name, rows[0][name])]
-        value = await _eval(redis, _SEED_AND_BUMP, keys, [field, delta, item_id, *seed])
+    keys = [_key(kind, item_id), _dirty(kind), _recount(kind)]
+    try:
+        value = await _eval(redis, _BUMP, keys[:2], [field, delta, item_id])
+        if value is None:
+            rows = await connections.get("default").execute_query_dict(
+                f"/* counters.seed */ SELECT {', '.join(spec.fields)} FROM {spec.table}"
+                " WHERE id = $1",
+                [item_id],
+            )
+            if not rows:
+                return 0
+            seed = [part for name in spec.fields for part in (name, rows[0][name])]
+            value = await _eval(redis, _SEED_AND_BUMP, keys, [field, delta, item_id, *seed])
+    except Exception:
+        await _recount_later([(kind, item_id)])
+        raise
     return int(value)
+
+
+async def _recount_later(items: Iterable[tuple[Kind, int]]) -> None:
+    """Ask for these counters to be recounted, in Postgres (Redis may be what just failed);
+    best effort: if Postgres is down too, the sample recounts catch them."""
+    wanted = list(items)
+    if not wanted:
+        return
+    with contextlib.suppress(Exception):
+        await connections.get("default").execute_query(
+            "/* counters.recount_later */ INSERT INTO counter_recounts (counter)"
+            " SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+            [[f"{kind}:{item_id}" for kind, item_id in wanted]],
+        )
+
+
+async def reconcile(redis: Redis, kind: Kind) -> int:
+    """Recount from the rows the counters that may be wrong (seeded from a row, an increment
+    that failed) and a sample of recently changed ones; returns how many were set. A counter
+    that an increment moved while it was counted is left for the next run."""
+    spec = SPECS[kind]
+    db = connections.get("default")
+    asked = await db.execute_query_dict(
+        "/* counters.recounts_taken */ DELETE FROM counter_recounts WHERE counter IN"
+        " (SELECT counter FROM counter_recounts WHERE counter LIKE $1 LIMIT $2"
+        " FOR UPDATE SKIP LOCKED) RETURNING counter",
+        [f"{kind}:%", RECOUNT_BATCH],
+    )
+    failed = [int(row["counter"].split(":")[1]) for row in asked]
+    try:
+        seeded = await cast(Awaitable[list[str]], redis.spop(_recount(kind), RECOUNT_BATCH))
+        sample = await cast(Awaitable[list[str]], redis.srandmember(_dirty(kind), RECOUNT_SAMPLE))
+        ids = sorted({*failed, *(int(i) for i in (*(seeded or []), *(sample or [])))})
+        if not ids:
+            return 0
+        async with redis.pipeline(transaction=False) as pipe:
+            for item_id in ids:
+                pipe.hget(_key(kind, item_id), OPS)
+            before = await pipe.execute()  # the increments taken before the count
+        counted = {
+            int(row["id"]): row for row in await db.execute_query_dict(spec.recount_sql, [ids])
+        }
+        done, moved = 0, []
+        for item_id, ops in zip(ids, before, strict=True):
+            row = counted.get(item_id)
+            if row is None:
+                continue  # deleted meanwhile
+            values = [part for name in spec.fields for part in (name, int(row[name]))]
+            keys = [_key(kind, item_id), _dirty(kind)]
+            if await _eval(redis, _SET_IF_UNMOVED, keys, [ops or "", item_id, *values]):
+                done += 1
+            else:
+                moved.append(item_id)
+        if moved:
+            await cast(Awaitable[int], redis.sadd(_recount(kind), *moved))
+        return done
+    except BaseException:
+        await _recount_later((kind, item_id) for item_id in failed)
+        raise
 
 
 def queue_read(
@@ -94,7 +205,7 @@ def queue_read(
 
 def _live(read: Iterable[tuple[int, dict[str, str]]]) -> dict[int, dict[str, int]]:
     return {
-        item_id: {name: int(value) for name, value in values.items()}
+        item_id: {name: int(value) for name, value in values.items() if name != OPS}
         for item_id, values in read
         if values
     }

@@ -108,3 +108,13 @@ class CommentLike(Model):
     class Meta:
         table = "comment_likes"
         unique_together = (("comment_id", "user_id"),)
+
+
+class CounterRecount(Model):
+    """A counter to recount from its rows: its increment failed after its row was committed
+    (see domain/posts/counters.py)."""
+
+    counter = fields.CharField(max_length=40, primary_key=True)  # "<kind>:<item id>"
+
+    class Meta:
+        table = "counter_recounts"

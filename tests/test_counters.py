@@ -1,0 +1,84 @@
+"""Counters are derived state: after Redis loses increments, or an increment fails after its
+row was committed, the reconcile job makes them equal to the rows again."""
+
+from __future__ import annotations
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from config.runtime import Runtime
+from domain.posts import counters
+from domain.posts import flows as post_flows
+from domain.posts import service as posts
+from domain.posts.models import Post
+from tests.factories import make_media, make_user
+from tests.servers import free_port
+
+
+async def new_post(runtime: Runtime) -> int:
+    author = await make_user()
+    media = await make_media(author)
+    return await post_flows.create_post(
+        author_id=author.id,
+        media_ids=[media.id],
+        caption="count me",
+        stores=runtime.post_stores,
+        ports=runtime.ports,
+    )
+
+
+async def like_count(runtime: Runtime, post_id: int) -> int:
+    return (await counters.read(runtime.redis, "post", [post_id]))[post_id]["like_count"]
+
+
+async def likes_by(runtime: Runtime, post_id: int, n: int) -> None:
+    for _ in range(n):
+        user = await make_user()
+        assert await posts.set_like(
+            user_id=user.id, post_id=post_id, liked=True, redis=runtime.redis
+        )
+
+
+async def test_a_counter_seeded_after_redis_lost_it_is_recounted(runtime: Runtime) -> None:
+    # given: 5 likes flushed to the row, 3 more in Redis only, and then Redis loses the counter
+    post_id = await new_post(runtime)
+    await likes_by(runtime, post_id, 5)
+    await counters.flush(runtime.redis, "post")
+    await likes_by(runtime, post_id, 3)
+    await runtime.redis.delete(f"cnt:post:{post_id}")  # as a Redis restart without AOF does
+
+    # when: one more like seeds the counter from the (stale) row
+    await likes_by(runtime, post_id, 1)
+    assert await like_count(runtime, post_id) == 6  # 5 from the row, plus one: 3 lost
+
+    # then: the reconcile job recounts it from the rows, and the flush writes that back
+    assert await counters.reconcile(runtime.redis, "post") >= 1
+    assert await like_count(runtime, post_id) == 9
+    await counters.flush(runtime.redis, "post")
+    assert (await Post.get(id=post_id)).like_count == 9
+
+
+async def test_a_like_whose_increment_failed_is_counted_once_after_the_retry(
+    runtime: Runtime,
+) -> None:
+    # given: a like whose row is committed but whose increment finds Redis gone
+    post_id = await new_post(runtime)
+    await likes_by(runtime, post_id, 2)
+    user = await make_user()
+    gone = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    with pytest.raises(RedisConnectionError):
+        await posts.set_like(user_id=user.id, post_id=post_id, liked=True, redis=gone)
+    await gone.aclose()
+
+    # when: the client retries, and finds it liked already
+    assert not await posts.set_like(
+        user_id=user.id, post_id=post_id, liked=True, redis=runtime.redis
+    )
+    assert await like_count(runtime, post_id) == 2  # the failed increment is missing
+
+    # then: the reconcile job counts it, once
+    await counters.reconcile(runtime.redis, "post")
+    assert await like_count(runtime, post_id) == 3
+    await counters.reconcile(runtime.redis, "post")
+    assert await like_count(runtime, post_id) == 3
