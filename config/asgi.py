@@ -26,6 +26,7 @@ from config.logging import configure_logging
 from config.metrics import MetricsMiddleware, metrics_endpoint, realtime_gauges
 from config.runtime import settle_heap, start
 from config.settings import ConfigError, Settings, load_settings
+from config.shedding import LoadShedding
 from config.uploads import PublicMedia, upload_endpoint
 from schema.root import build_schema
 
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings.media_root.mkdir(parents=True, exist_ok=True)
         routes.append(Mount("/media", PublicMedia(directory=settings.media_root), name="media"))
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight)
     if settings.cors_origins:
         # Outermost but for the metrics: a preflight is answered before any route runs.
         app.add_middleware(

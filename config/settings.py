@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API and fetch media (comma-separated, e.g.
     # "https://app.example.com,http://localhost:5173"); "*" for any, outside production only.
     cors_allow_origins: str = ""
+    # GraphQL requests one API process serves at once; past it, 503 UNAVAILABLE at once.
+    max_in_flight: int = Field(default=64, ge=1, le=100_000)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     auth_rate_limit_per_minute: int = Field(default=20, ge=1)
 

@@ -553,3 +553,36 @@ async def test_a_fanout_killed_midway_reaches_every_follower_once(
         await queue.aclose()
         await reads.close()
         await redis.aclose()
+
+
+async def test_an_overloaded_process_sheds_requests_with_a_clear_503(settings: Settings) -> None:
+    # given: an API process that serves one GraphQL request at a time
+    port = free_port()
+    server = _start_server(port, {**live_env(settings), "MAX_IN_FLIGHT": "1"}, "fault-shed.log")
+    user = await make_user()
+    headers = {"authorization": f"Bearer {token_for(user, settings)}"}
+    body = {"query": "{ viewer { username followers(first: 5) { edges { node { id } } } } }"}
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=10,
+            limits=httpx.Limits(max_connections=64),
+        ) as http:
+            # when: 64 requests arrive at once
+            answers = await asyncio.gather(
+                *(http.post("/graphql", json=body, headers=headers) for _ in range(64))
+            )
+            # then: each is answered: served, or shed at once with a clear, retryable 503
+            served = [a for a in answers if a.status_code == 200]
+            shed = [a for a in answers if a.status_code == 503]
+            assert len(served) + len(shed) == 64
+            assert served
+            assert shed
+            for answer in shed:
+                assert answer.headers["retry-after"] == "1"
+                (error,) = answer.json()["errors"]
+                assert error["extensions"] == {"code": "UNAVAILABLE", "retryable": True}
+            # and health checks are never shed
+            assert (await http.get("/healthz")).status_code == 200
+    finally:
+        _stop(server)
