@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -91,3 +92,47 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
             self.process = None
+
+
+class PostgresServer:
+    """A PostgreSQL of the test's own: initdb'd into a folder the `postgres` user owns (initdb
+    and pg_ctl refuse root), on a free port, trust auth, no fsync (nothing here must outlive
+    the test). `stop()` is an immediate shutdown, as a crash is; `start()` brings it back."""
+
+    def __init__(self) -> None:
+        initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+        if initdb is None or pg_ctl is None:
+            pytest.skip("no PostgreSQL binaries on this machine")
+        self.pg_ctl = pg_ctl
+        # Its own folder under /tmp: pytest's are private to root, where `postgres` cannot go.
+        self.folder = Path(tempfile.mkdtemp(prefix="shutter-pg-"))
+        self.data = self.folder / "pgdata"
+        self.port = free_port()
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        init = [*self._as, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"]
+        subprocess.run(init, check=True, capture_output=True)  # noqa: S603
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str, check: bool) -> None:
+        command = [*self._as, self.pg_ctl, "-D", str(self.data), *args]
+        subprocess.run(command, check=check, capture_output=True)  # noqa: S603
+
+    def start(self) -> PostgresServer:
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._ctl("-o", options, "-l", str(self.folder / "server.log"), "-w", "start", check=True)
+        return self
+
+    def stop(self) -> None:
+        self._ctl("-m", "immediate", "-w", "stop", check=False)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -37,10 +37,11 @@ from domain.notifications.service import Event
 from domain.ports import Ports
 from domain.posts import flows as post_flows
 from domain.realtime.events import RedisEvents, media_channel
+from domain.users.tokens import create_access_token
 from tests import media_files
 from tests.conftest import _start_server, _stop, live_env
 from tests.factories import make_media, make_user, token_for
-from tests.servers import RedisServer, free_port, wait_for_port
+from tests.servers import PostgresServer, RedisServer, free_port, wait_for_port
 from workers.queues import DEFAULT_QUEUE, FANOUT_QUEUE, MEDIA_QUEUE, ArqJobs
 from workers.resilience import ResilientWorker, retried
 
@@ -56,7 +57,9 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-def _worker(settings: Settings, redis_url: str, metrics_port: int) -> subprocess.Popen[bytes]:
+def _worker(
+    settings: Settings, redis_url: str, metrics_port: int, *, database_url: str | None = None
+) -> subprocess.Popen[bytes]:
     assert settings.database_url
     log_path = PROJECT_ROOT / ".data" / "fault-worker.log"
     with log_path.open("wb") as log_file:
@@ -74,7 +77,7 @@ def _worker(settings: Settings, redis_url: str, metrics_port: int) -> subprocess
             env={
                 **os.environ,
                 "ENVIRONMENT": "test",
-                "DATABASE_URL": settings.database_url,
+                "DATABASE_URL": database_url or settings.database_url,
                 "REDIS_URL": redis_url,
                 "LOG_LEVEL": "INFO",
             },
@@ -586,3 +589,114 @@ async def test_an_overloaded_process_sheds_requests_with_a_clear_503(settings: S
             assert (await http.get("/healthz")).status_code == 200
     finally:
         _stop(server)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+async def test_postgres_down_warm_feeds_still_read_and_a_job_waits_for_it(
+    settings: Settings, own_postgres: PostgresServer, own_redis: RedisServer
+) -> None:
+    # given: the API and a worker on a Postgres and a Redis of our own; b follows a, who posted
+    env = {**live_env(settings), "DATABASE_URL": own_postgres.url, "REDIS_URL": own_redis.url}
+    migrate = subprocess.run(  # noqa: ASYNC221 - our own CLI, once
+        [sys.executable, "-m", "config.cli", "migrate"],
+        env={**os.environ, **env},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    a, b, post_id = next_id(), next_id(), next_id()
+    conn = await asyncpg.connect(own_postgres.url)
+    try:
+        for uid, name in ((a, "pg_a"), (b, "pg_b")):
+            await conn.execute(
+                "INSERT INTO users (id, username, email, password_hash, full_name, bio,"
+                " is_private, follower_count, following_count, post_count, created_at,"
+                " updated_at) VALUES ($1, $2, $3, 'x', '', '', false, 0, 0, 0, now(), now())",
+                uid,
+                name,
+                f"{name}@example.test",
+            )
+        await conn.execute(
+            "INSERT INTO follows (id, follower_id, followee_id, status, created_at)"
+            " VALUES ($1, $2, $3, 'ACTIVE', now())",
+            next_id(),
+            b,
+            a,
+        )
+        await conn.execute(
+            "INSERT INTO posts (id, author_id, kind, caption, media_ids, hashtags, mention_ids,"
+            " like_count, comment_count, save_count, created_at)"
+            " VALUES ($1, $2, 'PHOTO', 'still here', '[]', '[]', '[]', 0, 0, 0, now())",
+            post_id,
+            a,
+        )
+    finally:
+        await conn.close()
+    port = free_port()
+    server = _start_server(port, env, "fault-pg-api.log")
+    worker = _worker(settings, own_redis.url, free_port(), database_url=own_postgres.url)
+
+    async def both_up() -> bool:  # the API and the worker each hold an id slot
+        conn = await asyncpg.connect(own_postgres.url)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM id_slots")) >= 2
+        finally:
+            await conn.close()
+
+    assert await _eventually(both_up, within=30)
+    token = create_access_token(user_id=b, secret=Settings().jwt_secret, ttl_seconds=600)
+    feed = {"query": "{ feed(first: 10) { edges { node { caption } } } }"}
+    headers = {"authorization": f"Bearer {token}"}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            for _ in range(2):  # the first read builds the feed; the second is warm
+                warm = await http.post("/graphql", json=feed, headers=headers)
+                assert warm.json()["data"]["feed"]["edges"] == [{"node": {"caption": "still here"}}]
+
+            # when: Postgres goes down
+            own_postgres.stop()
+
+            # then: the warm feed is still read
+            down = await http.post("/graphql", json=feed, headers=headers)
+            assert down.status_code == 200, down.text
+            assert down.json()["data"]["feed"]["edges"] == [{"node": {"caption": "still here"}}]
+
+        # and a job that needs Postgres waits for it, and runs once it is back
+        queue = await create_pool(arq_settings(own_redis.url))
+        try:
+            event = Event(kind="FOLLOW", actor_id=b, recipient_id=a, key="fault:pg")
+            await queue.enqueue_job("notify", event.to_job(), _queue_name=DEFAULT_QUEUE)
+            await asyncio.sleep(3)  # it meets the outage and is put back
+            own_postgres.start()
+
+            async def notified() -> bool:
+                conn = await asyncpg.connect(own_postgres.url)
+                try:
+                    return bool(
+                        await conn.fetchval(
+                            "SELECT count(*) FROM notifications WHERE user_id = $1", a
+                        )
+                    )
+                finally:
+                    await conn.close()
+
+            assert await _eventually(notified, within=40)
+            assert worker.poll() is None
+        finally:
+            await queue.aclose()
+    finally:
+        _stop(server)
+        worker.terminate()
+        worker.wait(20)
+    log = (PROJECT_ROOT / ".data" / "fault-worker.log").read_text()
+    assert "notify: " in log
+    assert "trying again" in log

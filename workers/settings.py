@@ -7,11 +7,15 @@ its own worker process and short jobs never wait behind a long one.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from arq.cron import cron
 from arq.worker import func
+from tortoise import Tortoise
 
+from config.outages import is_outage
 from config.runtime import Runtime, arq_settings, settle_heap, start
 from config.settings import Settings
 from domain.media.service import clean_work_dirs
@@ -34,6 +38,26 @@ from workers.queues import (
     MEDIA_QUEUE,
     RANKING_QUEUE,
 )
+from workers.resilience import backoff
+
+log = logging.getLogger(__name__)
+
+
+async def _started(settings: Settings, database_url: str, redis_url: str, queue: str) -> Runtime:
+    """The worker's runtime, once Postgres and Redis can be reached: a worker started during an
+    outage waits for the stores (one line per try) instead of exiting."""
+    attempt = 1
+    while True:
+        try:
+            return await start(settings, database_url=database_url, redis_url=redis_url)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            pause = backoff(attempt)
+            log.warning("queue %s: cannot start (%s); trying again in %.0f s", queue, error, pause)
+            await Tortoise.close_connections()
+            await asyncio.sleep(pause)
+            attempt += 1
 
 
 def worker_settings(
@@ -54,7 +78,7 @@ def worker_settings(
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         if runtime is None:
-            ctx["runtime"] = await start(settings, database_url=database_url, redis_url=redis_url)
+            ctx["runtime"] = await _started(settings, database_url, redis_url, queue)
             settle_heap()
         else:
             ctx["runtime"] = runtime
