@@ -9,15 +9,19 @@ Counters are derived state, and `reconcile` recounts them from the rows (likes, 
 saves): every counter seeded from its row (Redis may have lost increments since the last
 flush, so the row may be stale), every counter whose increment failed after its row was
 committed (its item is written to `counter_recounts` in Postgres, since Redis may be the one
-that failed), and a sample of recently changed ones. A recount is set only if no increment
-moved the counter while it was being counted (each increment also counts itself in `_ops`);
-otherwise it is tried again on the next run. So after any single fault a counter is exact again
-within a reconcile period, whatever the client retried.
+that failed), and a sample of recently changed ones. Each increment also counts itself in the
+hash's `_ops`. A candidate is recounted only once it is quiet, no increment for QUIET_SECONDS:
+then no increment of a row counted can still be on its way (a request gives up on Redis within
+its timeout), so the count is exact; and it is set only if no increment came while it was
+counted. A counter that never stays quiet that long waits for a pause. So
+after any single fault a counter is exact again soon after its last change, whatever the
+client retried.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -62,6 +66,9 @@ SPECS: dict[Kind, CounterSpec] = {
 OPS = "_ops"  # the hash field counting the increments a counter has taken
 RECOUNT_BATCH = 200
 RECOUNT_SAMPLE = 20
+# A candidate is recounted once no increment moved it for this long: no increment of a row it
+# counts can then still be on its way.
+QUIET_SECONDS = 10.0
 
 # Bump a field of a counter that exists; nil when it does not (the caller seeds it).
 _BUMP = """
@@ -73,14 +80,15 @@ redis.call('SADD', KEYS[2], ARGV[3])
 return value
 """
 # Seed a counter from the row's values (unless a racing writer did already), then bump; a
-# seeded counter is recounted from the rows soon (KEYS[3]), since the row may be stale.
+# seeded counter becomes a candidate for a recount (KEYS[3]), since the row may be stale.
 _SEED_AND_BUMP = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-  redis.call('SADD', KEYS[3], ARGV[3])
+local seeded = redis.call('EXISTS', KEYS[1]) == 0
+if seeded then
+  for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
 local value = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HINCRBY', KEYS[1], '_ops', 1)
+local ops = redis.call('HINCRBY', KEYS[1], '_ops', 1)
+if seeded then redis.call('HSETNX', KEYS[3], ARGV[3], ops .. '@' .. ARGV[4]) end
 redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[3])
 return value
@@ -95,7 +103,7 @@ return 1
 """
 
 
-async def _eval(redis: Redis, script: str, keys: list[str], args: list[object]) -> Any:
+async def _eval(redis: Redis, script: str, keys: list[str], args: Sequence[object]) -> Any:
     return await cast(Awaitable[Any], redis.eval(script, len(keys), *keys, *map(str, args)))
 
 
@@ -128,7 +136,9 @@ async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -
             if not rows:
                 return 0
             seed = [part for name in spec.fields for part in (name, rows[0][name])]
-            value = await _eval(redis, _SEED_AND_BUMP, keys, [field, delta, item_id, *seed])
+            noted_at = int(time.time() * 1000)
+            args = [field, delta, item_id, noted_at, *seed]
+            value = await _eval(redis, _SEED_AND_BUMP, keys, args)
     except Exception:
         await _recount_later([(kind, item_id)])
         raise
@@ -149,10 +159,10 @@ async def _recount_later(items: Iterable[tuple[Kind, int]]) -> None:
         )
 
 
-async def reconcile(redis: Redis, kind: Kind) -> int:
-    """Recount from the rows the counters that may be wrong (seeded from a row, an increment
-    that failed) and a sample of recently changed ones; returns how many were set. A counter
-    that an increment moved while it was counted is left for the next run."""
+async def reconcile(redis: Redis, kind: Kind, *, quiet_seconds: float = QUIET_SECONDS) -> int:
+    """Recount from the rows the candidates that may be wrong (seeded from a row, an increment
+    that failed, a sample of recently changed ones) once they are quiet; returns how many were
+    set (see the module's notes). A candidate is noted as "<increments>@<ms>"."""
     spec = SPECS[kind]
     db = connections.get("default")
     asked = await db.execute_query_dict(
@@ -162,36 +172,49 @@ async def reconcile(redis: Redis, kind: Kind) -> int:
         [f"{kind}:%", RECOUNT_BATCH],
     )
     failed = [int(row["counter"].split(":")[1]) for row in asked]
+    candidates = _recount(kind)
     try:
-        seeded = await cast(Awaitable[list[str]], redis.spop(_recount(kind), RECOUNT_BATCH))
         sample = await cast(Awaitable[list[str]], redis.srandmember(_dirty(kind), RECOUNT_SAMPLE))
-        ids = sorted({*failed, *(int(i) for i in (*(seeded or []), *(sample or [])))})
-        if not ids:
+        now_ms = int(time.time() * 1000)
+        new = sorted({*failed, *(int(i) for i in sample or [])})
+        for item_id, ops in zip(new, await _ops(redis, kind, new), strict=True):
+            # an older note stands: the counter has been moving (or quiet) since then
+            await cast(Awaitable[int], redis.hsetnx(candidates, str(item_id), f"{ops}@{now_ms}"))
+        noted = await cast(Awaitable[dict[str, str]], redis.hgetall(candidates))
+        ids = [int(i) for i in list(noted)[:RECOUNT_BATCH]]
+        quiet, still = [], now_ms - quiet_seconds * 1000
+        for item_id, ops in zip(ids, await _ops(redis, kind, ids), strict=True):
+            seen_ops, _, seen_at = noted[str(item_id)].partition("@")
+            if seen_ops != ops:  # moving: quiet from now on, perhaps
+                await cast(Awaitable[int], redis.hset(candidates, str(item_id), f"{ops}@{now_ms}"))
+            elif int(seen_at or 0) <= still:
+                quiet.append((item_id, ops))
+        if not quiet:
             return 0
-        async with redis.pipeline(transaction=False) as pipe:
-            for item_id in ids:
-                pipe.hget(_key(kind, item_id), OPS)
-            before = await pipe.execute()  # the increments taken before the count
-        counted = {
-            int(row["id"]): row for row in await db.execute_query_dict(spec.recount_sql, [ids])
-        }
-        done, moved = 0, []
-        for item_id, ops in zip(ids, before, strict=True):
+        rows = await db.execute_query_dict(spec.recount_sql, [[i for i, _ in quiet]])
+        counted = {int(row["id"]): row for row in rows}
+        done = 0
+        for item_id, ops in quiet:
             row = counted.get(item_id)
-            if row is None:
-                continue  # deleted meanwhile
-            values = [part for name in spec.fields for part in (name, int(row[name]))]
-            keys = [_key(kind, item_id), _dirty(kind)]
-            if await _eval(redis, _SET_IF_UNMOVED, keys, [ops or "", item_id, *values]):
+            if row is not None:  # else deleted meanwhile
+                values = [part for name in spec.fields for part in (name, int(row[name]))]
+                keys = [_key(kind, item_id), _dirty(kind)]
+                if not await _eval(redis, _SET_IF_UNMOVED, keys, [ops, item_id, *values]):
+                    continue  # an increment came while it was counted: look again next time
                 done += 1
-            else:
-                moved.append(item_id)
-        if moved:
-            await cast(Awaitable[int], redis.sadd(_recount(kind), *moved))
+            await cast(Awaitable[int], redis.hdel(candidates, str(item_id)))
         return done
     except BaseException:
         await _recount_later((kind, item_id) for item_id in failed)
         raise
+
+
+async def _ops(redis: Redis, kind: Kind, ids: Sequence[int]) -> list[str]:
+    """How many increments each counter has taken ('' for one Redis does not hold)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for item_id in ids:
+            pipe.hget(_key(kind, item_id), OPS)
+        return [ops or "" for ops in await pipe.execute()]
 
 
 def queue_read(
