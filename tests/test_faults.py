@@ -58,28 +58,28 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def _worker(
-    settings: Settings, redis_url: str, metrics_port: int, *, database_url: str | None = None
+    settings: Settings,
+    queue: str,
+    *,
+    redis_url: str,
+    log_name: str,
+    database_url: str | None = None,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
+    """`shutter worker --queue <queue>` as an operator runs it, on the stores given; its output
+    is appended to .data/<log_name> (kept for reading after a failure)."""
     assert settings.database_url
-    log_path = PROJECT_ROOT / ".data" / "fault-worker.log"
-    with log_path.open("wb") as log_file:
+    with (PROJECT_ROOT / ".data" / log_name).open("ab") as log_file:
         return subprocess.Popen(  # noqa: S603 - our own CLI
-            [
-                sys.executable,
-                "-m",
-                "config.cli",
-                "worker",
-                "--queue",
-                DEFAULT_QUEUE,
-                "--metrics-port",
-                str(metrics_port),
-            ],
+            [sys.executable, "-m", "config.cli", "worker", "--queue", queue, *args],
             env={
                 **os.environ,
                 "ENVIRONMENT": "test",
                 "DATABASE_URL": database_url or settings.database_url,
                 "REDIS_URL": redis_url,
                 "LOG_LEVEL": "INFO",
+                **(env or {}),
             },
             cwd=PROJECT_ROOT,
             stdout=log_file,
@@ -101,7 +101,14 @@ async def test_a_worker_outlives_a_redis_restart(
 ) -> None:
     # given: a worker process serving the default queue on a Redis of our own
     metrics_port = free_port()
-    worker = _worker(settings, own_redis.url, metrics_port)
+    (PROJECT_ROOT / ".data" / "fault-worker.log").unlink(missing_ok=True)
+    worker = _worker(
+        settings,
+        DEFAULT_QUEUE,
+        redis_url=own_redis.url,
+        log_name="fault-worker.log",
+        args=("--metrics-port", str(metrics_port)),
+    )
     try:
         wait_for_port(metrics_port, timeout=30)
         await asyncio.sleep(1)  # its poll loop is running
@@ -333,26 +340,6 @@ async def test_ids_never_collide_across_a_redis_restart(
     assert not await IdSlot.filter(holder__contains=f":{first.pid}:").exists()
 
 
-def _media_worker(settings: Settings, redis_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
-    assert settings.database_url
-    log_path = PROJECT_ROOT / ".data" / "fault-media-worker.log"
-    with log_path.open("ab") as log_file:
-        return subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "config.cli", "worker", "--queue", MEDIA_QUEUE],
-            env={
-                **os.environ,
-                "ENVIRONMENT": "test",
-                "DATABASE_URL": settings.database_url,
-                "REDIS_URL": redis_url,
-                "MEDIA_ROOT": str(settings.media_root),
-                "DATA_DIR": str(data_dir),
-            },
-            cwd=PROJECT_ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-
-
 def _running(pid: int) -> bool:
     """Alive, not a zombie waiting for a parent to reap it."""
     try:
@@ -371,7 +358,13 @@ async def test_a_media_worker_killed_mid_transcode_leaves_nothing_behind(
     ports = Ports(jobs=ArqJobs(queue), events=RedisEvents(redis))
     owner = await make_user()
     clip = media_files.clip(tmp_path / "clip.mp4", width=1280, height=720, seconds=8, codec="mpeg4")
-    worker = _media_worker(settings, own_redis.url, data_dir)
+    worker = _worker(
+        settings,
+        MEDIA_QUEUE,
+        redis_url=own_redis.url,
+        log_name="fault-media-worker.log",
+        env={"MEDIA_ROOT": str(settings.media_root), "DATA_DIR": str(data_dir)},
+    )
     try:
         media = await media_flows.upload(
             owner_id=owner.id,
@@ -412,7 +405,13 @@ async def test_a_media_worker_killed_mid_transcode_leaves_nothing_behind(
             )
             == 1
         )
-        worker = _media_worker(settings, own_redis.url, data_dir)
+        worker = _worker(
+            settings,
+            MEDIA_QUEUE,
+            redis_url=own_redis.url,
+            log_name="fault-media-worker.log",
+            env={"MEDIA_ROOT": str(settings.media_root), "DATA_DIR": str(data_dir)},
+        )
 
         # then: the dead worker's files are gone, and the media ends READY, said to subscribers
         async def ready() -> bool:
@@ -433,25 +432,6 @@ async def test_a_media_worker_killed_mid_transcode_leaves_nothing_behind(
         worker.wait(10)
         await queue.aclose()
         await redis.aclose()
-
-
-def _fanout_worker(settings: Settings, redis_url: str) -> subprocess.Popen[bytes]:
-    assert settings.database_url
-    log_path = PROJECT_ROOT / ".data" / "fault-fanout-worker.log"
-    with log_path.open("ab") as log_file:
-        return subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "config.cli", "worker", "--queue", FANOUT_QUEUE],
-            env={
-                **os.environ,
-                "ENVIRONMENT": "test",
-                "DATABASE_URL": settings.database_url,
-                "REDIS_URL": redis_url,
-                "FANOUT_MAX_FOLLOWERS": "100000",
-            },
-            cwd=PROJECT_ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
 
 
 FOLLOWERS = 50_000
@@ -508,7 +488,13 @@ async def test_a_fanout_killed_midway_reaches_every_follower_once(
             await pipe.execute()
     queue = await create_pool(arq_settings(own_redis.url))
     ports = Ports(jobs=ArqJobs(queue), events=RedisEvents(redis))
-    worker = _fanout_worker(settings, own_redis.url)
+    worker = _worker(
+        settings,
+        FANOUT_QUEUE,
+        redis_url=own_redis.url,
+        log_name="fault-fanout-worker.log",
+        env={"FANOUT_MAX_FOLLOWERS": "100000"},
+    )
     try:
         # when: a post's fan-out is under way, Redis stalls it, and its worker is killed
         media = await make_media(author)
@@ -532,7 +518,13 @@ async def test_a_fanout_killed_midway_reaches_every_follower_once(
         assert stopped.after_follow_id > 0
 
         # then: a new worker's sweep finds it stalled and finishes it, from where it stopped
-        worker = _fanout_worker(settings, own_redis.url)
+        worker = _worker(
+            settings,
+            FANOUT_QUEUE,
+            redis_url=own_redis.url,
+            log_name="fault-fanout-worker.log",
+            env={"FANOUT_MAX_FOLLOWERS": "100000"},
+        )
 
         async def done() -> bool:
             return await Fanout.filter(post_id=post_id, done_at__isnull=False).exists()
@@ -643,7 +635,14 @@ async def test_postgres_down_warm_feeds_still_read_and_a_job_waits_for_it(
         await conn.close()
     port = free_port()
     server = _start_server(port, env, "fault-pg-api.log")
-    worker = _worker(settings, own_redis.url, free_port(), database_url=own_postgres.url)
+    (PROJECT_ROOT / ".data" / "fault-pg-worker.log").unlink(missing_ok=True)
+    worker = _worker(
+        settings,
+        DEFAULT_QUEUE,
+        redis_url=own_redis.url,
+        log_name="fault-pg-worker.log",
+        database_url=own_postgres.url,
+    )
 
     async def both_up() -> bool:  # the API and the worker each hold an id slot
         conn = await asyncpg.connect(own_postgres.url)
@@ -697,6 +696,6 @@ async def test_postgres_down_warm_feeds_still_read_and_a_job_waits_for_it(
         _stop(server)
         worker.terminate()
         worker.wait(20)
-    log = (PROJECT_ROOT / ".data" / "fault-worker.log").read_text()
+    log = (PROJECT_ROOT / ".data" / "fault-pg-worker.log").read_text()
     assert "notify: " in log
     assert "trying again" in log

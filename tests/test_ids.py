@@ -80,7 +80,11 @@ async def test_an_expired_lease_is_taken_over_and_its_old_holder_stops(runtime: 
         await IdSlot.filter(slot=stale.slot).update(
             expires_at=datetime.now(UTC) - timedelta(seconds=1)
         )
-        # when: another process leases while every other slot is taken
+        # when: another process leases while every other slot is held (leases that ended
+        # elsewhere, a killed process's, are held again here)
+        await IdSlot.filter(slot__not=stale.slot, expires_at__lt=datetime.now(UTC)).update(
+            holder=new, expires_at=datetime.now(UTC) + timedelta(minutes=1)
+        )
         others = await IdSlot.filter(slot__not=stale.slot).values_list("slot", flat=True)
         fillers = [
             IdSlot(slot=s, holder=new, expires_at=datetime.now(UTC) + timedelta(minutes=1))
