@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationType, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -18,9 +19,10 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from config.runtime import Runtime
-from domain.errors import DomainError
+from domain.errors import DomainError, ErrorCode
 from domain.users.tokens import decode_access_token
 from resolvers.context import Context
+from schema.root import parse_document
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-shutter-upload")
@@ -93,9 +95,12 @@ class ShutterGraphQL(GraphQL[Context, None]):
             ):
                 # A form post is a "simple" request a browser sends cross-site without asking;
                 # a custom header forces a CORS preflight, so uploads cannot be forged (CSRF).
-                await Response(
-                    "Multipart requests need a 'GraphQL-Preflight: 1' header.", status_code=400
-                )(scope, receive, send)
+                refusal = HTTPException(
+                    400, "Multipart requests need a 'GraphQL-Preflight: 1' header."
+                )
+                await _transport_error(refusal, accept=headers.get("accept", ""))(
+                    scope, receive, send
+                )
                 return
             header = headers.get("authorization")
             if header is not None:
@@ -111,6 +116,12 @@ class ShutterGraphQL(GraphQL[Context, None]):
                 except DomainError as error:
                     await _unauthorized(error.message)(scope, receive, send)
                     return
+            try:
+                response = await self.run(Request(scope, receive=receive))
+            except HTTPException as error:
+                response = _transport_error(error, accept=headers.get("accept", ""))
+            await response(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
     # orjson reads and writes GraphQL bodies several times faster than the json module, which
@@ -147,6 +158,13 @@ class ShutterGraphQL(GraphQL[Context, None]):
     async def execute_single(
         self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any
     ) -> Any:
+        data = kwargs.get("request_data")
+        if data is not None and self._is_subscription(data.query, data.operation_name):
+            raise HTTPException(
+                400,
+                "Subscriptions run over a WebSocket to /graphql (graphql-transport-ws or"
+                " graphql-ws), not over HTTP.",
+            )
         try:
             return await super().execute_single(request, request_adapter, *args, **kwargs)
         except HTTPException as error:
@@ -156,6 +174,18 @@ class ShutterGraphQL(GraphQL[Context, None]):
             ):
                 raise HTTPException(405, error.reason) from error
             raise
+
+    def _is_subscription(self, query: str | None, operation_name: str | None) -> bool:
+        """Whether the operation to run is a subscription (the parse is the cached one the
+        execution uses next; a document that does not parse is left to the execution)."""
+        if not query:
+            return False
+        try:
+            document = parse_document(query, self.runtime.settings.graphql_max_tokens)
+        except GraphQLError:
+            return False
+        operation = get_operation_ast(document, operation_name)
+        return operation is not None and operation.operation is OperationType.SUBSCRIPTION
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -196,6 +226,21 @@ class ShutterGraphQL(GraphQL[Context, None]):
 
 
 RETRY_AFTER_SECONDS = 1
+
+
+def _transport_error(error: HTTPException, *, accept: str) -> Response:
+    """A request refused before it could run (a body that is not JSON, a content type or method
+    GraphQL over HTTP does not take, an operation that is not there), in the GraphQL response
+    shape clients parse anyway, with the status the spec gives."""
+    status = error.status_code
+    if error.reason == "Unsupported content type":
+        status = 415
+    body = {
+        "errors": [{"message": error.reason, "extensions": {"code": ErrorCode.INVALID_INPUT.value}}]
+    }
+    media = GRAPHQL_RESPONSE_JSON if _prefers_graphql_response(accept) else "application/json"
+    headers = {"Allow": "GET, POST"} if status == 405 else None
+    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
 
 
 def _is_outage(data: GraphQLHTTPResponse) -> bool:

@@ -70,7 +70,7 @@ VALIDATED_DOCUMENTS = 1_000
 
 
 @lru_cache(maxsize=PARSED_DOCUMENTS)
-def _parse(query: str, max_tokens: int) -> DocumentNode:
+def parse_document(query: str, max_tokens: int) -> DocumentNode:
     """The parsed document of this query text: the very same object for the same text."""
     return parse(query, max_tokens=max_tokens)
 
@@ -111,7 +111,7 @@ class Guards(MaskErrors):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         assert context.query is not None
-        context.graphql_document = _parse(context.query, self._max_tokens)
+        context.graphql_document = parse_document(context.query, self._max_tokens)
         yield
 
     def on_validate(self) -> Iterator[None]:

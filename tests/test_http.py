@@ -172,3 +172,56 @@ async def test_another_origin_is_not_let_in(live_server: str) -> None:
     assert preflight.status_code == 400
     assert "access-control-allow-origin" not in preflight.headers
     assert "access-control-allow-origin" not in answer.headers  # the browser keeps it from the page
+
+
+async def test_requests_refused_before_running_get_graphql_shaped_json(
+    client: GraphQLClient,
+) -> None:
+    http = client.http
+    refused = {
+        "not JSON": await http.post(
+            "/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
+        ),
+        "a content type GraphQL does not take": await http.post(
+            "/graphql", content=b"{ viewer { id } }", headers={"Content-Type": "text/plain"}
+        ),
+        "a mutation over GET": await http.get(
+            "/graphql",
+            params={"query": 'mutation { logout(input: {refreshToken: "x"}) { revoked } }'},
+            headers={"Accept": "application/json"},
+        ),
+        "an operation that is not there": await http.post(
+            "/graphql",
+            json={
+                "query": "query A { viewer { id } } query B { viewer { id } }",
+                "operationName": "C",
+            },
+        ),
+        "no query": await http.post("/graphql", json={"variables": {}}),
+        "an upload without its preflight header": await http.post(
+            "/graphql", files={"operations": (None, "{}"), "map": (None, "{}")}
+        ),
+    }
+    statuses = {what: response.status_code for what, response in refused.items()}
+    assert statuses == {
+        "not JSON": 400,
+        "a content type GraphQL does not take": 415,
+        "a mutation over GET": 405,
+        "an operation that is not there": 400,
+        "no query": 400,
+        "an upload without its preflight header": 400,
+    }
+    for what, response in refused.items():
+        assert response.headers["content-type"].startswith("application/json"), what
+        (error,) = response.json()["errors"]
+        assert error["message"], what
+        assert error["extensions"] == {"code": "INVALID_INPUT"}, what
+    assert refused["a mutation over GET"].headers["allow"] == "GET, POST"
+
+
+async def test_a_subscription_over_http_is_told_to_use_a_websocket(client: GraphQLClient) -> None:
+    response = await client.post("subscription { notificationReceived { id } }")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert "WebSocket" in error["message"]
+    assert error["extensions"] == {"code": "INVALID_INPUT"}

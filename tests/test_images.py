@@ -31,6 +31,16 @@ def test_small_images_get_one_variant_at_their_own_width() -> None:
     assert {(v.width, v.height) for v in result.variants} == {(100, 80)}
 
 
+def test_the_largest_rendition_is_as_wide_as_the_source_up_to_1080() -> None:
+    for source, expected in [
+        (1000, [1000, 640, 320, 150]),
+        (1600, [1080, 640, 320, 150]),
+        (500, [500, 320, 150]),
+    ]:
+        result = images.process_image(media_files.jpeg(source, source * 3 // 4))
+        assert sorted({v.width for v in result.variants}, reverse=True) == expected, source
+
+
 def test_large_images_are_refused_by_bytes() -> None:
     with pytest.raises(MediaRejected, match="larger than 16 MB"):
         images.process_image(b"\xff\xd8\xff" + b"\0" * (16 * 1024 * 1024))

@@ -104,9 +104,10 @@ def check_image(data: bytes) -> str:
 def process_image(data: bytes) -> ProcessedImage:
     image, content_type = _open_checked(data)
     width, height = _oriented_size(image)
-    widths = [w for w in VARIANT_WIDTHS if w <= width] or [width]
+    # The largest as wide as the source, up to the largest width; then the smaller widths.
+    largest = min(width, VARIANT_WIDTHS[0])
+    widths = [largest, *(w for w in VARIANT_WIDTHS[1:] if w < largest)]
     if image.format == "JPEG":
-        largest = widths[0]
         # draft() takes the size wanted in the stored (unrotated) orientation.
         stored_w, stored_h = image.size
         scale = largest / width
