@@ -106,6 +106,19 @@ async def test_comments_follows_requests_and_mentions(
     assert [e["node"]["kind"] for e in requests["edges"]] == ["FOLLOW_REQUEST"]
 
 
+async def test_a_follow_again_after_an_unfollow_is_told_again_a_retried_one_is_not(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    ana, bo = await make_user("ana"), await make_user("bo")
+    bo_token = token_for(bo, settings)
+    for mutation in ("follow", "follow", "unfollow", "follow"):  # the second is a retry
+        await client.mutate(mutation, "user { id }", {"userId": gid(ana)}, token=bo_token)
+    await drain(DEFAULT_QUEUE, settings=settings, runtime=runtime)
+
+    kinds = [e["node"]["kind"] for e in (await listed(client, token_for(ana, settings)))["edges"]]
+    assert kinds == ["FOLLOW", "FOLLOW"]
+
+
 async def test_none_from_blocked_accounts(runtime: Runtime) -> None:
     ana, bo = await make_user("ana"), await make_user("bo")
     from domain.graph import service as graph

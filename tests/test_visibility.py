@@ -68,10 +68,10 @@ async def _world(runtime: Runtime, private: bool, relation: str) -> tuple[User, 
     if relation == "follower, then blocked":
         await graph.block(blocker_id=author.id, blocked_id=viewer.id, users=runtime.users)
     if relation == "pending":  # asked to follow: a request for a private account
-        status = await graph.follow(
+        followed = await graph.follow(
             follower_id=viewer.id, followee_id=author.id, users=runtime.users
         )
-        assert status.value == ("PENDING" if private else "ACTIVE")
+        assert followed.status.value == ("PENDING" if private else "ACTIVE")
     if relation == "blocked by author":
         await graph.block(blocker_id=author.id, blocked_id=viewer.id, users=runtime.users)
     if relation == "blocks author":

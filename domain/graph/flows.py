@@ -14,13 +14,15 @@ async def follow(
     *, follower_id: int, followee_id: int, users: UserStore, ports: Ports
 ) -> FollowStatus:
     """Follow, or ask to follow a private account. An active follow backfills the follower's
-    feed with the followee's recent posts; the followee is told either way."""
-    status = await service.follow(follower_id=follower_id, followee_id=followee_id, users=users)
+    feed with the followee's recent posts; the followee is told either way, once per follow (a
+    retried follow is the same event; following again after an unfollow is a new one)."""
+    followed = await service.follow(follower_id=follower_id, followee_id=followee_id, users=users)
+    status = followed.status
     if status is FollowStatus.ACTIVE:
         await ports.jobs.refresh_feeds(user_ids=[follower_id])
     kind = "FOLLOW_REQUEST" if status is FollowStatus.PENDING else "FOLLOW"
     await ports.jobs.notify(
-        Event(kind, follower_id, followee_id, key=f"{kind.lower()}:{follower_id}:{followee_id}")
+        Event(kind, follower_id, followee_id, key=f"{kind.lower()}:{followed.follow_id}")
     )
     return status
 

@@ -8,6 +8,7 @@ blocking twice all leave one consistent state.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -52,7 +53,14 @@ async def block_between(viewer_id: int, other_id: int) -> tuple[bool, bool]:
     return viewer_id in blockers, other_id in blockers
 
 
-async def follow(*, follower_id: int, followee_id: int, users: UserStore) -> FollowStatus:
+@dataclass(frozen=True)
+class Followed:
+    status: FollowStatus
+    follow_id: int  # the follow's row: a new one for a follow after an unfollow
+
+
+async def follow(*, follower_id: int, followee_id: int, users: UserStore) -> Followed:
+    """Follow, or ask to follow a private account; following again changes nothing."""
     if follower_id == followee_id:
         raise DomainError(
             ErrorCode.CANNOT_FOLLOW_SELF, "You cannot follow yourself.", field="userId"
@@ -72,21 +80,21 @@ async def follow(*, follower_id: int, followee_id: int, users: UserStore) -> Fol
         inserted = await conn.execute_query_dict(
             "/* graph.follow */ INSERT INTO follows (id, follower_id, followee_id, status,"
             " created_at) VALUES ($1, $2, $3, $4, now())"
-            " ON CONFLICT (follower_id, followee_id) DO NOTHING RETURNING status",
+            " ON CONFLICT (follower_id, followee_id) DO NOTHING RETURNING id",
             [next_id(), follower_id, followee_id, status.value],
         )
         if not inserted:
             existing = await conn.execute_query_dict(
-                "/* graph.follow_status */ SELECT status FROM follows"
+                "/* graph.follow_status */ SELECT id, status FROM follows"
                 " WHERE follower_id = $1 AND followee_id = $2",
                 [follower_id, followee_id],
             )
-            return FollowStatus(existing[0]["status"])
+            return Followed(FollowStatus(existing[0]["status"]), int(existing[0]["id"]))
         if status is FollowStatus.ACTIVE:
             await _adjust_counts(conn, follower_id=follower_id, followee_id=followee_id, delta=1)
     if status is FollowStatus.ACTIVE:
         await users.invalidate(follower_id, followee_id)
-    return status
+    return Followed(status, int(inserted[0]["id"]))
 
 
 async def _remove_follow(
