@@ -85,6 +85,14 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(settings: Settings, _: argparse.Namespace) -> int:
+    """The GraphQL schema (SDL) on stdout, for codegen and clients: no service is needed."""
+    from schema.root import build_schema
+
+    print(str(build_schema(settings)))
+    return 0
+
+
 def cmd_seed(settings: Settings, _: argparse.Namespace) -> int:
     from config.seed import DEMO_PASSWORD, DEMO_USERNAME
 
@@ -135,11 +143,23 @@ def _public_address(host: str, port: int) -> str:
     return shown
 
 
+def _phones_hint(host: str, port: int) -> str:
+    """A banner line for a server open to the network whose media URLs say 127.0.0.1."""
+    if host not in {"0.0.0.0", "::"} or "127.0.0.1" not in os.environ["PUBLIC_BASE_URL"]:  # noqa: S104
+        return ""
+    return (
+        f"  Media URLs: {os.environ['PUBLIC_BASE_URL']}: phones and other machines cannot"
+        f" reach that; set PUBLIC_BASE_URL=http://<this machine's address>:{port}\n"
+    )
+
+
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     if taken := _refuse_taken_port(args.host, args.port):
         print(taken, file=sys.stderr)
         return 2
     _public_address(args.host, args.port)
+    if hint := _phones_hint(args.host, args.port):
+        print(hint.rstrip())
     with services(settings):
         _run_api(args.host, args.port, args.workers, settings.log_level)
     return 0
@@ -260,6 +280,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             f"  GraphiQL:   http://{shown_host}:{args.port}/graphql\n"
             f"  Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}\n"
             f"  Browsers:   {cors}\n"
+            f"{_phones_hint(args.host, args.port)}"
         )
         try:
             _serve_announced(args.host, args.port, settings.log_level, banner)
@@ -303,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser(
+        "schema", help="print the GraphQL schema (SDL): shutter schema > schema.graphql"
+    ).set_defaults(func=cmd_schema)
     sub.add_parser("seed", help="create the demo world if missing").set_defaults(func=cmd_seed)
     return parser
 

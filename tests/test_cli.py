@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import asyncpg
+import pytest
 from redis.asyncio import Redis
 
 from config.embedded import ensure_database, start_embedded
@@ -107,3 +108,29 @@ def test_a_taken_port_is_one_line_naming_it(settings: Settings) -> None:
             assert f"127.0.0.1:{port}" in line
             assert "--port" in line
             assert "Shutter is up" not in run.stdout
+
+
+def test_schema_prints_the_sdl_clients_generate_code_from(settings: Settings) -> None:
+    from schema.root import build_schema
+
+    printed = shutter("schema", settings=settings)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == str(build_schema(settings)) + "\n"
+    assert "type Query" in printed.stdout
+    assert "PostConnection" in printed.stdout
+
+
+def test_a_server_open_to_the_network_says_phones_need_public_base_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from config.cli import _phones_hint, _public_address
+
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    _public_address("0.0.0.0", 8123)  # noqa: S104 - as `--host 0.0.0.0` gives it
+    assert "set PUBLIC_BASE_URL=http://<this machine's address>:8123" in _phones_hint(
+        "0.0.0.0",  # noqa: S104
+        8123,
+    )
+    assert _phones_hint("127.0.0.1", 8123) == ""  # a local server is reached at 127.0.0.1
+    monkeypatch.setenv("PUBLIC_BASE_URL", "http://192.168.1.5:8123")
+    assert _phones_hint("0.0.0.0", 8123) == ""  # noqa: S104 - told where it is
