@@ -8,10 +8,12 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# GraphiQL's files (and the browser test's driver) come from npm, pinned by the lock file.
+$(STAMP): pyproject.toml config/graphiql/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	npm ci --prefix config/graphiql --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 serve: $(STAMP)

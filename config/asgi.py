@@ -20,8 +20,9 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from strawberry.extensions import SchemaExtension
 from tortoise import connections
 
+from config import graphiql
 from config.database import StatementLog, current_statements
-from config.graphql_view import PREFLIGHT_HEADERS, ShutterGraphQL
+from config.graphql_view import PREFLIGHT_HEADERS, ShutterGraphQL, graphiql_page
 from config.logging import configure_logging
 from config.metrics import MetricsMiddleware, metrics_endpoint, realtime_gauges
 from config.runtime import settle_heap, start
@@ -108,6 +109,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics_endpoint),
         Route("/uploads/{key:path}", upload_endpoint(lambda: holder["runtime"]), methods=["PUT"]),
     ]
+    if settings.graphiql:  # its files from here, never a CDN (config/graphiql)
+        _, files = graphiql_page()
+        routes.append(Route(f"{graphiql.PREFIX}/{{path:path}}", graphiql.asset_endpoint(files)))
     if not settings.uses_s3:
         settings.media_root.mkdir(parents=True, exist_ok=True)
         routes.append(Mount("/media", PublicMedia(directory=settings.media_root), name="media"))

@@ -3,7 +3,9 @@ GraphQL-over-HTTP spec's media types and status codes."""
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -16,8 +18,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
+from config import graphiql
 from config.runtime import Runtime
 from domain.errors import DomainError, ErrorCode
 from domain.users.tokens import decode_access_token
@@ -78,6 +82,16 @@ _AUTHENTICATING_FETCHER = """      const fetchers = {};
       };"""
 
 
+@functools.cache
+def graphiql_page() -> tuple[str, dict[str, Path]]:
+    """Strawberry's GraphiQL page, its fetcher sending the headers pane in connection_init and
+    every file it loads served by Shutter (config/graphiql); and those files by their path."""
+    html = get_graphql_ide_html(graphql_ide="graphiql")
+    if _STOCK_FETCHER not in html:  # a Strawberry upgrade changed the page: say so loudly
+        raise RuntimeError("GraphiQL's fetcher changed; update _AUTHENTICATING_FETCHER")
+    return graphiql.localize(html.replace(_STOCK_FETCHER, _AUTHENTICATING_FETCHER))
+
+
 class ShutterGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: Any, runtime: Runtime) -> None:
         super().__init__(
@@ -134,10 +148,7 @@ class ShutterGraphQL(GraphQL[Context, None]):
 
     @property
     def graphql_ide_html(self) -> str:
-        html = super().graphql_ide_html
-        if _STOCK_FETCHER not in html:  # a Strawberry upgrade changed the page: say so loudly
-            raise RuntimeError("GraphiQL's fetcher changed; update _AUTHENTICATING_FETCHER")
-        return html.replace(_STOCK_FETCHER, _AUTHENTICATING_FETCHER)
+        return graphiql_page()[0]
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         """WebSockets authenticate in connection_init: {"authorization": "Bearer <jwt>"}.
