@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
 from domain.errors import ErrorCode
@@ -12,13 +10,7 @@ from domain.users.store import UserView
 from resolvers import users as resolve
 from resolvers.context import Info
 from schema.errors import UserError, mutation, respond
-from schema.user import User
-
-
-@strawberry.enum(description="ACTIVE: following now; PENDING: waiting for a private account.")
-class FollowStatus(Enum):
-    ACTIVE = "ACTIVE"
-    PENDING = "PENDING"
+from schema.user import FollowState, User
 
 
 @strawberry.input
@@ -64,7 +56,9 @@ class UnblockInput(_AccountInput):
 
 @strawberry.type
 class FollowPayload:
-    status: FollowStatus | None = None
+    status: FollowState | None = strawberry.field(
+        default=None, description="ACTIVE: following now; PENDING: waiting for a private account."
+    )
     user: User | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -75,15 +69,19 @@ class UserPayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@strawberry.type(
+    description="block and unblock: whether the account is blocked now, and the account as the"
+    " viewer now sees it (after a block, null: each is hidden from the other)."
+)
 class BlockPayload:
     blocked: bool = False
+    user: User | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 def _followed(result: tuple[DomainFollowStatus, UserView | None]) -> FollowPayload:
     status, view = result
-    state = FollowStatus.ACTIVE if status is DomainFollowStatus.ACTIVE else FollowStatus.PENDING
+    state = FollowState.ACTIVE if status is DomainFollowStatus.ACTIVE else FollowState.PENDING
     return FollowPayload(status=state, user=User.maybe(view))
 
 
@@ -93,6 +91,10 @@ def _user(view: UserView | None) -> UserPayload:
 
 def _blocked(_: None) -> BlockPayload:
     return BlockPayload(blocked=True)
+
+
+def _unblocked(view: UserView | None) -> BlockPayload:
+    return BlockPayload(blocked=False, user=User.maybe(view))
 
 
 # The codes of every action on an account named by id.
@@ -148,7 +150,7 @@ class GraphMutation:
         )
 
     @mutation("Unblock an account.", errors=_TARGET)
-    async def unblock(self, info: Info, input: UnblockInput) -> UserPayload:
+    async def unblock(self, info: Info, input: UnblockInput) -> BlockPayload:
         return await respond(
-            info, UserPayload, lambda: resolve.unblock(info.context, input.user_id), _user
+            info, BlockPayload, lambda: resolve.unblock(info.context, input.user_id), _unblocked
         )

@@ -208,8 +208,9 @@ async def test_block_ends_follows_both_ways_and_hides_each_from_the_other(
     )
 
     unblocked = await client.mutate(
-        "unblock", "user { username }", {"userId": gid(bo)}, token=ana_token
+        "unblock", "blocked user { username }", {"userId": gid(bo)}, token=ana_token
     )
+    assert unblocked["blocked"] is False  # the same payload as block's
     assert unblocked["user"] == {"username": "bo"}
     assert await Block.all().count() == 0
 
