@@ -9,8 +9,19 @@ from redis.asyncio import Redis
 from domain.errors import DomainError, ErrorCode
 
 
-async def check_rate(redis: Redis, *, bucket: str, limit: int, window_seconds: int = 60) -> None:
-    """Count one hit against `bucket`; raise RATE_LIMITED past `limit` hits in the window."""
+class RateLimited(DomainError):
+    """Past a limit; `retry_after_seconds` says when the window ends."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            ErrorCode.RATE_LIMITED, f"Too many requests; try again in {retry_after_seconds} s."
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
+async def check_rate(redis: Redis, *, bucket: str, limit: int, window_seconds: int = 60) -> str:
+    """Count one hit against `bucket`; raise RateLimited past `limit` hits in the window.
+    Returns the window's key, for `refund`."""
     window = int(time.time()) // window_seconds
     key = f"rl:{{{bucket}}}:{window}"
     async with redis.pipeline(transaction=True) as pipe:
@@ -18,7 +29,13 @@ async def check_rate(redis: Redis, *, bucket: str, limit: int, window_seconds: i
         pipe.expire(key, window_seconds + 1)
         hits, _ = await pipe.execute()
     if int(hits) > limit:
-        retry = window_seconds - int(time.time()) % window_seconds
-        raise DomainError(
-            ErrorCode.RATE_LIMITED, f"Too many requests; try again in {retry} seconds."
-        )
+        raise RateLimited(window_seconds - int(time.time()) % window_seconds)
+    return key
+
+
+async def refund(redis: Redis, *keys: str) -> None:
+    """Give hits back (an attempt that succeeded, where only failures should count)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.decr(key)
+        await pipe.execute()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.ratelimit import check_rate
+from domain.ratelimit import check_rate, refund
 from domain.users import flows, tokens
 from domain.users import service as users
 from domain.users.store import UserView
@@ -20,12 +20,20 @@ async def _tokens_for(ctx: Context, user_id: int) -> tokens.TokenPair:
     )
 
 
-async def _auth_attempt(ctx: Context, what: str) -> None:
-    await check_rate(
-        ctx.runtime.redis,
-        bucket=f"auth:{what}:{ctx.client_ip}",
-        limit=ctx.runtime.settings.auth_rate_limit_per_minute,
-    )
+async def _auth_attempt(ctx: Context, what: str, *, account: str | None = None) -> list[str]:
+    """Count an attempt against the address (and the account it names); returns the keys to
+    `refund` when it succeeds: failures are what count, so a client that signs many people in
+    correctly (a test suite on localhost) is never locked out, while guessing is."""
+    limit = ctx.runtime.settings.auth_rate_limit_per_minute
+    keys = [await check_rate(ctx.runtime.redis, bucket=f"auth:{what}:{ctx.client_ip}", limit=limit)]
+    if account is not None:
+        bucket = f"auth:{what}:account:{account.strip().lower()}"
+        try:
+            keys.append(await check_rate(ctx.runtime.redis, bucket=bucket, limit=limit))
+        except BaseException:
+            await refund(ctx.runtime.redis, *keys)
+            raise
+    return keys
 
 
 async def _view(ctx: Context, user_id: int) -> UserView:
@@ -37,21 +45,23 @@ async def _view(ctx: Context, user_id: int) -> UserView:
 async def register(
     ctx: Context, *, username: str, email: str, password: str
 ) -> tuple[tokens.TokenPair, UserView]:
-    await _auth_attempt(ctx, "register")
+    attempt = await _auth_attempt(ctx, "register")
     user = await users.register(username=username, email=email, password=password)
+    await refund(ctx.runtime.redis, *attempt)
     return await _tokens_for(ctx, user.id), await _view(ctx, user.id)
 
 
 async def login(
     ctx: Context, *, username_or_email: str, password: str
 ) -> tuple[tokens.TokenPair, UserView]:
-    await _auth_attempt(ctx, "login")
+    attempt = await _auth_attempt(ctx, "login", account=username_or_email)
     user = await users.authenticate(username_or_email=username_or_email, password=password)
+    await refund(ctx.runtime.redis, *attempt)
     return await _tokens_for(ctx, user.id), await _view(ctx, user.id)
 
 
 async def refresh(ctx: Context, *, refresh_token: str) -> tuple[tokens.TokenPair, UserView]:
-    await _auth_attempt(ctx, "refresh")
+    attempt = await _auth_attempt(ctx, "refresh")
     settings = ctx.runtime.settings
     pair = await tokens.rotate_refresh_token(
         refresh_token=refresh_token,
@@ -59,6 +69,7 @@ async def refresh(ctx: Context, *, refresh_token: str) -> tuple[tokens.TokenPair
         access_ttl=settings.access_token_ttl_seconds,
         refresh_ttl=settings.refresh_token_ttl_seconds,
     )
+    await refund(ctx.runtime.redis, *attempt)
     return pair, await _view(ctx, pair.user_id)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import strawberry
+from starlette.responses import Response
 
 from domain.errors import DomainError, ValidationErrors
 from domain.errors import ErrorCode as DomainErrorCode
@@ -35,11 +36,23 @@ class UserError:
     field: str | None
     message: str
     code: DomainErrorCode
+    retry_after_seconds: int | None = strawberry.field(
+        default=None,
+        description="RATE_LIMITED: when a retry can succeed (also the Retry-After header).",
+    )
 
 
 def user_errors(error: DomainError) -> list[UserError]:
     errors = error.errors if isinstance(error, ValidationErrors) else [error]
-    return [UserError(field=e.field, message=e.message, code=e.code) for e in errors]
+    return [
+        UserError(
+            field=e.field,
+            message=e.message,
+            code=e.code,
+            retry_after_seconds=getattr(e, "retry_after_seconds", None),
+        )
+        for e in errors
+    ]
 
 
 # Every mutation counts against the viewer's mutation rate limit.
@@ -80,6 +93,10 @@ async def respond(
     except DomainError as error:
         errors = user_errors(error)
         _check_declared(info, errors)
+        wait = max((e.retry_after_seconds or 0 for e in errors), default=0)
+        response = info.context.response
+        if wait and isinstance(response, Response):  # over HTTP (not a WebSocket)
+            response.headers["Retry-After"] = str(wait)
         return payload(errors=errors)
     made = fill(result)
     return await made if inspect.isawaitable(made) else made

@@ -255,3 +255,28 @@ async def test_login_attempts_are_rate_limited(client: GraphQLClient) -> None:
     codes = [r["errors"][0]["code"] for r in results]
     assert codes.count("RATE_LIMITED") >= 3
     assert codes.count("INVALID_CREDENTIALS") <= LIVE_AUTH_RATE_LIMIT
+
+
+async def test_only_failed_sign_ins_count_and_the_refusal_says_when_to_retry(
+    client: GraphQLClient,
+) -> None:
+    await make_user("cy")
+    login = """mutation ($u: String!, $p: String!) { login(input: {usernameOrEmail: $u,
+      password: $p}) { accessToken errors { code retryAfterSeconds } } }"""
+
+    # given: more correct sign-ins than the limit, one after another
+    for _ in range(LIVE_AUTH_RATE_LIMIT + 5):
+        ok = await client.post(login, {"u": "cy", "p": PASSWORD})
+        assert ok.json()["data"]["login"]["errors"] == []
+
+    # when: wrong passwords, past the limit
+    refused = None
+    for _ in range(LIVE_AUTH_RATE_LIMIT + 1):
+        refused = await client.post(login, {"u": "cy", "p": "not-the-password"})
+    assert refused is not None
+
+    # then: refused, with when to try again, in the error and in the header
+    (error,) = refused.json()["data"]["login"]["errors"]
+    assert error["code"] == "RATE_LIMITED"
+    assert 0 < error["retryAfterSeconds"] <= 60
+    assert refused.headers["retry-after"] == str(error["retryAfterSeconds"])
