@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from enum import Enum
 from typing import cast
 
@@ -66,6 +67,7 @@ class Media(Node):
     height: int | None
     blurhash: str | None
     duration_ms: int | None
+    created_at: datetime
     # The rendition `url` chose for each (width, format) asked: a Media object may serve many
     # requests (see schema.posts), which mostly ask for the same few.
     chosen: strawberry.Private[dict[tuple[int | None, ImageFormat], str | None]] = (
@@ -84,6 +86,7 @@ class Media(Node):
             height=view.height,
             blurhash=view.blurhash,
             duration_ms=view.duration_ms,
+            created_at=view.created_at,
         )
 
     @strawberry.field(description="Every rendition: image sizes in JPEG and WebP, or the MP4.")

@@ -82,6 +82,9 @@ class Thread(Node):
     unread_count: int
     is_request: bool = strawberry.field(description="In the viewer's requests folder.")
 
+    created_at: datetime
+    updated_at: datetime = strawberry.field(description="Its last activity: its newest message.")
+
     @classmethod
     def from_state(cls, state: ThreadState) -> Thread:
         return cls(
@@ -90,6 +93,8 @@ class Thread(Node):
             kind=ThreadKind(state.kind),
             unread_count=state.unread_count,
             is_request=state.status == "REQUEST",
+            created_at=state.created_at,
+            updated_at=state.updated_at,
         )
 
     @strawberry.field

@@ -4,6 +4,7 @@ worker, fetch the renditions back over HTTP."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ from tests.factories import make_user, token_for
 from tests.jobs import drain
 from workers.queues import MEDIA_QUEUE
 
-MEDIA = """query($id: ID!) { node(id: $id) { ... on Media { id kind status failureReason width
-  height blurhash durationMs url(width: 600) webp: url(width: 2000, format: WEBP)
+MEDIA = """query($id: ID!) { node(id: $id) { ... on Media { id kind status failureReason
+  createdAt width height blurhash durationMs url(width: 600) webp: url(width: 2000, format: WEBP)
   variants { url width height contentType } posterUrl playlistUrl } } }"""
 CREATE = "media { id status } uploadUrl uploadHeaders { name value }"
 
@@ -82,6 +83,7 @@ async def test_presigned_upload_to_local_storage_becomes_ready(
     # then
     item = await media(client, media_id, token)
     assert item["status"] == "READY"
+    assert datetime.fromisoformat(item["createdAt"]) <= datetime.now(UTC)
     assert (item["width"], item["height"]) == (1200, 1600)  # orientation applied
     assert len(item["blurhash"]) == 28
     widths = sorted({v["width"] for v in item["variants"]})

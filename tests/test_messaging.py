@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from tests.ws import connect, listening, receive
 
 SEND = "message { id text clientId thread { id unreadCount isRequest } sender { username } }"
 THREADS = """{ threads { unreadCount edges { node { id kind unreadCount isRequest
-  participants { username } lastMessage { text } } } }
+  participants { username } lastMessage { text createdAt } createdAt updatedAt } } }
   messageRequests { edges { node { id } } } }"""
 
 
@@ -57,8 +58,13 @@ async def test_a_first_message_opens_one_thread_per_pair(
     [edge] = inbox["threads"]["edges"]
     assert edge["node"]["kind"] == "DIRECT"
     assert edge["node"]["unreadCount"] == 2  # his own reply does not count
-    assert edge["node"]["lastMessage"] == {"text": "hey"}
+    assert edge["node"]["lastMessage"]["text"] == "hey"
     assert sorted(p["username"] for p in edge["node"]["participants"]) == ["ana", "bo"]
+    # created with the first message; last active with the newest (to the millisecond)
+    created, updated = (datetime.fromisoformat(edge["node"][f]) for f in ("createdAt", "updatedAt"))
+    newest = datetime.fromisoformat(edge["node"]["lastMessage"]["createdAt"])
+    assert created <= updated
+    assert abs((updated - newest).total_seconds()) < 0.002
     assert inbox["threads"]["unreadCount"] == 2
 
 

@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode, not_found
 from domain.graph.service import blocked_among
-from domain.ids import MAX_ID, next_id
+from domain.ids import MAX_ID, id_created_at, next_id
 from domain.pagination import Page
 
 MAX_TEXT = 1_000
@@ -40,6 +40,12 @@ class ThreadState:
     unread_count: int
     last_message_id: int | None
     last_read_message_id: int
+    created_at: datetime
+
+    @property
+    def updated_at(self) -> datetime:
+        """Its last activity: its newest message's time (ids carry it), or its creation."""
+        return id_created_at(self.last_message_id) if self.last_message_id else self.created_at
 
 
 def _refuse(message: str, field: str | None = None) -> DomainError:
@@ -217,7 +223,8 @@ async def send_message(
 async def state(*, user_id: int, thread_ids: list[int]) -> dict[int, ThreadState]:
     rows = await connections.get("default").execute_query_dict(
         "/* threads.state */ SELECT t.id, t.kind, m.status, m.unread_count, t.last_message_id,"
-        " m.last_read_message_id FROM thread_members m JOIN threads t ON t.id = m.thread_id"
+        " m.last_read_message_id, t.created_at"
+        " FROM thread_members m JOIN threads t ON t.id = m.thread_id"
         " WHERE m.user_id = $1 AND m.thread_id = ANY($2::bigint[])",
         [user_id, thread_ids],
     )
@@ -229,6 +236,7 @@ async def state(*, user_id: int, thread_ids: list[int]) -> dict[int, ThreadState
             int(r["unread_count"]),
             r["last_message_id"],
             int(r["last_read_message_id"]),
+            r["created_at"],
         )
         for r in rows
     }
