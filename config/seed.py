@@ -66,10 +66,10 @@ def _demo_photo(seed: int) -> bytes:
     return out.getvalue()
 
 
-async def _demo_post(runtime: Runtime, author_id: int, seed: int, caption: str) -> None:
-    """Upload, process and post a photo the way a client and the media worker would."""
+async def _demo_media(runtime: Runtime, owner_id: int, seed: int) -> int:
+    """Upload and process a photo the way a client and the media worker would; its id."""
     media = await media_service.store_upload(
-        owner_id=author_id,
+        owner_id=owner_id,
         data=_demo_photo(seed),
         declared_type="image/jpeg",
         store=runtime.store,
@@ -80,9 +80,13 @@ async def _demo_post(runtime: Runtime, author_id: int, seed: int, caption: str) 
         events=runtime.ports.events,
         media_store=runtime.media,
     )
+    return media.id
+
+
+async def _demo_post(runtime: Runtime, author_id: int, seed: int, caption: str) -> None:
     await post_flows.create_post(
         author_id=author_id,
-        media_ids=[media.id],
+        media_ids=[await _demo_media(runtime, author_id, seed)],
         caption=caption,
         stores=runtime.post_stores,
         ports=runtime.ports,
@@ -149,4 +153,13 @@ async def seed_demo(*, runtime: Runtime) -> bool:
             await _demo_post(
                 runtime, person.id, seed=i * 10 + j, caption=captions[(i + j) % len(captions)]
             )
+    # The demo account's own profile is a living one: an avatar and posts of its own.
+    await profiles.update_profile(
+        user_id=demo.id,
+        users=user_store,
+        ports=runtime.ports,
+        avatar_media_id=await _demo_media(runtime, demo.id, seed=900),
+    )
+    await _demo_post(runtime, demo.id, seed=901, caption="First light from my window #sunrise")
+    await _demo_post(runtime, demo.id, seed=902, caption="Trying out Shutter with @ana")
     return True

@@ -48,8 +48,10 @@ async def test_seed_creates_the_demo_world_once(settings: Settings) -> None:
     demo = await User.get(username=DEMO_USERNAME)
     assert demo.following_count == 6  # six approved follows; the request to hiro is pending
     # Photo posts, through the real pipeline: READY media with variants, in followers' feeds.
-    assert await Post.all().count() == 16
-    assert await Media.filter(status=MediaStatus.READY).count() == 16
+    assert await Post.all().count() == 18  # two each, the demo account's own included
+    assert await Media.filter(status=MediaStatus.READY).count() == 19  # and its avatar
+    assert demo.avatar_media_id is not None
+    assert demo.post_count == 2
     second = await asyncio.to_thread(shutter, "seed", settings=settings)
     assert "Demo world already there." in second.stdout
     assert await User.filter(username=DEMO_USERNAME).count() == 1
