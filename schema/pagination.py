@@ -46,9 +46,14 @@ class Edge(Generic[NodeT]):
 class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]]
     page_info: PageInfo
+    total_count: int | None = strawberry.field(
+        default=None,
+        description="How many there are in all, where that is exact and costs nothing (an"
+        " account's followers, following and posts, from its counters); null elsewhere.",
+    )
 
     @classmethod
-    def of(cls, page: Page, nodes: Sequence[NodeT | None]) -> Self:
+    def of(cls, page: Page, nodes: Sequence[NodeT | None], *, total: int | None = None) -> Self:
         """The page with one node per entry, in order; an entry whose node is None (gone since
         the page was read, or not visible) is left out. The page info is the page's own, so a
         cursor never skips the entries left out."""
@@ -57,7 +62,7 @@ class Connection(Generic[NodeT]):
             for (position, _), node in zip(page.entries, nodes, strict=True)
             if node is not None
         ]
-        return cls(edges=edges, page_info=PageInfo.of(page))
+        return cls(edges=edges, page_info=PageInfo.of(page), total_count=total)
 
     @classmethod
     def of_cursors(cls, cursors: Sequence[str], nodes: Sequence[NodeT], *, has_next: bool) -> Self:

@@ -85,11 +85,11 @@ class Post(Node):
         return await comment_connection(info, page)
 
 
-async def post_connection(info: Info, page: Page) -> Connection[Post]:
+async def post_connection(info: Info, page: Page, *, total: int | None = None) -> Connection[Post]:
     """A page of posts, each built with its author and media (one batch each)."""
     views = await resolve.page_posts(info.context, page)
     built = iter(await build_posts(info, [view for view in views if view]))
-    return Connection.of(page, [next(built) if view else None for view in views])
+    return Connection.of(page, [next(built) if view else None for view in views], total=total)
 
 
 async def build_posts(

@@ -79,8 +79,10 @@ class User(Node):
     ) -> Connection[Annotated[Post, strawberry.lazy("schema.posts")]]:
         from schema.posts import post_connection
 
-        page = await posts_resolve.user_posts(info.context, await self._view(info), first, after)
-        return await post_connection(info, page)
+        view = await self._view(info)
+        page = await posts_resolve.user_posts(info.context, view, first, after)
+        shown = await posts_resolve.can_see_posts_of(info.context, view.id)
+        return await post_connection(info, page, total=view.post_count if shown else 0)
 
     @strawberry.field(description="The account's reels, newest first.")
     async def reels(
@@ -123,15 +125,19 @@ class User(Node):
     async def followers(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
-        page = await resolve.followers(info.context, await self._view(info), first, after)
-        return await user_connection(info, page)
+        view = await self._view(info)
+        page = await resolve.followers(info.context, view, first, after)
+        shown = await resolve.can_see_graph(info.context, view)
+        return await user_connection(info, page, total=view.follower_count if shown else 0)
 
     @strawberry.field(description="Empty for a private account the viewer does not follow.")
     async def following(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[User]:
-        page = await resolve.following(info.context, await self._view(info), first, after)
-        return await user_connection(info, page)
+        view = await self._view(info)
+        page = await resolve.following(info.context, view, first, after)
+        shown = await resolve.can_see_graph(info.context, view)
+        return await user_connection(info, page, total=view.following_count if shown else 0)
 
     @strawberry.field(description="Accounts waiting for approval; only on the viewer.")
     async def follow_requests(
@@ -141,6 +147,6 @@ class User(Node):
         return await user_connection(info, page)
 
 
-async def user_connection(info: Info, page: Page) -> Connection[User]:
+async def user_connection(info: Info, page: Page, *, total: int | None = None) -> Connection[User]:
     views = await info.context.loaders.user.load_many(page.ids)
-    return Connection.of(page, [User.from_view(v) if v else None for v in views])
+    return Connection.of(page, [User.from_view(v) if v else None for v in views], total=total)

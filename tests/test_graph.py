@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from config.runtime import Runtime
 from config.settings import Settings
+from domain.graph import service as graph
 from domain.graph.models import Block, Follow
 from tests.client import GraphQLClient
 from tests.factories import follow, gid, make_user, token_for
@@ -331,3 +332,27 @@ async def test_page_size_is_capped(client: GraphQLClient) -> None:
         '{ user(username: "ana") { followers(after: "bogus") { edges { cursor } } } }'
     )
     assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
+
+
+async def test_lists_say_how_many_there_are_where_that_is_exact(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    ana, bo, cy = await make_user("ana"), await make_user("bo"), await make_user("cy")
+    hiro = await make_user("hiro", private=True)
+    for follower in (bo, cy):
+        await follow(follower, ana, runtime.users)
+    await follow(ana, hiro, runtime.users)  # a request: hiro is private
+    counts = """query($u: String!) { user(username: $u) { followers(first: 1) { totalCount
+      edges { node { id } } } following { totalCount } posts { totalCount } } }"""
+
+    seen = (await client.query(counts, {"u": "ana"}, token=token_for(bo, settings)))["user"]
+    assert seen["followers"]["totalCount"] == 2  # all of them, whatever the page holds
+    assert len(seen["followers"]["edges"]) == 1
+    assert seen["following"]["totalCount"] == 0  # the request is not a follow yet
+    assert seen["posts"]["totalCount"] == 0
+    # a private account's lists are empty to a stranger, and so are their counts
+    await graph.approve_request(owner_id=hiro.id, requester_id=ana.id, users=runtime.users)
+    hidden = (await client.query(counts, {"u": "hiro"}, token=token_for(cy, settings)))["user"]
+    assert hidden["followers"]["totalCount"] == 0
+    shown = (await client.query(counts, {"u": "hiro"}, token=token_for(ana, settings)))["user"]
+    assert shown["followers"]["totalCount"] == 1
