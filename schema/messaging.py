@@ -45,7 +45,7 @@ class Message(Node):
             created_at=row.created_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Null when the sender's account is hidden from you.")
     async def sender(self, info: Info) -> User | None:
         view = await info.context.loaders.user.load(self.raw.sender_id)
         return User.maybe(view)
