@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from config.runtime import Runtime, build_store, start
 from config.settings import PROJECT_ROOT, Settings
 from domain.media.object_store import S3Store
 from tests.client import GraphQLClient
+from tests.servers import free_port
 
 TABLES = (
     "refresh_tokens",
@@ -54,12 +54,6 @@ TABLES = (
 # Limits the live server runs with; tests that probe a limit read them from here.
 LIVE_AUTH_RATE_LIMIT = 30
 LIVE_MAX_DEPTH = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _with_database(url: str, name: str) -> str:
@@ -115,7 +109,7 @@ def service_urls() -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def live_port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="session")
@@ -239,7 +233,7 @@ def live_server(settings: Settings, live_port: int) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def second_live_server(settings: Settings) -> Iterator[str]:
     """Another API process on the same Postgres and Redis, as behind a load balancer."""
-    port = _free_port()
+    port = free_port()
     process = _start_server(port, live_env(settings), "live-server-2.log")
     try:
         yield f"http://127.0.0.1:{port}"
@@ -250,7 +244,7 @@ def second_live_server(settings: Settings) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's standalone S3 server on loopback, spoken to over HTTP like any S3."""
-    port = _free_port()
+    port = free_port()
     log_path = PROJECT_ROOT / ".data" / "moto.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - a fixed local command
@@ -306,7 +300,7 @@ async def s3_store(s3_settings: Settings) -> AsyncIterator[S3Store]:
 @pytest.fixture(scope="session")
 def s3_live_server(s3_settings: Settings, s3_store: S3Store) -> Iterator[str]:
     """A second live API process whose media go to the S3 server."""
-    port = _free_port()
+    port = free_port()
     env = {
         **live_env(s3_settings),
         "S3_ENDPOINT_URL": str(s3_settings.s3_endpoint_url),

@@ -22,6 +22,7 @@ from config.redis_reads import PipelinedReads as Reads
 from config.redis_url import RedisAddress
 from config.runtime import _cache_for, arq_settings
 from config.settings import Settings
+from tests.servers import free_port
 
 
 class Relay:
@@ -152,7 +153,7 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[in
         pytest.skip("no redis-server binary on this machine")
     folder = tmp_path_factory.mktemp("redis")
     socket_path = folder / "redis.sock"
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603 - the machine's own redis-server
         [
             binary,
@@ -191,14 +192,6 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[in
     finally:
         process.terminate()
         process.wait(10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _forms(port: int, socket_path: Path) -> list[str]:
