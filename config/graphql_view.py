@@ -22,6 +22,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from config import graphiql
+from config.outages import RETRY_AFTER_SECONDS
 from config.runtime import Runtime
 from domain.errors import DomainError, ErrorCode
 from domain.users.tokens import decode_access_token
@@ -236,9 +237,6 @@ class ShutterGraphQL(GraphQL[Context, None]):
         return response
 
 
-RETRY_AFTER_SECONDS = 1
-
-
 def _transport_error(error: HTTPException, *, accept: str) -> Response:
     """A request refused before it could run (a body that is not JSON, a content type or method
     GraphQL over HTTP does not take, an operation that is not there), in the GraphQL response
@@ -259,7 +257,7 @@ def _is_outage(data: GraphQLHTTPResponse) -> bool:
     errors = cast(list[dict[str, Any]], data.get("errors") or [])
     answered = data.get("data")
     return not any((answered or {}).values()) and any(
-        (e.get("extensions") or {}).get("code") == "UNAVAILABLE" for e in errors
+        (e.get("extensions") or {}).get("code") == ErrorCode.UNAVAILABLE.value for e in errors
     )
 
 

@@ -10,6 +10,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise.exceptions import DBConnectionError
 
+from domain.errors import ErrorCode
+
+# What an outage tells a client, wherever it is answered (a field's error, a shed request).
+UNAVAILABLE_EXTENSIONS = {"code": ErrorCode.UNAVAILABLE.value, "retryable": True}
+RETRY_AFTER_SECONDS = 1  # with a 503: come back after a second
+
 _OUTAGES: tuple[type[BaseException], ...] = (
     RedisConnectionError,  # refused, reset, closed, "Redis is loading"
     RedisTimeoutError,  # no answer within the timeout (or a backlog of unsent bytes)

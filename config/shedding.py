@@ -10,6 +10,8 @@ import json
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from config.outages import RETRY_AFTER_SECONDS, UNAVAILABLE_EXTENSIONS
+
 SHED = Counter("shutter_http_shed_total", "Requests answered 503 because the process was full")
 
 _BODY = json.dumps(
@@ -17,7 +19,7 @@ _BODY = json.dumps(
         "errors": [
             {
                 "message": "The server is busy; try again in a moment.",
-                "extensions": {"code": "UNAVAILABLE", "retryable": True},
+                "extensions": UNAVAILABLE_EXTENSIONS,
             }
         ]
     }
@@ -44,7 +46,7 @@ class LoadShedding:
                     "headers": [
                         (b"content-type", b"application/json"),
                         (b"content-length", str(len(_BODY)).encode()),
-                        (b"retry-after", b"1"),
+                        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
                     ],
                 }
             )

@@ -14,9 +14,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.tools import merge_types
 
-from config.outages import is_outage
+from config.outages import UNAVAILABLE_EXTENSIONS, is_outage
 from config.settings import Settings
-from domain.errors import ErrorCode
 from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
 from schema.engine.execution import ShortPathContext, UncompiledContext
@@ -139,7 +138,7 @@ class Guards(MaskErrors):
             source=error.source,
             positions=error.positions,
             path=error.path,
-            extensions={"code": ErrorCode.UNAVAILABLE.value, "retryable": True},
+            extensions=dict(UNAVAILABLE_EXTENSIONS),
         )
 
     def _process_result(self, result: object) -> None:
