@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 log = logging.getLogger("shutter.serve")
 
@@ -30,7 +30,7 @@ class _Child:
     started_at: float = 0.0
     pause: float = 1.0
     restart_at: float | None = None
-    restarts: int = field(default=0)
+    restarts: int = 0
 
 
 class Supervisor:
