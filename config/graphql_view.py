@@ -4,7 +4,6 @@ GraphQL-over-HTTP spec's media types and status codes."""
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,12 +48,25 @@ def _prefers_graphql_response(accept: str) -> bool:
     return False
 
 
+def _refusal(
+    status: int,
+    message: str,
+    code: ErrorCode,
+    *,
+    accept: str = "",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A request refused before it runs, in the GraphQL response shape clients parse anyway."""
+    body = {"errors": [{"message": message, "extensions": {"code": code.value}}]}
+    media = GRAPHQL_RESPONSE_JSON if _prefers_graphql_response(accept) else "application/json"
+    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
+
+
 def _unauthorized(message: str) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
-    return Response(
-        json.dumps(body),
-        status_code=401,
-        media_type="application/json",
+    return _refusal(
+        401,
+        message,
+        ErrorCode.UNAUTHENTICATED,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
 
@@ -244,12 +256,8 @@ def _transport_error(error: HTTPException, *, accept: str) -> Response:
     status = error.status_code
     if error.reason == "Unsupported content type":
         status = 415
-    body = {
-        "errors": [{"message": error.reason, "extensions": {"code": ErrorCode.INVALID_INPUT.value}}]
-    }
-    media = GRAPHQL_RESPONSE_JSON if _prefers_graphql_response(accept) else "application/json"
     headers = {"Allow": "GET, POST"} if status == 405 else None
-    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
+    return _refusal(status, error.reason, ErrorCode.INVALID_INPUT, accept=accept, headers=headers)
 
 
 def _is_outage(data: GraphQLHTTPResponse) -> bool:
