@@ -21,6 +21,7 @@ from strawberry.extensions import SchemaExtension
 from tortoise import connections
 
 from config import graphiql
+from config.body_limit import BodyLimit
 from config.database import StatementLog, current_statements
 from config.graphql_view import PREFLIGHT_HEADERS, ShutterGraphQL, graphiql_page
 from config.logging import configure_logging
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes.append(Mount("/media", PublicMedia(directory=settings.media_root), name="media"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         # Outermost but for the metrics: a preflight is answered before any route runs.
         app.add_middleware(

@@ -159,6 +159,16 @@ class ShutterGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body (or a multipart `operations` field): a JSON object, or a list that
+        the batch check then refuses; `null`, a number or a string is the client's mistake."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(
+                400, 'The request body must be a JSON object: {"query": "...", "variables": {}}.'
+            )
+        return parsed
+
     @property
     def graphql_ide_html(self) -> str:
         return graphiql_page()[0]

@@ -19,6 +19,7 @@ from starlette.types import Scope
 
 from config.runtime import Runtime
 from domain.errors import DomainError
+from domain.ids import parse_id
 from domain.media import flows as media_flows
 from domain.media.models import Media, MediaStatus
 from domain.media.object_store import LocalStore
@@ -86,11 +87,11 @@ def upload_endpoint(
         if (
             len(parts) != 4
             or f"{parts[0]}/" != ORIGINALS_PREFIX
-            or not parts[2].isdigit()
+            or parse_id(parts[2]) is None
             or parts[3] != "original"
         ):
             return _refuse(404, "No such upload.")
-        media = await Media.get_or_none(id=int(parts[2]))
+        media = await Media.get_or_none(id=parse_id(parts[2]))
         if media is None or media.original_key != key:
             return _refuse(404, "No such upload.")
         try:

@@ -39,6 +39,15 @@ LEASE_MARGIN_SECONDS = 10
 MAX_ID = (1 << 63) - 1  # above every id: where a newest-first page with no cursor starts
 
 
+def parse_id(text: str) -> int | None:
+    """The number in `text` when it can be an id (or a cursor's position): ASCII digits only
+    (`isdigit` alone takes '²'), inside the signed 64-bit range of every id column."""
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
 class SlotLeaseLost(ConnectionError):
     """This process could not renew its generator slot in time: no ids until it holds one."""
 

@@ -7,6 +7,7 @@ import binascii
 import math
 
 from domain.errors import DomainError, ErrorCode
+from domain.ids import parse_id
 from domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from resolvers.errors import ClientError
 
@@ -29,9 +30,10 @@ def to_global_id(type_name: str, raw_id: int) -> str:
 def parse_global_id(global_id: str) -> tuple[str, int]:
     """(type name, raw id); ValueError for anything that is not one of our ids."""
     type_name, sep, raw = _decode(global_id).partition(":")
-    if not sep or not type_name.isalpha() or not raw.isdigit() or len(raw) > 19:
+    number = parse_id(raw)
+    if not sep or not type_name.isascii() or not type_name.isalpha() or number is None:
         raise ValueError(global_id)
-    return type_name, int(raw)
+    return type_name, number
 
 
 def id_argument(global_id: str, expected: str, *, argument: str = "id") -> int:
@@ -115,9 +117,10 @@ def _plain_position(text: str) -> int:
 
 
 def _position(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 19:
+    number = parse_id(raw)
+    if number is None:
         raise _not_a_cursor()
-    return int(raw)
+    return number
 
 
 def _not_a_cursor() -> ClientError:

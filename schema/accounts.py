@@ -104,7 +104,7 @@ class AccountMutation:
 
     @mutation(
         "Sign in with a username or email and a password.",
-        errors=(ErrorCode.INVALID_CREDENTIALS,),
+        errors=(ErrorCode.INVALID_INPUT, ErrorCode.INVALID_CREDENTIALS),
     )
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         return await respond(

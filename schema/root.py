@@ -22,6 +22,7 @@ from schema.engine.execution import ShortPathContext, UncompiledContext
 from schema.engine.plans import ByIdentity
 from schema.feed import FeedQuery
 from schema.graph import GraphMutation
+from schema.input_guard import literal_errors, variable_errors
 from schema.media import Media, MediaMutation
 from schema.messaging import Message, MessagingMutation, MessagingQuery, Thread
 from schema.notifications import Notification, NotificationMutation, NotificationQuery
@@ -68,9 +69,21 @@ PARSED_DOCUMENTS = 1_000
 VALIDATED_DOCUMENTS = 1_000
 
 
+# Longer documents are refused unread: lexing is pure Python (a megabyte of query text takes
+# 160 ms, every other request on the process waiting), and 32 KB is ten times the largest
+# document a client sends (an introspection query); big values belong in variables.
+MAX_DOCUMENT_CHARS = 32_768
+
+
 @lru_cache(maxsize=PARSED_DOCUMENTS)
 def parse_document(query: str, max_tokens: int) -> DocumentNode:
     """The parsed document of this query text: the very same object for the same text."""
+    if len(query) > MAX_DOCUMENT_CHARS:
+        raise GraphQLError(
+            f"The document is longer than {MAX_DOCUMENT_CHARS} characters; pass large values"
+            " as variables.",
+            extensions={"code": "INVALID_INPUT"},
+        )
     return parse(query, max_tokens=max_tokens)
 
 
@@ -81,9 +94,10 @@ class Guards(MaskErrors):
 
     - documents longer than `max_tokens` tokens are refused while parsing, and parsed
       documents are kept (ParserCache and MaxTokensLimiter in one);
-    - the depth and alias rules are added to validation, and each document's validation is
-      remembered, found by the document's identity (ValidationCache hashes the whole document
-      tree on every request);
+    - the depth and alias rules are added to validation, with the input guard
+      (schema/input_guard: no NUL characters, no overlong strings), and each document's
+      validation is remembered, found by the document's identity (ValidationCache hashes the
+      whole document tree on every request);
     - errors that are not the client's are masked (MaskErrors, with a plain look at `errors`
       where MaskErrors checks each result against a runtime-checkable Protocol). Should
       Strawberry rename `_process_result`, its own check simply runs again.
@@ -122,9 +136,9 @@ class Guards(MaskErrors):
         if known is not None and known[0] is schema and known[1] == rules:
             errors = known[2]
         else:
-            errors = validate(schema, document, rules)
+            errors = validate(schema, document, rules) or literal_errors(document)
             self._validated.put(document, (schema, rules, errors))
-        context.pre_execution_errors = errors
+        context.pre_execution_errors = errors or variable_errors(context.variables)
         yield
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:

@@ -15,6 +15,7 @@ from domain.users.store import UserStore
 
 USERNAME_RE = re.compile(r"^[a-z0-9._]{1,30}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+EMAIL_MAX = 254
 FULL_NAME_MAX = 64
 BIO_MAX = 150
 
@@ -43,7 +44,7 @@ async def register(*, username: str, email: str, password: str) -> User:
     username = normalize_username(username)
     email = email.strip().lower()
     problems = [p for p in (validate_username(username),) if p]
-    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+    if len(email) > EMAIL_MAX or not EMAIL_RE.fullmatch(email):
         problems.append(
             DomainError(ErrorCode.INVALID_INPUT, "Enter a valid email address.", field="email")
         )
@@ -80,6 +81,18 @@ def _email_taken() -> DomainError:
 
 async def authenticate(*, username_or_email: str, password: str) -> User:
     handle = username_or_email.strip().lower()
+    if not handle or len(handle) > EMAIL_MAX:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            f"Enter your username or email (at most {EMAIL_MAX} characters).",
+            field="usernameOrEmail",
+        )
+    if len(password) > passwords.MAX_LENGTH:  # no account has one this long: no hash to run
+        raise DomainError(
+            ErrorCode.INVALID_CREDENTIALS,
+            "The username or password is not right.",
+            field="password",
+        )
     lookup = {"email": handle} if "@" in handle else {"username": handle}
     user = await User.filter(**lookup).first()
     if user is None:
@@ -88,12 +101,14 @@ async def authenticate(*, username_or_email: str, password: str) -> User:
     else:
         ok = await passwords.verify_password(user.password_hash, password)
     if not ok or user is None:
-        raise DomainError(
-            ErrorCode.INVALID_CREDENTIALS,
-            "The username or password is not right.",
-            field="password",
-        )
+        raise _wrong_credentials()
     return user
+
+
+def _wrong_credentials() -> DomainError:
+    return DomainError(
+        ErrorCode.INVALID_CREDENTIALS, "The username or password is not right.", field="password"
+    )
 
 
 async def update_profile(
