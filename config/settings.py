@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=12, ge=2, le=50)
     graphql_max_tokens: int = Field(default=2_000, ge=100, le=100_000)
     graphql_max_aliases: int = Field(default=30, ge=1, le=1_000)
+    # The most objects one query may be able to return (`first` multiplied down the tree).
+    graphql_max_cost: int = Field(default=50_000, ge=1, le=100_000_000)
     # Queries run compiled (schema/engine) unless this is off.
     graphql_compiled: bool = True
     graphiql: bool = True

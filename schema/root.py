@@ -18,6 +18,7 @@ from config.outages import UNAVAILABLE_EXTENSIONS, is_outage
 from config.settings import Settings
 from resolvers.errors import should_mask
 from schema.accounts import AccountMutation
+from schema.cost import CostPlan, plan_cost
 from schema.engine.execution import ShortPathContext, UncompiledContext
 from schema.engine.plans import ByIdentity
 from schema.feed import FeedQuery
@@ -98,12 +99,16 @@ class Guards(MaskErrors):
       (schema/input_guard: no NUL characters, no overlong strings), and each document's
       validation is remembered, found by the document's identity (ValidationCache hashes the
       whole document tree on every request);
+    - the query's cost (schema/cost: the objects it can return) is estimated before it runs,
+      and a query past GRAPHQL_MAX_COST is refused;
     - errors that are not the client's are masked (MaskErrors, with a plain look at `errors`
       where MaskErrors checks each result against a runtime-checkable Protocol). Should
       Strawberry rename `_process_result`, its own check simply runs again.
     """
 
-    _validated: ClassVar[ByIdentity[DocumentNode, tuple[object, tuple[object, ...], list[Any]]]]
+    _validated: ClassVar[
+        ByIdentity[DocumentNode, tuple[object, tuple[object, ...], list[Any], CostPlan | None]]
+    ]
     _validated = ByIdentity(VALIDATED_DOCUMENTS)
 
     def __init__(
@@ -111,10 +116,15 @@ class Guards(MaskErrors):
         rules: tuple[type[ASTValidationRule], ...],
         max_tokens: int,
         should_mask_error: Callable[[GraphQLError], bool],
+        max_cost: int,
+        report_cost: bool,
     ) -> None:
         super().__init__(should_mask_error=should_mask_error)
         self._rules = rules
         self._max_tokens = max_tokens
+        self._max_cost = max_cost
+        self._report_cost = report_cost
+        self._cost: int | None = None
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
@@ -134,12 +144,34 @@ class Guards(MaskErrors):
         assert document is not None
         known = self._validated.get(document)
         if known is not None and known[0] is schema and known[1] == rules:
-            errors = known[2]
+            errors, plan = known[2], known[3]
         else:
             errors = validate(schema, document, rules) or literal_errors(document)
-            self._validated.put(document, (schema, rules, errors))
-        context.pre_execution_errors = errors or variable_errors(context.variables)
+            plan = None if errors else plan_cost(schema, document)
+            self._validated.put(document, (schema, rules, errors, plan))
+        if not errors:
+            errors = variable_errors(context.variables)
+        if not errors and plan is not None:
+            self._cost = plan.cost(context.operation_name, context.variables)
+            if self._cost > self._max_cost:
+                errors = [
+                    GraphQLError(
+                        f"This query could return up to {self._cost} objects, more than the"
+                        f" limit of {self._max_cost}: ask for smaller pages (first) or fewer"
+                        " nested lists.",
+                        extensions={
+                            "code": "QUERY_TOO_COSTLY",
+                            "cost": self._cost,
+                            "maxCost": self._max_cost,
+                        },
+                    )
+                ]
+        context.pre_execution_errors = errors
         yield
+
+    def get_results(self) -> dict[str, Any]:
+        """The query's estimated cost in `extensions.cost` (outside production)."""
+        return {"cost": self._cost} if self._report_cost and self._cost is not None else {}
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         """A masked error says nothing of what went wrong, except for an outage: that one is
@@ -181,7 +213,14 @@ def build_schema(
         # and alias rules are built once, so that every request passes the same rule classes
         # and validations can be remembered.
         extensions=[
-            partial(Guards, guard_rules, settings.graphql_max_tokens, should_mask),
+            partial(
+                Guards,
+                guard_rules,
+                settings.graphql_max_tokens,
+                should_mask,
+                settings.graphql_max_cost,
+                settings.environment != "production",
+            ),
             *extra_extensions,
         ],
     )
