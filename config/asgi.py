@@ -26,6 +26,7 @@ from config.database import StatementLog, current_statements
 from config.graphql_view import PREFLIGHT_HEADERS, ShutterGraphQL, graphiql_page
 from config.logging import configure_logging
 from config.metrics import MetricsMiddleware, metrics_endpoint, realtime_gauges
+from config.proxies import TrustedProxies
 from config.runtime import settle_heap, start
 from config.settings import ConfigError, Settings, load_settings
 from config.shedding import LoadShedding
@@ -107,10 +108,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
         Route("/uploads/{key:path}", upload_endpoint(lambda: holder["runtime"]), methods=["PUT"]),
     ]
-    if settings.graphiql:  # its files from here, never a CDN (config/graphiql)
+    if settings.metrics_token or settings.environment != "production":
+        routes.append(Route("/metrics", metrics_endpoint(settings.metrics_token)))
+    else:
+        log.info("/metrics is off: set METRICS_TOKEN to serve it to a scraper with that token")
+    if settings.graphiql_enabled:  # its files from here, never a CDN (config/graphiql)
         _, files = graphiql_page()
         routes.append(Route(f"{graphiql.PREFIX}/{{path:path}}", graphiql.asset_endpoint(files)))
     if not settings.uses_s3:
@@ -139,4 +143,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
             max_age=600,
         )
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(TrustedProxies, trusted=settings.proxy_networks)
     return app

@@ -111,7 +111,7 @@ def _uvicorn_options(host: str, port: int, log_level: str) -> dict[str, Any]:
         "host": host,
         "port": port,
         "log_level": log_level.lower(),
-        "proxy_headers": True,
+        "proxy_headers": False,  # X-Forwarded-For is config/proxies.py's (TRUSTED_PROXIES)
         "ws": "websockets-sansio",
     }
 

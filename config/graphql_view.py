@@ -109,7 +109,7 @@ class ShutterGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: Any, runtime: Runtime) -> None:
         super().__init__(
             schema,
-            graphql_ide="graphiql" if runtime.settings.graphiql else None,
+            graphql_ide="graphiql" if runtime.settings.graphiql_enabled else None,
             multipart_uploads_enabled=True,
         )
         self.runtime = runtime

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
@@ -49,8 +50,23 @@ class MetricsMiddleware:
             LATENCY.labels(route).observe(time.perf_counter() - started)
 
 
-async def metrics_endpoint(_: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics_endpoint(token: str | None) -> Callable[[Request], Awaitable[Response]]:
+    """/metrics; with a token, only for `Authorization: Bearer <token>` (a scraper's
+    bearer_token setting)."""
+    expected = f"Bearer {token}".encode() if token else None
+
+    async def metrics(request: Request) -> Response:
+        if expected is not None:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return Response(
+                    "Send 'Authorization: Bearer <METRICS_TOKEN>'.\n",
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
 
 
 REALTIME_CHANNELS = Gauge("shutter_realtime_channels", "Redis channels this process listens to")

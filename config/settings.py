@@ -8,6 +8,7 @@ variable and says what is expected, instead of failing later on first use.
 from __future__ import annotations
 
 import secrets
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -65,7 +66,15 @@ class Settings(BaseSettings):
     graphql_max_cost: int = Field(default=50_000, ge=1, le=100_000_000)
     # Queries run compiled (schema/engine) unless this is off.
     graphql_compiled: bool = True
-    graphiql: bool = True
+    # Unset: on outside production, off in production (set true to keep them there).
+    graphiql: bool | None = None
+    graphql_introspection: bool | None = None
+    # /metrics needs `Authorization: Bearer <METRICS_TOKEN>` when set; in production without
+    # one, /metrics is off (workers' --metrics-port is a port of its own).
+    metrics_token: str | None = None
+    # Proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed,
+    # for the per-address limits; by default none: the peer's own address is the client's.
+    trusted_proxies: str = ""
     # Browser origins allowed to call the API and fetch media (comma-separated, e.g.
     # "https://app.example.com,http://localhost:5173"); "*" for any, outside production only.
     cors_allow_origins: str = ""
@@ -158,6 +167,36 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.cors_allow_origins.split(",") if o.strip()]
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.environment != "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.graphql_introspection is not None:
+            return self.graphql_introspection
+        return self.environment != "production"
+
+    @property
+    def proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        return [
+            ip_network(part.strip()) for part in self.trusted_proxies.split(",") if part.strip()
+        ]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            try:
+                ip_network(part)
+            except ValueError:
+                raise ValueError(
+                    f"{part!r} is not an address or network: give e.g. 10.0.0.5,10.1.0.0/16"
+                ) from None
+        return value
 
     @property
     def uses_s3(self) -> bool:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any, ClassVar
 
 import strawberry
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse, validate
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    parse,
+    validate,
+)
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
@@ -88,6 +98,26 @@ def parse_document(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
+@dataclass(frozen=True)
+class GuardLimits:
+    max_tokens: int
+    max_cost: int
+    report_cost: bool  # extensions.cost in every response
+    suggestions: bool  # "Did you mean ...?" in validation errors (which tell the schema)
+
+
+_SUGGESTION = re.compile(r" Did you mean .*\?$")
+
+
+def _without_suggestion(error: GraphQLError) -> GraphQLError:
+    message = _SUGGESTION.sub("", error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(
+        message, error.nodes, error.source, error.positions, error.path, extensions=error.extensions
+    )
+
+
 class Guards(MaskErrors):
     """The guard rails of every operation, in one extension (Strawberry works out each
     extension's hooks anew for every operation: five extensions cost a twentieth of a feed
@@ -114,16 +144,12 @@ class Guards(MaskErrors):
     def __init__(
         self,
         rules: tuple[type[ASTValidationRule], ...],
-        max_tokens: int,
+        limits: GuardLimits,
         should_mask_error: Callable[[GraphQLError], bool],
-        max_cost: int,
-        report_cost: bool,
     ) -> None:
         super().__init__(should_mask_error=should_mask_error)
         self._rules = rules
-        self._max_tokens = max_tokens
-        self._max_cost = max_cost
-        self._report_cost = report_cost
+        self._limits = limits
         self._cost: int | None = None
 
     def on_operation(self) -> Iterator[None]:
@@ -134,7 +160,7 @@ class Guards(MaskErrors):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         assert context.query is not None
-        context.graphql_document = parse_document(context.query, self._max_tokens)
+        context.graphql_document = parse_document(context.query, self._limits.max_tokens)
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -147,23 +173,21 @@ class Guards(MaskErrors):
             errors, plan = known[2], known[3]
         else:
             errors = validate(schema, document, rules) or literal_errors(document)
+            if not self._limits.suggestions:
+                errors = [_without_suggestion(error) for error in errors]
             plan = None if errors else plan_cost(schema, document)
             self._validated.put(document, (schema, rules, errors, plan))
         if not errors:
             errors = variable_errors(context.variables)
         if not errors and plan is not None:
-            self._cost = plan.cost(context.operation_name, context.variables)
-            if self._cost > self._max_cost:
+            self._cost = cost = plan.cost(context.operation_name, context.variables)
+            limit = self._limits.max_cost
+            if cost > limit:
                 errors = [
                     GraphQLError(
-                        f"This query could return up to {self._cost} objects, more than the"
-                        f" limit of {self._max_cost}: ask for smaller pages (first) or fewer"
-                        " nested lists.",
-                        extensions={
-                            "code": "QUERY_TOO_COSTLY",
-                            "cost": self._cost,
-                            "maxCost": self._max_cost,
-                        },
+                        f"This query could return up to {cost} objects, more than the limit of"
+                        f" {limit}: ask for smaller pages (first) or fewer nested lists.",
+                        extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": limit},
                     )
                 ]
         context.pre_execution_errors = errors
@@ -171,7 +195,9 @@ class Guards(MaskErrors):
 
     def get_results(self) -> dict[str, Any]:
         """The query's estimated cost in `extensions.cost` (outside production)."""
-        return {"cost": self._cost} if self._report_cost and self._cost is not None else {}
+        if self._limits.report_cost and self._cost is not None:
+            return {"cost": self._cost}
+        return {}
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         """A masked error says nothing of what went wrong, except for an outage: that one is
@@ -193,14 +219,59 @@ class Guards(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
 
+log = logging.getLogger("shutter.graphql")
+
+# Quoted text and long numbers in an error message may be the client's own literals (graphql-core
+# quotes a value it could not coerce: a password sent as a number, say).
+_LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|\{.*\}|\[.*\]|\b\d{4,}\b')
+
+
+def redact(message: str) -> str:
+    """An error message fit for the log: no literal the client sent."""
+    return _LITERALS.sub("…", message)[:300]
+
+
+class ShutterSchema(strawberry.Schema):
+    """Strawberry logs every error with its traceback and its document (which holds the
+    literals: passwords, tokens). Here a client's mistake is one line at INFO with its
+    literals removed, an outage one line at WARNING, and only a real failure is an ERROR with
+    its traceback; never the document or the variables."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        operation = getattr(execution_context, "operation_name", None) or "-"
+        for error in errors:
+            original = error.original_error
+            code = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+            if original is None or isinstance(original, GraphQLError):  # ClientError too
+                log.info("refused %s: %s %s", operation, code, redact(error.message))
+            elif is_outage(original):
+                log.warning("outage in %s at %s: %r", operation, error.path, original)
+            else:
+                log.error(
+                    "failed %s at %s: %s",
+                    operation,
+                    error.path,
+                    type(original).__name__,
+                    exc_info=original,
+                )
+
+
 def build_schema(
     settings: Settings, *, extra_extensions: Sequence[type[SchemaExtension]] = ()
 ) -> strawberry.Schema:
+    production = settings.environment == "production"
     guard_rules = (
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+        *(() if settings.introspection_enabled else (NoSchemaIntrospectionCustomRule,)),
     )
-    return strawberry.Schema(
+    limits = GuardLimits(
+        max_tokens=settings.graphql_max_tokens,
+        max_cost=settings.graphql_max_cost,
+        report_cost=not production,
+        suggestions=not production,
+    )
+    return ShutterSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -213,14 +284,7 @@ def build_schema(
         # and alias rules are built once, so that every request passes the same rule classes
         # and validations can be remembered.
         extensions=[
-            partial(
-                Guards,
-                guard_rules,
-                settings.graphql_max_tokens,
-                should_mask,
-                settings.graphql_max_cost,
-                settings.environment != "production",
-            ),
+            partial(Guards, guard_rules, limits, should_mask),
             *extra_extensions,
         ],
     )

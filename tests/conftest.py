@@ -172,6 +172,7 @@ def _start_server(port: int, env: dict[str, str], log_name: str) -> subprocess.P
                 str(port),
                 "--log-level",
                 "warning",
+                "--no-proxy-headers",
             ],
             env={**os.environ, **env},
             cwd=PROJECT_ROOT,
