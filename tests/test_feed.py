@@ -250,7 +250,8 @@ async def test_a_window_trimmed_by_fanout_still_falls_through(runtime: Runtime) 
         [post_id] = await bulk_posts([author.id], 1)
         await fan_out(runtime, post_id)
         newer.append(post_id)
-    assert len(older) + len(newer) > FEED_SIZE + feed_store.TRIM_SLACK
+    # (the window's base marker is a member too, so the trim can come at exactly the slack)
+    assert len(older) + len(newer) >= FEED_SIZE + feed_store.TRIM_SLACK
     assert len(await runtime.feeds.ids(reader.id)) == FEED_SIZE
     assert await read_all(runtime, reader, first=40) == sorted(older + newer, reverse=True)
 
