@@ -96,7 +96,29 @@ async def thread(ctx: Context, global_id: str) -> ThreadState | None:
 
 async def messages(ctx: Context, state: ThreadState, first: int | None, after: str | None) -> Page:
     limit, position = page_arguments(first, after)
-    return await messaging.messages(thread_id=state.thread_id, first=limit, after=position)
+    return await messaging.messages(
+        viewer_id=ctx.require_viewer(), thread_id=state.thread_id, first=limit, after=position
+    )
+
+
+async def last_message(ctx: Context, state: ThreadState) -> MessageView | None:
+    """The thread's newest message the viewer may see (in a group, the newest may be from
+    across a block)."""
+    if state.last_message_id is None:
+        return None
+    row = await ctx.loaders.message.load(state.last_message_id)
+    if row is not None and not await ctx.loaders.blocked_with_viewer.load(row.sender_id):
+        return row
+    page = await messages(ctx, state, 1, None)
+    return await ctx.loaders.message.load(page.ids[0]) if page.ids else None
+
+
+async def visible_message(ctx: Context, message_id: int) -> MessageView | None:
+    """A message of one of the viewer's threads, not from across a block."""
+    row = await ctx.loaders.message.load(message_id)
+    if row is None or await ctx.loaders.thread_state.load(row.thread_id) is None:
+        return None
+    return None if await ctx.loaders.blocked_with_viewer.load(row.sender_id) else row
 
 
 async def unread_total(ctx: Context) -> int:
@@ -126,5 +148,7 @@ async def typing(ctx: Context, thread_id: str) -> AsyncIterator[int]:
     async with ctx.runtime.hub.subscribe(typing_channel(raw_thread)) as events:
         while True:
             event = await events.get()
-            if event.get("userId") != viewer:
-                yield int(event["userId"])
+            typist = int(event["userId"])
+            # Across a block (even one made after the thread began) typing is not delivered.
+            if typist != viewer and not await messaging.hidden_from(viewer, [typist]):
+                yield typist

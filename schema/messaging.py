@@ -97,20 +97,20 @@ class Thread(Node):
             updated_at=state.updated_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Its members, but for anyone across a block from the viewer.")
     async def participants(self, info: Info) -> list[User]:
-        ids = await info.context.loaders.thread_members.load(self.raw.thread_id)
-        views = await info.context.loaders.user.load_many(ids)
-        return [User.from_view(v) for v in views if v is not None]
+        loaders = info.context.loaders
+        ids = await loaders.thread_members.load(self.raw.thread_id)
+        views = await loaders.user.load_many(ids)
+        hidden = await loaders.blocked_with_viewer.load_many(ids)
+        return [User.from_view(v) for v, h in zip(views, hidden, strict=True) if v and not h]
 
-    @strawberry.field
+    @strawberry.field(description="Its newest message the viewer may see.")
     async def last_message(self, info: Info) -> Message | None:
-        if self.raw.last_message_id is None:
-            return None
-        row = await info.context.loaders.message.load(self.raw.last_message_id)
+        row = await resolve.last_message(info.context, self.raw)
         return Message.from_row(row) if row else None
 
-    @strawberry.field(description="Newest first.")
+    @strawberry.field(description="Newest first; none from anyone across a block from the viewer.")
     async def messages(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Message]:
@@ -230,8 +230,11 @@ class MessagingQuery:
 @strawberry.type
 class MessagingMutation:
     @mutation(
-        "To a thread, or to people (one: their 1:1 thread; more: a new group of up to 32).",
-        errors=(*_TARGET, ErrorCode.INVALID_INPUT, ErrorCode.BLOCKED),
+        "To a thread, or to people (one: their 1:1 thread; more: a new group of up to 32)."
+        " Someone who blocked you is NOT_FOUND, as an unknown id is; BLOCKED means you blocked"
+        " them; a new group may not hold both sides of a block (FORBIDDEN). In a group, the"
+        " members across a block from you do not get your message.",
+        errors=(*_TARGET, ErrorCode.INVALID_INPUT, ErrorCode.BLOCKED, ErrorCode.FORBIDDEN),
     )
     async def send_message(self, info: Info, input: SendMessageInput) -> SendMessagePayload:
         recipients = input.recipient_ids

@@ -180,11 +180,14 @@ class Comment(Node):
     async def post(self, info: Info) -> Post | None:
         return await build_post(info, await resolve.visible_post(info.context, self.raw.post_id))
 
-    @strawberry.field(description="The top-level comment this replies to.")
+    @strawberry.field(
+        description="The top-level comment this replies to; null when there is none, or when"
+        " its author is across a block from the viewer."
+    )
     async def reply_to(self, info: Info) -> Comment | None:
         if self.raw.reply_to_id is None:
             return None
-        view = await info.context.loaders.comment.load(self.raw.reply_to_id)
+        view = await resolve.visible_comment(info.context, self.raw.reply_to_id)
         return Comment.from_view(view) if view else None
 
     @strawberry.field
@@ -208,7 +211,10 @@ async def comment_connection(info: Info, page: Page) -> Connection[Comment]:
 class Hashtag(Node):
     raw: strawberry.Private[HashtagView]
     name: str
-    post_count: int
+    post_count: int = strawberry.field(
+        description="About how many public posts have this hashtag: posts of private accounts"
+        " are not counted (and `posts` lists only what the viewer may see)."
+    )
 
     @classmethod
     def from_row(cls, row: HashtagView) -> Hashtag:

@@ -9,7 +9,7 @@ from resolvers import media, messaging, notifications, posts
 from resolvers import users as resolve
 from resolvers.context import Info
 from resolvers.errors import ClientError
-from resolvers.global_ids import id_argument, parse_global_id, to_global_id
+from resolvers.global_ids import id_argument, parse_global_id
 from schema.media import Media
 from schema.messaging import Message, Thread
 from schema.node import Node
@@ -50,14 +50,8 @@ class UserQuery:
             state = await messaging.thread(info.context, id)
             return Thread.from_state(state) if state else None
         if type_name == "Message":
-            row = await info.context.loaders.message.load(raw_id)
-            if (
-                row is None
-                or await messaging.thread(info.context, to_global_id("Thread", row.thread_id))
-                is None
-            ):
-                return None
-            return Message.from_row(row)
+            row = await messaging.visible_message(info.context, raw_id)
+            return Message.from_row(row) if row else None
         if type_name == "Notification":
             found = await notifications.rows(info.context, [raw_id])
             return Notification.from_row(found[0]) if found else None

@@ -14,7 +14,7 @@ from domain.notifications.models import Notification
 from domain.posts import flows as posts
 from domain.realtime.events import notifications_channel
 from domain.users.models import User
-from resolvers.global_ids import to_global_id
+from resolvers.global_ids import parse_global_id, to_global_id
 from tests.client import GraphQLClient
 from tests.factories import create_post, gid, make_media, make_user, token_for
 from tests.jobs import drain
@@ -72,7 +72,8 @@ async def test_likes_on_a_post_are_one_entry(
 
 async def test_recording_twice_changes_nothing(runtime: Runtime) -> None:
     ana, bo = await make_user("ana"), await make_user("bo")
-    event = notifications.Event("LIKE", bo.id, ana.id, key="like:1:2", post_id=1)
+    post_id = parse_global_id(await post_by(runtime, ana))[1]
+    event = notifications.Event("LIKE", bo.id, ana.id, key=f"like:{post_id}:2", post_id=post_id)
     first = await notifications.record(event, events=runtime.ports.events)
     second = await notifications.record(event, events=runtime.ports.events)
     assert first is not None

@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode, not_found
 from domain.graph.service import blocked_among
+from domain.graph.visibility import not_blocked_sql, visible_authors_sql
 from domain.ids import MAX_ID, id_created_at, next_id
 from domain.pagination import Page
 
@@ -73,9 +74,51 @@ async def members_of(thread_id: int) -> list[int]:
     return [int(r["user_id"]) for r in rows]
 
 
-async def _check_not_blocked(sender_id: int, others: list[int], field: str) -> None:
-    if await blocked_among(viewer_id=sender_id, other_ids=others):
-        raise DomainError(ErrorCode.BLOCKED, "You cannot message this account.", field=field)
+async def _blocks_with(sender_id: int, others: list[int]) -> tuple[set[int], set[int]]:
+    """(those of `others` the sender blocked, those who blocked the sender)."""
+    rows = await connections.get("default").execute_query_dict(
+        "/* messages.blocks_with */ SELECT blocker_id, blocked_id FROM blocks"
+        " WHERE (blocker_id = $1 AND blocked_id = ANY($2::bigint[]))"
+        " OR (blocked_id = $1 AND blocker_id = ANY($2::bigint[]))",
+        [sender_id, others],
+    )
+    blocked = {int(r["blocked_id"]) for r in rows if r["blocker_id"] == sender_id}
+    return blocked, {int(r["blocker_id"]) for r in rows if r["blocked_id"] == sender_id}
+
+
+async def _check_reachable(sender_id: int, others: list[int], *, field: str, what: str) -> None:
+    """One-to-one messages and new threads cross no block: to someone who blocked the sender
+    the answer is the one an unknown id gets (the block is not revealed); someone the sender
+    blocked must be unblocked first."""
+    blocked, blocking = await _blocks_with(sender_id, others)
+    if blocking:
+        raise not_found(what, field=field)
+    if blocked:
+        raise DomainError(
+            ErrorCode.BLOCKED, "You blocked this account; unblock it to message.", field=field
+        )
+
+
+async def _check_groupable(user_ids: list[int]) -> None:
+    """A new group never holds both sides of a block. The refusal names no one: it must not
+    tell a third person who blocked whom."""
+    rows = await connections.get("default").execute_query_dict(
+        "/* messages.blocks_among */ SELECT 1 FROM blocks WHERE blocker_id = ANY($1::bigint[])"
+        " AND blocked_id = ANY($1::bigint[]) LIMIT 1",
+        [user_ids],
+    )
+    if rows:
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "These accounts can't all be in one group; start it without some of them.",
+            field="recipientIds",
+        )
+
+
+async def hidden_from(user_id: int, member_ids: list[int]) -> set[int]:
+    """Members on either side of a block with `user_id`: in a shared group, each side's
+    messages and typing are hidden from the other (Instagram's rule)."""
+    return await blocked_among(viewer_id=user_id, other_ids=member_ids)
 
 
 async def _new_thread(
@@ -155,18 +198,25 @@ async def send_message(
         )
         if not ready:
             raise _refuse("The media must be one of yours, processed (READY).", "mediaId")
-    if post_id is not None:
-        exists = await conn.execute_query_dict(
-            "/* messages.post */ SELECT 1 FROM posts WHERE id = $1", [post_id]
+    if post_id is not None:  # one the sender may see: any other is "not found", like a missing one
+        visible = await conn.execute_query_dict(
+            "/* messages.post */ SELECT 1 FROM posts p JOIN users a ON a.id = p.author_id"
+            f" WHERE p.id = $1 AND {visible_authors_sql('p.author_id', 'a.is_private', '$2')}",
+            [post_id, sender_id],
         )
-        if not exists:
+        if not visible:
             raise not_found("post", field="postId")
 
     if thread_id is not None:
+        rows = await conn.execute_query_dict(
+            "/* threads.kind */ SELECT kind FROM threads WHERE id = $1", [thread_id]
+        )
         members = await members_of(thread_id)
-        if sender_id not in members:
+        if not rows or sender_id not in members:
             raise not_found("thread", field="threadId")
-        await _check_not_blocked(sender_id, [m for m in members if m != sender_id], "threadId")
+        if rows[0]["kind"] == "DIRECT":
+            others = [m for m in members if m != sender_id]
+            await _check_reachable(sender_id, others, field="threadId", what="thread")
         new_thread_for: list[int] | None = None
     else:
         assert recipient_ids is not None
@@ -181,12 +231,21 @@ async def send_message(
         )
         if len(found) != len(recipients):
             raise not_found("user", field="recipientIds")
-        await _check_not_blocked(sender_id, recipients, "recipientIds")
+        await _check_reachable(sender_id, recipients, field="recipientIds", what="user")
         existing = await _direct_thread(sender_id, recipients[0]) if len(recipients) == 1 else None
+        if existing is None and len(recipients) > 1:
+            await _check_groupable(recipients)
         thread_id = existing
         new_thread_for = None if existing else recipients
 
     message_id = next_id()
+    # Members across a block from the sender (only in groups: elsewhere it was refused above)
+    # neither see the message nor have it counted or moved up their list.
+    hidden = (
+        await hidden_from(sender_id, [m for m in await members_of(thread_id) if m != sender_id])
+        if thread_id is not None
+        else set()
+    )
     async with in_transaction() as tx:
         if new_thread_for is not None:
             thread_id = await _new_thread(
@@ -205,11 +264,14 @@ async def send_message(
                 [thread_id, message_id],
             )
             await tx.execute_query(
-                "/* threads.members_touch */ UPDATE thread_members SET last_activity_id = $2,"
-                " unread_count = unread_count + CASE WHEN user_id = $3 THEN 0 ELSE 1 END,"
+                "/* threads.members_touch */ UPDATE thread_members SET"
+                " last_activity_id = CASE WHEN user_id = ANY($4::bigint[]) THEN last_activity_id"
+                " ELSE $2 END,"
+                " unread_count = unread_count + CASE WHEN user_id = $3"
+                " OR user_id = ANY($4::bigint[]) THEN 0 ELSE 1 END,"
                 " last_read_message_id = CASE WHEN user_id = $3 THEN $2"
                 " ELSE last_read_message_id END WHERE thread_id = $1",
-                [thread_id, message_id, sender_id],
+                [thread_id, message_id, sender_id, list(hidden)],
             )
     assert thread_id is not None
     if not inserted:  # the same clientId raced in from another request
@@ -217,7 +279,8 @@ async def send_message(
         earlier = await _existing(sender_id, client_id)
         assert earlier is not None
         return earlier
-    return Sent(message_id, thread_id, await members_of(thread_id), created=True)
+    told = [m for m in await members_of(thread_id) if m not in hidden]
+    return Sent(message_id, thread_id, told, created=True)
 
 
 async def state(*, user_id: int, thread_ids: list[int]) -> dict[int, ThreadState]:
@@ -253,11 +316,12 @@ async def threads(*, user_id: int, requests: bool, first: int, after: int | None
     return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)
 
 
-async def messages(*, thread_id: int, first: int, after: int | None) -> Page:
+async def messages(*, viewer_id: int, thread_id: int, first: int, after: int | None) -> Page:
+    """The thread's messages as the viewer sees them: none from across a block."""
     rows = await connections.get("default").execute_query_dict(
         "/* messages.list */ SELECT id AS pos, id AS item FROM messages WHERE thread_id = $1"
-        " AND id < $2 ORDER BY id DESC LIMIT $3",
-        [thread_id, after or MAX_ID, first + 1],
+        f" AND id < $2 AND {not_blocked_sql('$4', 'sender_id')} ORDER BY id DESC LIMIT $3",
+        [thread_id, after or MAX_ID, first + 1, viewer_id],
     )
     return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)
 
@@ -285,7 +349,8 @@ async def mark_read(*, user_id: int, thread_id: int, message_id: int) -> None:
             "/* threads.mark_read */ UPDATE thread_members SET"
             " last_read_message_id = greatest(last_read_message_id, $3),"
             " unread_count = (SELECT count(*) FROM messages WHERE thread_id = $1"
-            "   AND id > greatest(last_read_message_id, $3) AND sender_id <> $2)"
+            "   AND id > greatest(last_read_message_id, $3) AND sender_id <> $2"
+            f"  AND {not_blocked_sql('$2', 'sender_id')})"
             " WHERE thread_id = $1 AND user_id = $2",
             [thread_id, user_id, message_id],
         )

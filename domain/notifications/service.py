@@ -16,6 +16,7 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from domain.graph.service import block_between
+from domain.graph.visibility import visible_authors_sql
 from domain.ids import MAX_ID, next_id
 from domain.jsonb import decoded
 from domain.pagination import Page
@@ -48,6 +49,8 @@ async def record(event: Event, *, events: Events) -> int | None:
         return None  # nobody is told about their own actions
     if any(await block_between(event.recipient_id, event.actor_id)):
         return None
+    if event.post_id is not None and not await _may_see_post(event.recipient_id, event.post_id):
+        return None  # mentioned in a private account's post they do not follow, say
     if event.kind == "LIKE":
         notification_id = await _record_like(event)
     else:
@@ -71,6 +74,15 @@ async def record(event: Event, *, events: Events) -> int | None:
     if notification_id is not None:
         await events.notification(recipient_id=event.recipient_id, notification_id=notification_id)
     return notification_id
+
+
+async def _may_see_post(user_id: int, post_id: int) -> bool:
+    rows = await connections.get("default").execute_query_dict(
+        "/* notifications.may_see_post */ SELECT 1 FROM posts p JOIN users a ON a.id = p.author_id"
+        f" WHERE p.id = $1 AND {visible_authors_sql('p.author_id', 'a.is_private', '$2')}",
+        [post_id, user_id],
+    )
+    return bool(rows)
 
 
 async def _record_like(event: Event) -> int | None:

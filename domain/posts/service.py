@@ -96,14 +96,23 @@ async def _mention_ids(conn: BaseDBAsyncClient, *, author_id: int, names: list[s
     return [by_name[name] for name in names if name in by_name]
 
 
-async def _link_hashtags(conn: BaseDBAsyncClient, *, post_id: int, names: list[str]) -> None:
+# hashtags.post_count counts public posts only (a private account's posts are not the public's
+# to count): a post counts when its author is public as it is tagged or untagged, so the count
+# is approximate for an account that changed its privacy since.
+_COUNTED = "(SELECT CASE WHEN is_private THEN 0 ELSE 1 END FROM users WHERE id = $3)"
+
+
+async def _link_hashtags(
+    conn: BaseDBAsyncClient, *, post_id: int, author_id: int, names: list[str]
+) -> None:
     if not names:
         return
     rows = await conn.execute_query_dict(
         "/* posts.upsert_hashtags */ INSERT INTO hashtags (id, name, post_count)"
-        " SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[])"
-        " ON CONFLICT (name) DO UPDATE SET post_count = hashtags.post_count + 1 RETURNING id",
-        [[next_id() for _ in names], names, [1] * len(names)],
+        f" SELECT t.id, t.name, {_COUNTED} FROM unnest($1::bigint[], $2::text[]) AS t(id, name)"
+        " ON CONFLICT (name) DO UPDATE SET post_count = hashtags.post_count + EXCLUDED.post_count"
+        " RETURNING id",
+        [[next_id() for _ in names], names, author_id],
     )
     ids = [row["id"] for row in rows]
     await conn.execute_query(
@@ -113,16 +122,19 @@ async def _link_hashtags(conn: BaseDBAsyncClient, *, post_id: int, names: list[s
     )
 
 
-async def _unlink_hashtags(conn: BaseDBAsyncClient, *, post_id: int, names: list[str]) -> None:
-    if not names:
+async def _unlink_hashtags(
+    conn: BaseDBAsyncClient, *, post_id: int, author_id: int, names: list[str] | None
+) -> None:
+    """Untag the post (of all its hashtags when `names` is None)."""
+    if names == []:
         return
     await conn.execute_query(
         "/* posts.unlink_hashtags */ WITH gone AS (DELETE FROM post_hashtags ph USING hashtags h"
-        " WHERE ph.post_id = $1 AND ph.hashtag_id = h.id AND h.name = ANY($2::text[])"
-        " RETURNING ph.hashtag_id)"
-        " UPDATE hashtags SET post_count = post_count - 1"
+        " WHERE ph.post_id = $1 AND ph.hashtag_id = h.id"
+        " AND ($2::text[] IS NULL OR h.name = ANY($2::text[])) RETURNING ph.hashtag_id)"
+        f" UPDATE hashtags SET post_count = GREATEST(post_count - {_COUNTED}, 0)"
         " WHERE id IN (SELECT hashtag_id FROM gone)",
-        [post_id, names],
+        [post_id, names, author_id],
     )
 
 
@@ -179,7 +191,7 @@ async def create_post(
                 _json(mentions),
             ],
         )
-        await _link_hashtags(conn, post_id=post_id, names=parsed.hashtags)
+        await _link_hashtags(conn, post_id=post_id, author_id=author_id, names=parsed.hashtags)
         await _link_mentions(conn, post_id=post_id, user_ids=mentions)
         await conn.execute_query(
             "/* posts.author_count */ UPDATE users SET post_count = post_count + 1 WHERE id = $1",
@@ -229,10 +241,16 @@ async def edit_post(*, post_id: int, viewer_id: int, caption: str, stores: Store
             [post_id, parsed.text, _json(parsed.hashtags), _json(mentions)],
         )
         await _unlink_hashtags(
-            conn, post_id=post_id, names=[t for t in old_tags if t not in parsed.hashtags]
+            conn,
+            post_id=post_id,
+            author_id=viewer_id,
+            names=[t for t in old_tags if t not in parsed.hashtags],
         )
         await _link_hashtags(
-            conn, post_id=post_id, names=[t for t in parsed.hashtags if t not in old_tags]
+            conn,
+            post_id=post_id,
+            author_id=viewer_id,
+            names=[t for t in parsed.hashtags if t not in old_tags],
         )
         await conn.execute_query(
             "/* posts.clear_mentions */ DELETE FROM post_mentions WHERE post_id = $1", [post_id]
@@ -261,13 +279,7 @@ async def delete_post(*, post_id: int, viewer_id: int, stores: Stores) -> list[i
             await conn.execute_query(
                 f"/* posts.delete_{table} */ DELETE FROM {table} WHERE post_id = $1", [post_id]
             )
-        await conn.execute_query(
-            "/* posts.unlink_all_hashtags */ WITH gone AS (DELETE FROM post_hashtags"
-            " WHERE post_id = $1 RETURNING hashtag_id)"
-            " UPDATE hashtags SET post_count = post_count - 1"
-            " WHERE id IN (SELECT hashtag_id FROM gone)",
-            [post_id],
-        )
+        await _unlink_hashtags(conn, post_id=post_id, author_id=viewer_id, names=None)
         await conn.execute_query("/* posts.delete */ DELETE FROM posts WHERE id = $1", [post_id])
         await conn.execute_query(
             "/* posts.author_count */ UPDATE users SET post_count = post_count - 1 WHERE id = $1",
@@ -346,9 +358,14 @@ async def add_comment(
     conn = connections.get("default")
     parent_id = None
     if reply_to_id is not None:
+        # Neither the comment replied to nor its thread's top comment may be from across a
+        # block: to the replier, such a comment is not there.
         rows = await conn.execute_query_dict(
-            "/* comments.parent */ SELECT post_id, reply_to_id FROM comments WHERE id = $1",
-            [reply_to_id],
+            "/* comments.parent */ SELECT c.post_id, c.reply_to_id FROM comments c"
+            " LEFT JOIN comments top ON top.id = c.reply_to_id WHERE c.id = $1"
+            f" AND {not_blocked_sql('$2', 'c.author_id')}"
+            f" AND (top.id IS NULL OR {not_blocked_sql('$2', 'top.author_id')})",
+            [reply_to_id, author_id],
         )
         if not rows or rows[0]["post_id"] != post_id:
             raise not_found("comment on this post", field="replyToId")
