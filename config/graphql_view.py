@@ -24,7 +24,8 @@ from config import graphiql
 from config.outages import RETRY_AFTER_SECONDS
 from config.runtime import Runtime
 from domain.errors import DomainError, ErrorCode
-from domain.users.tokens import decode_access_token
+from domain.users.store import UserView
+from domain.users.tokens import authenticate
 from resolvers.context import Context
 from schema.root import parse_document
 
@@ -137,8 +138,8 @@ class ShutterGraphQL(GraphQL[Context, None]):
                     await response(scope, receive, send)
                     return
                 try:
-                    scope["shutter.viewer_id"] = decode_access_token(
-                        token, secret=self.runtime.settings.jwt_secret
+                    scope["shutter.viewer"] = await authenticate(
+                        token, secret=self.runtime.settings.jwt_secret, users=self.runtime.users
                     )
                 except DomainError as error:
                     await _unauthorized(error.message)(scope, receive, send)
@@ -184,9 +185,13 @@ class ShutterGraphQL(GraphQL[Context, None]):
                 {"message": 'Send {"authorization": "Bearer <accessToken>"} in connection_init.'}
             )
         try:
-            context.sign_in(decode_access_token(token, secret=self.runtime.settings.jwt_secret))
+            viewer = await authenticate(
+                token, secret=self.runtime.settings.jwt_secret, users=self.runtime.users
+            )
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message}) from None
+        context.sign_in(viewer.id)
+        context.loaders.prime(context.loaders.user, {viewer.id: viewer})
         return None
 
     async def execute_single(
@@ -224,12 +229,16 @@ class ShutterGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(
+        viewer: UserView | None = request.scope.get("shutter.viewer")
+        context = Context(
             runtime=self.runtime,
             request=request,
             response=response,
-            viewer_id=request.scope.get("shutter.viewer_id"),
+            viewer_id=viewer.id if viewer else None,
         )
+        if viewer is not None:  # read by the auth step already: the request's first read of it
+            context.loaders.prime(context.loaders.user, {viewer.id: viewer})
+        return context
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

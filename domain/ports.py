@@ -30,6 +30,8 @@ class Jobs(Protocol):
 
     async def notify(self, event: Event) -> None: ...
 
+    async def purge_account(self, *, user_id: int) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Ports:

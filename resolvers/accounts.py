@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.ratelimit import check_rate, refund
-from domain.users import flows, tokens
+from domain.users import flows, lifecycle, tokens
 from domain.users import service as users
 from domain.users.store import UserView
 from resolvers.context import Context
@@ -56,8 +56,44 @@ async def login(
 ) -> tuple[tokens.TokenPair, UserView]:
     attempt = await _auth_attempt(ctx, "login", account=username_or_email)
     user = await users.authenticate(username_or_email=username_or_email, password=password)
+    await lifecycle.reactivate_if_returning(user, users=ctx.runtime.users)
     await refund(ctx.runtime.redis, *attempt)
     return await _tokens_for(ctx, user.id), await _view(ctx, user.id)
+
+
+async def change_password(
+    ctx: Context, *, current_password: str, new_password: str
+) -> tuple[tokens.TokenPair, UserView]:
+    """A new password; every other session ends, and this one gets new tokens."""
+    viewer = ctx.signed_in()
+    attempt = await _auth_attempt(ctx, "password", account=str(viewer))
+    await lifecycle.change_password(
+        user_id=viewer,
+        current_password=current_password,
+        new_password=new_password,
+        users=ctx.runtime.users,
+    )
+    await refund(ctx.runtime.redis, *attempt)
+    ctx.loaders.forget(viewer)
+    return await _tokens_for(ctx, viewer), await _view(ctx, viewer)
+
+
+async def deactivate(ctx: Context, *, password: str) -> bool:
+    viewer = ctx.signed_in()
+    attempt = await _auth_attempt(ctx, "password", account=str(viewer))
+    await lifecycle.deactivate(user_id=viewer, password=password, users=ctx.runtime.users)
+    await refund(ctx.runtime.redis, *attempt)
+    return True
+
+
+async def delete_account(ctx: Context, *, password: str) -> bool:
+    viewer = ctx.signed_in()
+    attempt = await _auth_attempt(ctx, "password", account=str(viewer))
+    await flows.delete_account(
+        user_id=viewer, password=password, users=ctx.runtime.users, ports=ctx.runtime.ports
+    )
+    await refund(ctx.runtime.redis, *attempt)
+    return True
 
 
 async def refresh(ctx: Context, *, refresh_token: str) -> tuple[tokens.TokenPair, UserView]:

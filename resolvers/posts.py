@@ -48,6 +48,8 @@ async def visible_comment(ctx: Context, comment_id: int) -> CommentView | None:
     comment = await ctx.loaders.comment.load(comment_id)
     if comment is None or await ctx.loaders.blocked_with_viewer.load(comment.author_id):
         return None
+    if await ctx.loaders.user.load(comment.author_id) is None:
+        return None  # its author's account is gone
     return comment if await visible_post(ctx, comment.post_id) else None
 
 

@@ -46,6 +46,42 @@ class UpdateProfileInput:
     )
 
 
+@strawberry.input
+class ChangePasswordInput:
+    current_password: str
+    new_password: str
+
+
+@strawberry.input
+class DeactivateAccountInput:
+    password: str = strawberry.field(description="The account's password, to confirm.")
+
+
+@strawberry.input
+class DeleteAccountInput:
+    password: str = strawberry.field(description="The account's password, to confirm.")
+
+
+@strawberry.type
+class DeactivateAccountPayload:
+    deactivated: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeleteAccountPayload:
+    deleted: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _deactivated(done: bool) -> DeactivateAccountPayload:
+    return DeactivateAccountPayload(deactivated=done)
+
+
+def _deleted(done: bool) -> DeleteAccountPayload:
+    return DeleteAccountPayload(deleted=done)
+
+
 @strawberry.type(description="Tokens for the signed-in user, or why sign-in failed.")
 class AuthPayload:
     access_token: str | None = None
@@ -103,8 +139,9 @@ class AccountMutation:
         )
 
     @mutation(
-        "Sign in with a username or email and a password.",
-        errors=(ErrorCode.INVALID_INPUT, ErrorCode.INVALID_CREDENTIALS),
+        "Sign in with a username or email and a password. Signing in to an account deactivated"
+        " within 30 days brings it back; a suspended one is FORBIDDEN.",
+        errors=(ErrorCode.INVALID_INPUT, ErrorCode.INVALID_CREDENTIALS, ErrorCode.FORBIDDEN),
     )
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         return await respond(
@@ -125,6 +162,56 @@ class AccountMutation:
             AuthPayload,
             lambda: resolve.refresh(info.context, refresh_token=input.refresh_token),
             _signed_in,
+        )
+
+    @mutation(
+        "A new password. Every session of the account ends (its access tokens at once, its"
+        " refresh tokens revoked); this one gets new tokens.",
+        errors=(
+            ErrorCode.UNAUTHENTICATED,
+            ErrorCode.INVALID_CREDENTIALS,
+            ErrorCode.WEAK_PASSWORD,
+        ),
+    )
+    async def change_password(self, info: Info, input: ChangePasswordInput) -> AuthPayload:
+        return await respond(
+            info,
+            AuthPayload,
+            lambda: resolve.change_password(
+                info.context,
+                current_password=input.current_password,
+                new_password=input.new_password,
+            ),
+            _signed_in,
+        )
+
+    @mutation(
+        "Hide the account everywhere and sign it out everywhere; signing in within 30 days"
+        " brings it back, after that it is deleted.",
+        errors=(ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_CREDENTIALS),
+    )
+    async def deactivate_account(
+        self, info: Info, input: DeactivateAccountInput
+    ) -> DeactivateAccountPayload:
+        return await respond(
+            info,
+            DeactivateAccountPayload,
+            lambda: resolve.deactivate(info.context, password=input.password),
+            _deactivated,
+        )
+
+    @mutation(
+        "Delete the account for good: at once it is anonymised and signed out; its posts,"
+        " media, comments, likes, follows and notifications are then removed by a job. Its"
+        " messages stay in their threads, from a deleted user (sender null).",
+        errors=(ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_CREDENTIALS),
+    )
+    async def delete_account(self, info: Info, input: DeleteAccountInput) -> DeleteAccountPayload:
+        return await respond(
+            info,
+            DeleteAccountPayload,
+            lambda: resolve.delete_account(info.context, password=input.password),
+            _deleted,
         )
 
     @mutation("Sign out: revoke the refresh token and its family.", errors=())

@@ -98,6 +98,9 @@ async def respond(
         if wait and isinstance(response, Response):  # over HTTP (not a WebSocket)
             response.headers["Retry-After"] = str(wait)
         return payload(errors=errors)
+    viewer = info.context.viewer_id
+    if viewer is not None:  # read before the write (by the auth step): the payload reads it anew
+        info.context.loaders.forget(viewer)
     made = fill(result)
     return await made if inspect.isawaitable(made) else made
 

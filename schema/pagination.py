@@ -65,15 +65,18 @@ class Connection(Generic[NodeT]):
         return cls(edges=edges, page_info=PageInfo.of(page), total_count=total)
 
     @classmethod
-    def of_cursors(cls, cursors: Sequence[str], nodes: Sequence[NodeT], *, has_next: bool) -> Self:
-        """Nodes read whole already, each with its cursor (the feed)."""
-        edges = [Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)]
+    def of_cursors(
+        cls, cursors: Sequence[str], nodes: Sequence[NodeT | None], *, has_next: bool
+    ) -> Self:
+        """Nodes read whole already, each with its cursor (the feed); a None node is left out,
+        and the page info is still the page's own."""
+        edges = [Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True) if n]
         return cls(
             edges=edges,
             page_info=PageInfo(
                 has_next_page=has_next,
                 has_previous_page=False,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=cursors[0] if cursors else None,
+                end_cursor=cursors[-1] if cursors else None,
             ),
         )

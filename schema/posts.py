@@ -98,10 +98,11 @@ async def build_posts(
     *,
     authors: dict[int, UserView] | None = None,
     media: dict[int, MediaView] | None = None,
-) -> list[Post]:
+) -> list[Post | None]:
     """Post objects for a page of views, with every author and media item loaded in one
     batch each (two batches for the page, however many posts); `authors` (and `media`, all or
-    some) when the caller has them already."""
+    some) when the caller has them already. None for a post whose author is gone (an account
+    deactivated, suspended or deleted since the page was made)."""
     loaders = info.context.loaders
     media_ids = [m for v in views for m in v.media_ids]
     if authors is None:
@@ -120,7 +121,9 @@ async def build_posts(
             by_id.update(await info.context.runtime.media.get_many(missing))
         loaders.prime(loaders.media, by_id)
     return [
-        _post(view, authors[view.author_id], [by_id[m] for m in view.media_ids if m in by_id])
+        _post(view, author, [by_id[m] for m in view.media_ids if m in by_id])
+        if (author := authors.get(view.author_id))
+        else None
         for view in views
     ]
 
@@ -203,8 +206,15 @@ class Comment(Node):
 
 
 async def comment_connection(info: Info, page: Page) -> Connection[Comment]:
-    views = await info.context.loaders.comment.load_many(page.ids)
-    return Connection.of(page, [Comment.from_view(v) if v else None for v in views])
+    """A page of comments, without those whose author is gone (deactivated, suspended or
+    deleted): their authors are loaded here, in one batch, as the `author` field would."""
+    loaders = info.context.loaders
+    views = await loaders.comment.load_many(page.ids)
+    authors = await loaders.user.load_many([v.author_id if v else 0 for v in views])
+    return Connection.of(
+        page,
+        [Comment.from_view(v) if v and a else None for v, a in zip(views, authors, strict=True)],
+    )
 
 
 @strawberry.type

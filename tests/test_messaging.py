@@ -176,13 +176,14 @@ async def test_blocked_users_cannot_message_each_other(
         "thread"
     ]["id"]
     await client.mutate("block", "blocked", {"userId": gid(ana)}, token=bo_token)
-    for token, input_ in [
-        (ana_token, {"threadId": thread_id, "text": "still there?"}),
-        (ana_token, {"recipientIds": [gid(bo)], "text": "hello?"}),
-        (bo_token, {"threadId": thread_id, "text": "go away"}),
+    # To ana, bo (who blocked her) is not there; bo is told he blocked her.
+    for token, input_, code in [
+        (ana_token, {"threadId": thread_id, "text": "still there?"}, "NOT_FOUND"),
+        (ana_token, {"recipientIds": [gid(bo)], "text": "hello?"}, "NOT_FOUND"),
+        (bo_token, {"threadId": thread_id, "text": "go away"}, "BLOCKED"),
     ]:
         payload = await send(client, token, **input_)
-        assert [e["code"] for e in payload["errors"]] == ["BLOCKED"]
+        assert [e["code"] for e in payload["errors"]] == [code]
     assert await Message.all().count() == 1
 
 

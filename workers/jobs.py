@@ -16,6 +16,7 @@ from domain.media import service as media_service
 from domain.notifications import service as notifications
 from domain.posts import counters
 from domain.ranking import service as ranking
+from domain.users import flows as user_flows
 from domain.users.maintenance import purge_refresh_tokens
 from workers.resilience import retried
 
@@ -112,3 +113,19 @@ async def purge_expired_refresh_tokens(ctx: dict[str, Any]) -> int:
     if deleted:
         log.info("purged %d expired refresh tokens", deleted)
     return deleted
+
+
+@retried
+async def purge_account(ctx: dict[str, Any], user_id: int) -> int:
+    runtime: Runtime = ctx["runtime"]
+    return await user_flows.purge_account(
+        user_id=user_id, stores=runtime.post_stores, ports=runtime.ports
+    )
+
+
+@retried
+async def delete_expired_deactivations(ctx: dict[str, Any]) -> int:
+    runtime: Runtime = ctx["runtime"]
+    return await user_flows.delete_expired_deactivations(
+        stores=runtime.post_stores, ports=runtime.ports
+    )

@@ -69,3 +69,9 @@ class ArqJobs:
         await self._queue.enqueue_job(
             "notify", event.to_job(), _job_id=f"notify:{event.key}", _queue_name=DEFAULT_QUEUE
         )
+
+    async def purge_account(self, *, user_id: int) -> None:
+        """Remove what a deleted account left (idempotent; one queued per account at a time)."""
+        await self._queue.enqueue_job(
+            "purge_account", user_id, _job_id=f"purge-account:{user_id}", _queue_name=DEFAULT_QUEUE
+        )

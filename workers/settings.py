@@ -20,11 +20,13 @@ from config.runtime import Runtime, arq_settings, settle_heap, start
 from config.settings import Settings
 from domain.media.service import clean_work_dirs
 from workers.jobs import (
+    delete_expired_deactivations,
     delete_media,
     fanout_post,
     flush_counters,
     notify,
     process_media,
+    purge_account,
     purge_expired_refresh_tokens,
     rank_feed,
     reconcile_counters,
@@ -98,9 +100,12 @@ def worker_settings(
                 flush_counters,
                 reconcile_counters,
                 notify,
+                func(purge_account, keep_result=0),
+                delete_expired_deactivations,
             ],
             "cron_jobs": [
                 cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False),
+                cron(delete_expired_deactivations, minute={23}, run_at_startup=False, unique=True),
                 cron(
                     flush_counters, second=set(range(0, 60, 10)), run_at_startup=True, unique=True
                 ),

@@ -296,6 +296,18 @@ class FeedStore:
         """Forget the user's snapshot: their RANKED feed is newest first until the next."""
         await self.redis.delete(rank_key(user_id), rank_at_key(user_id))
 
+    async def drop_feed(self, user_id: int) -> None:
+        """Forget everything kept for this user as a reader and as an author (a deleted
+        account)."""
+        await self.redis.delete(
+            feed_key(user_id),
+            floor_key(user_id),
+            rank_key(user_id),
+            rank_at_key(user_id),
+            author_key(user_id),
+        )
+        await cast(Awaitable[int], self.redis.srem(PULLED_AUTHORS, user_id))
+
     async def ids(self, user_id: int) -> list[int]:
         """Every post id in the window, newest first (for tests and tools)."""
         members = await self.redis.zrevrangebylex(feed_key(user_id), "+", "-")

@@ -36,7 +36,8 @@ async def _adjust_counts(
 
 async def _existing_user(conn: BaseDBAsyncClient, user_id: int) -> dict[str, object] | None:
     rows = await conn.execute_query_dict(
-        "/* graph.user_for_update */ SELECT id, is_private FROM users WHERE id = $1 FOR SHARE",
+        "/* graph.user_for_update */ SELECT id, is_private FROM users WHERE id = $1"
+        " AND status = 'ACTIVE' FOR SHARE",
         [user_id],
     )
     return rows[0] if rows else None
@@ -262,6 +263,7 @@ async def search_users(*, prefix: str, viewer_id: int | None, first: int) -> lis
         return []
     rows = await connections.get("default").execute_query_dict(
         "/* graph.search_users */ SELECT u.id FROM users u WHERE u.username LIKE $1"
+        " AND u.status = 'ACTIVE'"
         f" AND {not_blocked_sql('$4', 'u.id')}"
         " ORDER BY (u.username = $2) DESC, u.follower_count DESC, u.username LIMIT $3",
         [_like_prefix(prefix), prefix, first, viewer_id or 0],

@@ -226,7 +226,8 @@ async def send_message(
         if len(recipients) + 1 > MAX_MEMBERS:
             raise _refuse(f"A group has at most {MAX_MEMBERS} members.", "recipientIds")
         found = await conn.execute_query_dict(
-            "/* messages.recipients */ SELECT id FROM users WHERE id = ANY($1::bigint[])",
+            "/* messages.recipients */ SELECT id FROM users WHERE id = ANY($1::bigint[])"
+            " AND status = 'ACTIVE'",
             [recipients],
         )
         if len(found) != len(recipients):

@@ -89,7 +89,8 @@ async def _mention_ids(conn: BaseDBAsyncClient, *, author_id: int, names: list[s
         return []
     rows = await conn.execute_query_dict(
         "/* posts.resolve_mentions */ SELECT u.id, u.username FROM users u"
-        f" WHERE u.username = ANY($1::text[]) AND u.id <> $2 AND {not_blocked_sql('$2', 'u.id')}",
+        " WHERE u.status = 'ACTIVE'"
+        f" AND u.username = ANY($1::text[]) AND u.id <> $2 AND {not_blocked_sql('$2', 'u.id')}",
         [names, author_id],
     )
     by_name = {row["username"]: row["id"] for row in rows}

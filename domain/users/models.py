@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+from enum import StrEnum
+
 from tortoise import fields
 from tortoise.models import Model
 
 from domain.ids import next_id
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    DEACTIVATED = "DEACTIVATED"  # by its owner; signing in within 30 days brings it back
+    SUSPENDED = "SUSPENDED"  # by a moderator
+    DELETED = "DELETED"  # anonymised at once; its content removed by a job
 
 
 class User(Model):
@@ -21,6 +30,13 @@ class User(Model):
     follower_count = fields.IntField(default=0)
     following_count = fields.IntField(default=0)
     post_count = fields.IntField(default=0)
+    # Only ACTIVE accounts are readable by anyone (domain/users/store.py reads no other).
+    status = fields.CharEnumField(AccountStatus, max_length=12, default=AccountStatus.ACTIVE)
+    status_changed_at = fields.DatetimeField(null=True)
+    # Access tokens carry the epoch they were issued in; raising it (a password change, a
+    # deactivation, a suspension, a deletion) ends every token issued before, at once.
+    token_epoch = fields.IntField(default=0)
+    is_moderator = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -16,7 +16,7 @@ from domain.reads import ReadBatch, Reads
 
 USER_COLUMNS = (
     "id, username, full_name, bio, is_private, avatar_media_id, follower_count, following_count,"
-    " post_count, created_at"
+    " post_count, created_at, token_epoch"
 )
 
 
@@ -34,6 +34,7 @@ class UserView:
     following_count: int
     post_count: int
     created_at: datetime
+    token_epoch: int = 0  # never shown: the auth step compares it with the token's
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> UserView:
@@ -52,8 +53,9 @@ class UserStore:
             reads,
             kind="user",
             view=UserView,
+            # Only active accounts: a deactivated, suspended or deleted one is nobody's to read.
             select_sql=f"/* users.by_ids */ SELECT {USER_COLUMNS} FROM users"
-            " WHERE id = ANY($1::bigint[])",
+            " WHERE id = ANY($1::bigint[]) AND status = 'ACTIVE'",
             from_row=UserView.from_row,
             ttl_seconds=ttl_seconds,
         )
@@ -70,7 +72,8 @@ class UserStore:
         if cached is not None:
             return int(cached)
         rows = await connections.get("default").execute_query_dict(
-            "/* users.id_by_username */ SELECT id FROM users WHERE username = $1",
+            "/* users.id_by_username */ SELECT id FROM users WHERE username = $1"
+            " AND status = 'ACTIVE'",
             [username.lower()],
         )
         if not rows:
@@ -122,6 +125,10 @@ class UserStore:
             following = await self.following_ids(user_id)
             return {c for c in candidates if c in following}
         return {c for c, flag in zip(candidates, flags[1:], strict=True) if flag}
+
+    async def forget_username(self, username: str) -> None:
+        """Drop the cached id of a name that is no longer the account's (it may be taken)."""
+        await self._cache.delete(f"name:{username.lower()}")
 
     async def invalidate(self, *user_ids: int) -> None:
         """Drop cached copies (the user and whom they follow) after a write; the next read

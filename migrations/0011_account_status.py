@@ -1,0 +1,47 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from domain.users.models import AccountStatus
+from tortoise import fields
+
+
+class Migration(migrations.Migration):
+    """Account lifecycle: status (only ACTIVE accounts are readable), the token epoch that
+    ends sessions at once, and the moderator role."""
+
+    dependencies = [("shutter", "0010_counter_recounts")]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name="User",
+            name="is_moderator",
+            field=fields.BooleanField(default=False),
+        ),
+        ops.AddField(
+            model_name="User",
+            name="status",
+            field=fields.CharEnumField(
+                default=AccountStatus.ACTIVE,
+                description="ACTIVE: ACTIVE\nDEACTIVATED: DEACTIVATED\nSUSPENDED: SUSPENDED\nDELETED: DELETED",
+                enum_type=AccountStatus,
+                max_length=12,
+            ),
+        ),
+        ops.AddField(
+            model_name="User",
+            name="status_changed_at",
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name="User",
+            name="token_epoch",
+            field=fields.IntField(default=0),
+        ),
+        # Defaults in the database too, for rows written by plain SQL (bulk loads, tools).
+        ops.RunSQL(
+            "ALTER TABLE users ALTER COLUMN status SET DEFAULT 'ACTIVE',"
+            " ALTER COLUMN token_epoch SET DEFAULT 0, ALTER COLUMN is_moderator SET DEFAULT false",
+            reverse_sql="SELECT 1",
+        ),
+    ]
