@@ -27,6 +27,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.users.store import UserView
 from domain.users.tokens import authenticate
 from resolvers.context import Context
+from schema.errors import RATE_LIMITED_FIELDS
 from schema.root import parse_document
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -252,6 +253,10 @@ class ShutterGraphQL(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         response = super().create_response(response_data, sub_response)
+        limited = getattr(sub_response, RATE_LIMITED_FIELDS, 0)
+        answered = response_data.get("data") if isinstance(response_data, dict) else None
+        if limited and answered and len(answered) == limited:
+            response.status_code = 429  # the whole request was refused for a limit
         if isinstance(response_data, dict) and _is_outage(response_data):
             # Nothing could be answered, for a reason that passes: say when to come back.
             response.status_code = 503
@@ -280,10 +285,11 @@ def _transport_error(error: HTTPException, *, accept: str) -> Response:
 
 
 def _is_outage(data: GraphQLHTTPResponse) -> bool:
-    """The whole request failed on an outage: no field has data, and an error says UNAVAILABLE."""
+    """The whole request failed on an outage: no field has data (each is null; a falsy answer
+    such as `false` or `[]` is an answer), and an error says UNAVAILABLE."""
     errors = cast(list[dict[str, Any]], data.get("errors") or [])
     answered = data.get("data")
-    return not any((answered or {}).values()) and any(
+    return all(value is None for value in (answered or {}).values()) and any(
         (e.get("extensions") or {}).get("code") == ErrorCode.UNAVAILABLE.value for e in errors
     )
 

@@ -29,6 +29,7 @@ from config.redis_reads import PipelinedReads
 from config.redis_url import RedisAddress
 from config.settings import Settings
 from domain import ids
+from domain.budgets import Budgets, parse_budgets
 from domain.cache import OrjsonSerializer
 from domain.feed.service import FeedStores
 from domain.feed.store import FeedStore
@@ -57,6 +58,7 @@ class Runtime:
     posts: PostStore
     feeds: FeedStore
     hub: Hub
+    budgets: Budgets
     reads: PipelinedReads
     _cache: RedisCache
     _id_holder: str
@@ -179,6 +181,7 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         posts=PostStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         feeds=FeedStore(redis, reads, active_days=settings.feed_active_days),
         hub=Hub(redis),
+        budgets=Budgets(redis, parse_budgets(settings.action_budgets)),
         reads=reads,
         _cache=cache,
         _id_holder=holder,

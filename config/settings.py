@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.redis_url import RedisAddress
+from domain.budgets import parse_budgets
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,6 +85,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=4_096, le=1_073_741_824)
     rate_limit_per_minute: int = Field(default=600, ge=1)
     auth_rate_limit_per_minute: int = Field(default=20, ge=1)
+    # Failed sign-ins one account may take (from any address) before it is locked for the
+    # rest of the window; a success resets the count.
+    login_max_failures: int = Field(default=10, ge=1)
+    login_lock_seconds: int = Field(default=900, ge=10)
+    # Per-account action budgets over the defaults of domain/budgets.py, e.g.
+    # "follow=400/1d,post=100/3h,comment=200/1h,message=500/1h,report=100/1d,upload=30/30m".
+    action_budgets: str = ""
 
     # Home feed.
     fanout_max_followers: int = Field(default=10_000, ge=0)
@@ -183,6 +191,12 @@ class Settings(BaseSettings):
         return [
             ip_network(part.strip()) for part in self.trusted_proxies.split(",") if part.strip()
         ]
+
+    @field_validator("action_budgets")
+    @classmethod
+    def _check_budgets(cls, value: str) -> str:
+        parse_budgets(value)  # raises ValueError saying what is wrong
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

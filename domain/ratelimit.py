@@ -12,16 +12,25 @@ from domain.errors import DomainError, ErrorCode
 class RateLimited(DomainError):
     """Past a limit; `retry_after_seconds` says when the window ends."""
 
-    def __init__(self, retry_after_seconds: int) -> None:
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
         super().__init__(
-            ErrorCode.RATE_LIMITED, f"Too many requests; try again in {retry_after_seconds} s."
+            ErrorCode.RATE_LIMITED,
+            message or f"Too many requests; try again in {retry_after_seconds} s.",
         )
         self.retry_after_seconds = retry_after_seconds
 
 
-async def check_rate(redis: Redis, *, bucket: str, limit: int, window_seconds: int = 60) -> str:
-    """Count one hit against `bucket`; raise RateLimited past `limit` hits in the window.
-    Returns the window's key, for `refund`."""
+async def check_rate(
+    redis: Redis,
+    *,
+    bucket: str,
+    limit: int,
+    window_seconds: int = 60,
+    message: str | None = None,
+) -> str:
+    """Count one hit against `bucket`; raise RateLimited past `limit` hits in the window
+    (with `message`, its {seconds} filled in, when given). Returns the window's key, for
+    `refund`."""
     window = int(time.time()) // window_seconds
     key = f"rl:{{{bucket}}}:{window}"
     async with redis.pipeline(transaction=True) as pipe:
@@ -29,7 +38,8 @@ async def check_rate(redis: Redis, *, bucket: str, limit: int, window_seconds: i
         pipe.expire(key, window_seconds + 1)
         hits, _ = await pipe.execute()
     if int(hits) > limit:
-        raise RateLimited(window_seconds - int(time.time()) % window_seconds)
+        wait = window_seconds - int(time.time()) % window_seconds
+        raise RateLimited(wait, message.format(seconds=wait) if message else None)
     return key
 
 

@@ -23,17 +23,38 @@ async def _tokens_for(ctx: Context, user_id: int) -> tokens.TokenPair:
 async def _auth_attempt(ctx: Context, what: str, *, account: str | None = None) -> list[str]:
     """Count an attempt against the address (and the account it names); returns the keys to
     `refund` when it succeeds: failures are what count, so a client that signs many people in
-    correctly (a test suite on localhost) is never locked out, while guessing is."""
-    limit = ctx.runtime.settings.auth_rate_limit_per_minute
-    keys = [await check_rate(ctx.runtime.redis, bucket=f"auth:{what}:{ctx.client_ip}", limit=limit)]
+    correctly (a test suite on localhost) is never locked out, while guessing is. An account
+    takes LOGIN_MAX_FAILURES failures from all addresses together in LOGIN_LOCK_SECONDS;
+    past that it is locked (the right password too is refused) until the window ends."""
+    settings = ctx.runtime.settings
+    redis = ctx.runtime.redis
+    limit = settings.auth_rate_limit_per_minute
+    keys = [await check_rate(redis, bucket=f"auth:{what}:{ctx.client_ip}", limit=limit)]
     if account is not None:
         bucket = f"auth:{what}:account:{account.strip().lower()}"
         try:
-            keys.append(await check_rate(ctx.runtime.redis, bucket=bucket, limit=limit))
+            keys.append(
+                await check_rate(
+                    redis,
+                    bucket=bucket,
+                    limit=settings.login_max_failures,
+                    window_seconds=settings.login_lock_seconds,
+                    message="Too many failed sign-ins to this account; it is locked for a"
+                    " while. Try again in {seconds} s.",
+                )
+            )
         except BaseException:
-            await refund(ctx.runtime.redis, *keys)
+            await refund(redis, *keys)
             raise
     return keys
+
+
+async def _succeeded(ctx: Context, keys: list[str]) -> None:
+    """A success: its address hit is given back, and the account's failures are forgotten."""
+    address, *accounts = keys
+    await refund(ctx.runtime.redis, address)
+    if accounts:
+        await ctx.runtime.redis.delete(*accounts)
 
 
 async def _view(ctx: Context, user_id: int) -> UserView:
@@ -57,7 +78,7 @@ async def login(
     attempt = await _auth_attempt(ctx, "login", account=username_or_email)
     user = await users.authenticate(username_or_email=username_or_email, password=password)
     await lifecycle.reactivate_if_returning(user, users=ctx.runtime.users)
-    await refund(ctx.runtime.redis, *attempt)
+    await _succeeded(ctx, attempt)
     return await _tokens_for(ctx, user.id), await _view(ctx, user.id)
 
 
@@ -73,7 +94,7 @@ async def change_password(
         new_password=new_password,
         users=ctx.runtime.users,
     )
-    await refund(ctx.runtime.redis, *attempt)
+    await _succeeded(ctx, attempt)
     ctx.loaders.forget(viewer)
     return await _tokens_for(ctx, viewer), await _view(ctx, viewer)
 
@@ -82,7 +103,7 @@ async def deactivate(ctx: Context, *, password: str) -> bool:
     viewer = ctx.signed_in()
     attempt = await _auth_attempt(ctx, "password", account=str(viewer))
     await lifecycle.deactivate(user_id=viewer, password=password, users=ctx.runtime.users)
-    await refund(ctx.runtime.redis, *attempt)
+    await _succeeded(ctx, attempt)
     return True
 
 
@@ -92,7 +113,7 @@ async def delete_account(ctx: Context, *, password: str) -> bool:
     await flows.delete_account(
         user_id=viewer, password=password, users=ctx.runtime.users, ports=ctx.runtime.ports
     )
-    await refund(ctx.runtime.redis, *attempt)
+    await _succeeded(ctx, attempt)
     return True
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -67,6 +69,22 @@ class Context:
             bucket=f"mut:{who}",
             limit=self.runtime.settings.rate_limit_per_minute,
         )
+
+    @asynccontextmanager
+    async def spending(self, action: str) -> AsyncIterator[None]:
+        """Use one of the viewer's `action` budget (domain/budgets) for what runs inside, or
+        RATE_LIMITED; an action refused inside (its input, say) gives the use back."""
+        viewer = self.signed_in()
+        account = await self.loaders.user.load(viewer)
+        if account is None:
+            raise DomainError(ErrorCode.UNAUTHENTICATED, "Sign in to do this.")
+        budgets = self.runtime.budgets
+        use = await budgets.spend(action, user_id=viewer, account_created_at=account.created_at)
+        try:
+            yield
+        except DomainError:
+            await budgets.refund(action, user_id=viewer, use=use)
+            raise
 
     @property
     def client_ip(self) -> str:

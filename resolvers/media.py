@@ -20,13 +20,14 @@ async def create_upload(
     ctx: Context, *, kind: str, content_type: str, byte_size: int
 ) -> tuple[MediaView, str, dict[str, str]]:
     viewer = ctx.signed_in()
-    media, url, headers = await service.create_upload(
-        owner_id=viewer,
-        kind=MediaKind(kind),
-        content_type=content_type,
-        byte_size=byte_size,
-        store=ctx.runtime.store,
-    )
+    async with ctx.spending("upload"):
+        media, url, headers = await service.create_upload(
+            owner_id=viewer,
+            kind=MediaKind(kind),
+            content_type=content_type,
+            byte_size=byte_size,
+            store=ctx.runtime.store,
+        )
     return await _view(ctx, media.id), url, headers
 
 
@@ -43,13 +44,14 @@ async def upload_file(ctx: Context, *, data: bytes, content_type: str) -> MediaV
     viewer = ctx.signed_in()
     if not data:
         raise DomainError(ErrorCode.INVALID_INPUT, "The file is empty.", field="file")
-    media = await flows.upload(
-        owner_id=viewer,
-        data=data,
-        declared_type=content_type,
-        store=ctx.runtime.store,
-        ports=ctx.runtime.ports,
-    )
+    async with ctx.spending("upload"):
+        media = await flows.upload(
+            owner_id=viewer,
+            data=data,
+            declared_type=content_type,
+            store=ctx.runtime.store,
+            ports=ctx.runtime.ports,
+        )
     return await _view(ctx, media.id)
 
 

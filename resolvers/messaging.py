@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 from domain.cache import from_json
 from domain.errors import ErrorCode, not_found
+from domain.graph import service as graph
 from domain.messaging import flows
 from domain.messaging import service as messaging
 from domain.messaging.service import MessageView, ThreadState
@@ -27,18 +29,28 @@ async def send(
     client_id: str | None,
 ) -> MessageView:
     viewer = ctx.signed_in()
-    message = await flows.send_message(
-        sender_id=viewer,
-        thread_id=id_input(thread_id, "Thread", field="threadId") if thread_id else None,
-        recipient_ids=[id_input(r, "User", field="recipientIds") for r in recipient_ids]
+    raw_thread = id_input(thread_id, "Thread", field="threadId") if thread_id else None
+    recipients = (
+        [id_input(r, "User", field="recipientIds") for r in recipient_ids]
         if recipient_ids is not None
-        else None,
-        text=text,
-        media_id=id_input(media_id, "Media", field="mediaId") if media_id else None,
-        post_id=id_input(post_id, "Post", field="postId") if post_id else None,
-        client_id=client_id,
-        ports=ctx.runtime.ports,
+        else None
     )
+    # Messages to people who do not follow the sender come out of a budget (spam's way in).
+    others = recipients if recipients is not None else await messaging.members_of(raw_thread or 0)
+    others = [o for o in others if o != viewer]
+    followers = await graph.followers_among(user_id=viewer, candidate_ids=others)
+    budget = ctx.spending("message") if set(others) - followers else contextlib.nullcontext()
+    async with budget:
+        message = await flows.send_message(
+            sender_id=viewer,
+            thread_id=raw_thread,
+            recipient_ids=recipients,
+            text=text,
+            media_id=id_input(media_id, "Media", field="mediaId") if media_id else None,
+            post_id=id_input(post_id, "Post", field="postId") if post_id else None,
+            client_id=client_id,
+            ports=ctx.runtime.ports,
+        )
     ctx.loaders.prime(ctx.loaders.message, {message.id: message})
     return message
 

@@ -136,27 +136,29 @@ async def _reread(ctx: Context, post_id: int) -> PostView:
 async def create_post(ctx: Context, *, media_ids: list[str], caption: str) -> PostView:
     viewer = ctx.signed_in()
     raw_ids = [id_input(m, "Media", field="mediaIds") for m in media_ids]
-    post_id = await flows.create_post(
-        author_id=viewer,
-        media_ids=raw_ids,
-        caption=caption,
-        stores=ctx.runtime.post_stores,
-        ports=ctx.runtime.ports,
-    )
+    async with ctx.spending("post"):
+        post_id = await flows.create_post(
+            author_id=viewer,
+            media_ids=raw_ids,
+            caption=caption,
+            stores=ctx.runtime.post_stores,
+            ports=ctx.runtime.ports,
+        )
     return await _reread(ctx, post_id)
 
 
 async def create_reel(ctx: Context, *, media_id: str, caption: str) -> PostView:
     viewer = ctx.signed_in()
     raw_id = id_input(media_id, "Media", field="mediaId")
-    post_id = await flows.create_post(
-        author_id=viewer,
-        media_ids=[raw_id],
-        caption=caption,
-        stores=ctx.runtime.post_stores,
-        ports=ctx.runtime.ports,
-        reel=True,
-    )
+    async with ctx.spending("post"):
+        post_id = await flows.create_post(
+            author_id=viewer,
+            media_ids=[raw_id],
+            caption=caption,
+            stores=ctx.runtime.post_stores,
+            ports=ctx.runtime.ports,
+            reel=True,
+        )
     return await _reread(ctx, post_id)
 
 
@@ -204,14 +206,15 @@ async def add_comment(
     viewer = ctx.signed_in()
     post = await _target_post(ctx, post_id)
     reply_to = id_input(reply_to_id, "Comment", field="replyToId") if reply_to_id else None
-    comment_id = await flows.add_comment(
-        author_id=viewer,
-        post=post,
-        text=text,
-        reply_to_id=reply_to,
-        stores=ctx.runtime.post_stores,
-        ports=ctx.runtime.ports,
-    )
+    async with ctx.spending("comment"):
+        comment_id = await flows.add_comment(
+            author_id=viewer,
+            post=post,
+            text=text,
+            reply_to_id=reply_to,
+            stores=ctx.runtime.post_stores,
+            ports=ctx.runtime.ports,
+        )
     comment = await ctx.loaders.comment.load(comment_id)
     assert comment is not None
     return comment

@@ -105,9 +105,13 @@ async def _reread(ctx: Context, user_id: int) -> UserView | None:
 async def follow(ctx: Context, global_id: str) -> tuple[FollowStatus, UserView | None]:
     viewer_id = ctx.signed_in()
     user_id = await _target(ctx, global_id)
-    status = await flows.follow(
-        follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
-    )
+    async with ctx.spending("follow"):
+        status = await flows.follow(
+            follower_id=viewer_id,
+            followee_id=user_id,
+            users=ctx.runtime.users,
+            ports=ctx.runtime.ports,
+        )
     return status, await _reread(ctx, user_id)
 
 

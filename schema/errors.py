@@ -55,6 +55,9 @@ def user_errors(error: DomainError) -> list[UserError]:
     ]
 
 
+# The attribute of the HTTP sub-response counting the root fields refused as RATE_LIMITED.
+RATE_LIMITED_FIELDS = "shutter_rate_limited_fields"
+
 # Every mutation counts against the viewer's mutation rate limit.
 ALWAYS = frozenset({DomainErrorCode.RATE_LIMITED})
 
@@ -97,6 +100,9 @@ async def respond(
         response = info.context.response
         if wait and isinstance(response, Response):  # over HTTP (not a WebSocket)
             response.headers["Retry-After"] = str(wait)
+            # When every root field of the request was refused so, it is a 429 (graphql_view).
+            refused = getattr(response, RATE_LIMITED_FIELDS, 0) + 1
+            setattr(response, RATE_LIMITED_FIELDS, refused)
         return payload(errors=errors)
     viewer = info.context.viewer_id
     if viewer is not None:  # read before the write (by the auth step): the payload reads it anew

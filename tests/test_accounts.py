@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import jwt
 
 from config.settings import Settings
@@ -262,24 +263,36 @@ async def test_only_failed_sign_ins_count_and_the_refusal_says_when_to_retry(
 ) -> None:
     await make_user("cy")
     login = """mutation ($u: String!, $p: String!) { login(input: {usernameOrEmail: $u,
-      password: $p}) { accessToken errors { code retryAfterSeconds } } }"""
+      password: $p}) { accessToken errors { code message retryAfterSeconds } } }"""
 
-    # given: more correct sign-ins than the limit, one after another
+    async def attempt(password: str) -> httpx.Response:
+        return await client.post(login, {"u": "cy", "p": password})
+
+    # given: more correct sign-ins than any limit, one after another
     for _ in range(LIVE_AUTH_RATE_LIMIT + 5):
-        ok = await client.post(login, {"u": "cy", "p": PASSWORD})
+        ok = await attempt(PASSWORD)
         assert ok.json()["data"]["login"]["errors"] == []
 
-    # when: wrong passwords, past the limit, within one window of the limit (minutes by the
-    # clock: a window that ends midway would start the count again)
-    if (left := 60 - time.time() % 60) < 15:
+    # and: failures short of the account's limit, then a success, which forgets them (all in
+    # one window of the lock: by the clock, one that ends midway starts the count again)
+    lock = Settings().login_lock_seconds
+    if (left := lock - time.time() % lock) < 20:
         await asyncio.sleep(left + 0.1)
-    refused = None
-    for _ in range(LIVE_AUTH_RATE_LIMIT + 1):
-        refused = await client.post(login, {"u": "cy", "p": "not-the-password"})
-    assert refused is not None
+    failures = Settings().login_max_failures
+    for _ in range(failures - 1):
+        assert (await attempt("not-the-password")).json()["data"]["login"]["errors"]
+    assert (await attempt(PASSWORD)).json()["data"]["login"]["errors"] == []
 
-    # then: refused, with when to try again, in the error and in the header
+    # when: as many failures as the limit (from wherever they come)
+    for _ in range(failures):
+        failed = (await attempt("not-the-password")).json()["data"]["login"]["errors"]
+        assert [e["code"] for e in failed] == ["INVALID_CREDENTIALS"]
+
+    # then: the account is locked, the right password refused too, with when to try again
+    refused = await attempt(PASSWORD)
+    assert refused.status_code == 429  # the request's only field was refused
     (error,) = refused.json()["data"]["login"]["errors"]
     assert error["code"] == "RATE_LIMITED"
-    assert 0 < error["retryAfterSeconds"] <= 60
+    assert "locked" in error["message"]
+    assert 0 < error["retryAfterSeconds"] <= lock
     assert refused.headers["retry-after"] == str(error["retryAfterSeconds"])
