@@ -85,6 +85,32 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+async def _set_moderator(database_url: str, username: str, moderator: bool) -> bool:
+    from tortoise import Tortoise
+
+    from config.database import tortoise_config
+    from domain.moderation.service import set_moderator
+
+    await Tortoise.init(config=tortoise_config(database_url, pool_size=1))
+    try:
+        return await set_moderator(username=username, moderator=moderator)
+    finally:
+        await Tortoise.close_connections()
+
+
+def cmd_moderator(settings: Settings, args: argparse.Namespace) -> int:
+    """Grant or take back the moderator role (moderationQueue, resolveReport)."""
+    granted = args.action == "add"
+    with services(settings) as (database_url, _redis_url):
+        asyncio.run(_migrate(settings, database_url))
+        done = asyncio.run(_set_moderator(database_url, args.username, granted))
+    if not done:
+        print(f"No active account named {args.username!r}.", file=sys.stderr)
+        return 1
+    print(f"{args.username} is {'now' if granted else 'no longer'} a moderator.")
+    return 0
+
+
 def cmd_schema(settings: Settings, _: argparse.Namespace) -> int:
     """The GraphQL schema (SDL) on stdout, for codegen and clients: no service is needed."""
     from schema.root import build_schema
@@ -328,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
         "schema", help="print the GraphQL schema (SDL): shutter schema > schema.graphql"
     ).set_defaults(func=cmd_schema)
     sub.add_parser("seed", help="create the demo world if missing").set_defaults(func=cmd_seed)
+    moderator = sub.add_parser(
+        "moderator", help="grant or take back the moderator role: shutter moderator add ana"
+    )
+    moderator.add_argument("action", choices=["add", "remove"])
+    moderator.add_argument("username")
+    moderator.set_defaults(func=cmd_moderator)
     return parser
 
 

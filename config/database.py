@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "domain.feed.models",
     "domain.messaging.models",
     "domain.notifications.models",
+    "domain.moderation.models",
 ]
 SLOW_QUERY_SECONDS = 0.2
 

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # Per-account action budgets over the defaults of domain/budgets.py, e.g.
     # "follow=400/1d,post=100/3h,comment=200/1h,message=500/1h,report=100/1d,upload=30/30m".
     action_budgets: str = ""
+    # Distinct people whose reports hide a post or comment (from all but its author) until a
+    # moderator decides.
+    reports_to_hide: int = Field(default=5, ge=1, le=1_000)
 
     # Home feed.
     fanout_max_followers: int = Field(default=10_000, ge=0)

@@ -110,7 +110,6 @@ class Budgets:
             )
         return use
 
-
     async def refund(self, action: str, *, user_id: int, use: str) -> None:
         """Give back a use whose action did not happen (it was refused)."""
         await cast(Any, self._redis.zrem(_key(user_id, action), use))

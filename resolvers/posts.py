@@ -41,6 +41,8 @@ async def visible_post(ctx: Context, post_id: int) -> PostView | None:
     post = await ctx.loaders.post.load(post_id)
     if post is None or not await can_see_posts_of(ctx, post.author_id):
         return None
+    if post.hidden and post.author_id != ctx.viewer_id:
+        return None  # held for review: its author's only
     return post
 
 
@@ -50,6 +52,8 @@ async def visible_comment(ctx: Context, comment_id: int) -> CommentView | None:
         return None
     if await ctx.loaders.user.load(comment.author_id) is None:
         return None  # its author's account is gone
+    if comment.hidden and comment.author_id != ctx.viewer_id:
+        return None  # held for review
     return comment if await visible_post(ctx, comment.post_id) else None
 
 

@@ -102,7 +102,8 @@ async def build_posts(
     """Post objects for a page of views, with every author and media item loaded in one
     batch each (two batches for the page, however many posts); `authors` (and `media`, all or
     some) when the caller has them already. None for a post whose author is gone (an account
-    deactivated, suspended or deleted since the page was made)."""
+    deactivated, suspended or deleted since the page was made), or that is held for review
+    (to anyone but its author)."""
     loaders = info.context.loaders
     media_ids = [m for v in views for m in v.media_ids]
     if authors is None:
@@ -120,9 +121,10 @@ async def build_posts(
         if missing:
             by_id.update(await info.context.runtime.media.get_many(missing))
         loaders.prime(loaders.media, by_id)
+    viewer = info.context.viewer_id
     return [
         _post(view, author, [by_id[m] for m in view.media_ids if m in by_id])
-        if (author := authors.get(view.author_id))
+        if (author := authors.get(view.author_id)) and (not view.hidden or view.author_id == viewer)
         else None
         for view in views
     ]
@@ -207,13 +209,18 @@ class Comment(Node):
 
 async def comment_connection(info: Info, page: Page) -> Connection[Comment]:
     """A page of comments, without those whose author is gone (deactivated, suspended or
-    deleted): their authors are loaded here, in one batch, as the `author` field would."""
+    deleted; their authors are loaded here, in one batch, as the `author` field would) or that
+    are held for review (but to their author)."""
     loaders = info.context.loaders
     views = await loaders.comment.load_many(page.ids)
     authors = await loaders.user.load_many([v.author_id if v else 0 for v in views])
+    viewer = info.context.viewer_id
     return Connection.of(
         page,
-        [Comment.from_view(v) if v and a else None for v, a in zip(views, authors, strict=True)],
+        [
+            Comment.from_view(v) if v and a and (not v.hidden or v.author_id == viewer) else None
+            for v, a in zip(views, authors, strict=True)
+        ],
     )
 
 

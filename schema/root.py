@@ -36,6 +36,7 @@ from schema.graph import GraphMutation
 from schema.input_guard import literal_errors, variable_errors
 from schema.media import Media, MediaMutation
 from schema.messaging import Message, MessagingMutation, MessagingQuery, Thread
+from schema.moderation import ModerationMutation, ModerationQuery
 from schema.notifications import Notification, NotificationMutation, NotificationQuery
 from schema.post_mutations import PostMutation
 from schema.posts import Comment, Hashtag, Post
@@ -43,7 +44,9 @@ from schema.query import UserQuery
 from schema.realtime import Subscription
 from schema.user import User
 
-Query = merge_types("Query", (UserQuery, FeedQuery, MessagingQuery, NotificationQuery))
+Query = merge_types(
+    "Query", (UserQuery, FeedQuery, MessagingQuery, NotificationQuery, ModerationQuery)
+)
 Mutation = merge_types(
     "Mutation",
     (
@@ -53,6 +56,7 @@ Mutation = merge_types(
         PostMutation,
         MessagingMutation,
         NotificationMutation,
+        ModerationMutation,
     ),
 )
 

@@ -50,6 +50,9 @@ TABLES = (
     "thread_members",
     "messages",
     "notifications",
+    "reports",
+    "moderation_cases",
+    "moderation_actions",
 )
 # Limits the live server runs with; tests that probe a limit read them from here.
 LIVE_AUTH_RATE_LIMIT = 30

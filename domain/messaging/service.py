@@ -318,10 +318,14 @@ async def threads(*, user_id: int, requests: bool, first: int, after: int | None
 
 
 async def messages(*, viewer_id: int, thread_id: int, first: int, after: int | None) -> Page:
-    """The thread's messages as the viewer sees them: none from across a block."""
+    """The thread's messages as the viewer sees them: none from across a block, none from a
+    suspended account."""
     rows = await connections.get("default").execute_query_dict(
         "/* messages.list */ SELECT id AS pos, id AS item FROM messages WHERE thread_id = $1"
-        f" AND id < $2 AND {not_blocked_sql('$4', 'sender_id')} ORDER BY id DESC LIMIT $3",
+        f" AND id < $2 AND {not_blocked_sql('$4', 'sender_id')}"
+        # a suspended sender's messages are gone from threads (a deleted one's stay, unsigned)
+        " AND NOT EXISTS (SELECT 1 FROM users su WHERE su.id = sender_id"
+        " AND su.status = 'SUSPENDED') ORDER BY id DESC LIMIT $3",
         [thread_id, after or MAX_ID, first + 1, viewer_id],
     )
     return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)

@@ -28,6 +28,8 @@ class Post(Model):
     save_count = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     edited_at = fields.DatetimeField(null=True)
+    # Held for review (reported by enough people, or by the spam signals): its author only.
+    hidden = fields.BooleanField(default=False)
 
     class Meta:
         table = "posts"
@@ -94,6 +96,7 @@ class Comment(Model):
     like_count = fields.IntField(default=0)
     reply_count = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    hidden = fields.BooleanField(default=False)  # held for review: its author only
 
     class Meta:
         table = "comments"

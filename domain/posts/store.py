@@ -17,9 +17,11 @@ from domain.reads import ReadBatch, Reads, read_alone
 
 POST_COLUMNS = (
     "id, author_id, kind, caption, media_ids, hashtags, mention_ids, like_count, comment_count,"
-    " save_count, created_at, edited_at"
+    " save_count, created_at, edited_at, hidden"
 )
-COMMENT_COLUMNS = "id, post_id, author_id, reply_to_id, text, like_count, reply_count, created_at"
+COMMENT_COLUMNS = (
+    "id, post_id, author_id, reply_to_id, text, like_count, reply_count, created_at, hidden"
+)
 _JSON_LISTS = ("media_ids", "hashtags", "mention_ids")
 
 
@@ -37,6 +39,7 @@ class PostView:
     save_count: int
     created_at: datetime
     edited_at: datetime | None
+    hidden: bool = False  # held for review: its author's only
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> PostView:
@@ -56,6 +59,7 @@ class CommentView:
     like_count: int
     reply_count: int
     created_at: datetime
+    hidden: bool = False  # held for review: its author's only
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CommentView:

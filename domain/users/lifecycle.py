@@ -77,6 +77,15 @@ async def deactivate(*, user_id: int, password: str, users: UserStore) -> None:
     await users.invalidate(user_id)
 
 
+async def suspend(*, user_id: int, users: UserStore) -> None:
+    """A moderator's decision: signed out everywhere and hidden everywhere."""
+    async with in_transaction() as conn:
+        await _end_sessions(
+            conn, user_id, "status = $2, status_changed_at = now()", [AccountStatus.SUSPENDED.value]
+        )
+    await users.invalidate(user_id)
+
+
 async def reactivate_if_returning(user: User, *, users: UserStore) -> None:
     """Sign-in with the right password: an account deactivated within the window comes back;
     one suspended is refused, with a clear reason; anything else is not there."""
