@@ -50,6 +50,7 @@ async def send(
             post_id=id_input(post_id, "Post", field="postId") if post_id else None,
             client_id=client_id,
             ports=ctx.runtime.ports,
+            posts=ctx.runtime.posts,
         )
     ctx.loaders.prime(ctx.loaders.message, {message.id: message})
     return message
@@ -119,7 +120,12 @@ async def last_message(ctx: Context, state: ThreadState) -> MessageView | None:
     if state.last_message_id is None:
         return None
     row = await ctx.loaders.message.load(state.last_message_id)
-    if row is not None and not await ctx.loaders.blocked_with_viewer.load(row.sender_id):
+    held = row is not None and row.hidden and row.sender_id != ctx.viewer_id
+    if (
+        row is not None
+        and not held
+        and not await ctx.loaders.blocked_with_viewer.load(row.sender_id)
+    ):
         return row
     page = await messages(ctx, state, 1, None)
     return await ctx.loaders.message.load(page.ids[0]) if page.ids else None
@@ -130,6 +136,8 @@ async def visible_message(ctx: Context, message_id: int) -> MessageView | None:
     row = await ctx.loaders.message.load(message_id)
     if row is None or await ctx.loaders.thread_state.load(row.thread_id) is None:
         return None
+    if row.hidden and row.sender_id != ctx.viewer_id:
+        return None  # held for review
     return None if await ctx.loaders.blocked_with_viewer.load(row.sender_id) else row
 
 

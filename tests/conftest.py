@@ -53,6 +53,7 @@ TABLES = (
     "reports",
     "moderation_cases",
     "moderation_actions",
+    "spam_models",
 )
 # Limits the live server runs with; tests that probe a limit read them from here.
 LIVE_AUTH_RATE_LIMIT = 30

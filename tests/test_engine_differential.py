@@ -107,6 +107,7 @@ async def _world(runtime: Runtime) -> tuple[int, str, str]:
         post_id=None,
         client_id=None,
         ports=runtime.ports,
+        posts=runtime.posts,
     )
     return (
         ana.id,

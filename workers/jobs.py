@@ -13,6 +13,7 @@ from domain.feed import flows as feed_flows
 from domain.feed import service as feed
 from domain.media import flows as media_flows
 from domain.media import service as media_service
+from domain.moderation import classifier
 from domain.notifications import service as notifications
 from domain.posts import counters
 from domain.ranking import service as ranking
@@ -129,3 +130,16 @@ async def delete_expired_deactivations(ctx: dict[str, Any]) -> int:
     return await user_flows.delete_expired_deactivations(
         stores=runtime.post_stores, ports=runtime.ports
     )
+
+
+@retried
+async def train_spam_model(ctx: dict[str, Any]) -> int | None:
+    """Retrain the spam classifier on moderators' decisions (kept only when it is better)."""
+    trained = await classifier.train()
+    log.info(
+        "spam model: %s decisions, held-out accuracy %s, %s",
+        trained.samples,
+        trained.accuracy,
+        "kept" if trained.model_id else "not kept",
+    )
+    return trained.model_id

@@ -33,6 +33,7 @@ from workers.jobs import (
     refresh_feed,
     sweep_fanouts,
     sweep_media,
+    train_spam_model,
 )
 from workers.queues import (
     DEFAULT_QUEUE,
@@ -102,10 +103,12 @@ def worker_settings(
                 notify,
                 func(purge_account, keep_result=0),
                 delete_expired_deactivations,
+                train_spam_model,
             ],
             "cron_jobs": [
                 cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False),
                 cron(delete_expired_deactivations, minute={23}, run_at_startup=False, unique=True),
+                cron(train_spam_model, minute={41}, run_at_startup=False, unique=True),
                 cron(
                     flush_counters, second=set(range(0, 60, 10)), run_at_startup=True, unique=True
                 ),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from domain.cache import to_json
 from domain.messaging import service
 from domain.messaging.service import MessageView
+from domain.moderation import spam
 from domain.ports import Ports
+from domain.posts.store import PostStore
 
 
 async def send_message(
@@ -18,8 +20,10 @@ async def send_message(
     post_id: int | None,
     client_id: str | None,
     ports: Ports,
+    posts: PostStore,
 ) -> MessageView:
-    """Send (or, for a retried clientId, return the first send of) a message."""
+    """Send (or, for a retried clientId, return the first send of) a message; one the spam
+    signals hold is kept for review and pushed to nobody."""
     sent = await service.send_message(
         sender_id=sender_id,
         thread_id=thread_id,
@@ -29,8 +33,11 @@ async def send_message(
         post_id=post_id,
         client_id=client_id,
     )
+    held = sent.created and await spam.screen_message(
+        sender_id=sender_id, message_id=sent.message_id, text=text, posts=posts
+    )
     message = (await service.messages_by_ids([sent.message_id]))[sent.message_id]
-    if sent.created:  # committed above: now tell every member's devices
+    if sent.created and not held:  # committed above: now tell every member's devices
         await ports.events.message_sent(
             member_ids=sent.member_ids, thread_id=sent.thread_id, message=to_json(message)
         )

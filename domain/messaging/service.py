@@ -319,13 +319,14 @@ async def threads(*, user_id: int, requests: bool, first: int, after: int | None
 
 async def messages(*, viewer_id: int, thread_id: int, first: int, after: int | None) -> Page:
     """The thread's messages as the viewer sees them: none from across a block, none from a
-    suspended account."""
+    suspended account, none held for review (but the viewer's own)."""
     rows = await connections.get("default").execute_query_dict(
         "/* messages.list */ SELECT id AS pos, id AS item FROM messages WHERE thread_id = $1"
         f" AND id < $2 AND {not_blocked_sql('$4', 'sender_id')}"
         # a suspended sender's messages are gone from threads (a deleted one's stay, unsigned)
         " AND NOT EXISTS (SELECT 1 FROM users su WHERE su.id = sender_id"
-        " AND su.status = 'SUSPENDED') ORDER BY id DESC LIMIT $3",
+        " AND su.status = 'SUSPENDED') AND (NOT hidden OR sender_id = $4)"
+        " ORDER BY id DESC LIMIT $3",
         [thread_id, after or MAX_ID, first + 1, viewer_id],
     )
     return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)
@@ -390,12 +391,13 @@ class MessageView:
     post_id: int | None
     client_id: str | None
     created_at: datetime
+    hidden: bool = False  # held for review: its sender's only
 
 
 async def messages_by_ids(ids: list[int]) -> dict[int, MessageView]:
     rows = await connections.get("default").execute_query_dict(
         "/* messages.by_ids */ SELECT id, thread_id, sender_id, text, media_id, post_id,"
-        " client_id, created_at FROM messages WHERE id = ANY($1::bigint[])",
+        " client_id, created_at, hidden FROM messages WHERE id = ANY($1::bigint[])",
         [ids],
     )
     return {int(r["id"]): MessageView(**r) for r in rows}

@@ -87,3 +87,16 @@ class ModerationAction(Model):
 
     class Meta:
         table = "moderation_actions"
+
+
+class SpamModel(Model):
+    """A trained spam classifier (a pickled scikit-learn pipeline), newest version served."""
+
+    id = fields.BigIntField(primary_key=True, generated=False, default=next_id)
+    samples = fields.IntField()
+    accuracy = fields.FloatField()  # on the newest fifth of the decisions, held out
+    blob = fields.BinaryField()
+    trained_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "spam_models"

@@ -28,7 +28,11 @@ from domain.users.store import UserStore
 MAX_NOTE = 500
 # The record's moderator id for what the spam signals did by themselves.
 SPAM_SIGNALS = 0
-_HIDEABLE = {TargetKind.POST: "posts", TargetKind.COMMENT: "comments"}
+_HIDEABLE = {
+    TargetKind.POST: "posts",
+    TargetKind.COMMENT: "comments",
+    TargetKind.MESSAGE: "messages",
+}
 
 
 @dataclass(frozen=True)

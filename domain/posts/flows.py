@@ -4,6 +4,7 @@ the benchmarks and the tests all create and change posts through these."""
 
 from __future__ import annotations
 
+from domain.moderation import spam
 from domain.notifications.service import Event
 from domain.ports import Jobs, Ports
 from domain.posts import service
@@ -31,7 +32,17 @@ async def create_post(
     await stores.feeds.insert([author_id], post.id, author_id)
     await stores.feeds.drop_ranking(author_id)
     await ports.jobs.fanout_post(post_id=post.id, attempt=0)
-    await tell_mentions(ports.jobs, post_id=post.id, author_id=author_id, user_ids=post.mention_ids)
+    held = await spam.screen_post(
+        author_id=author_id,
+        post_id=post.id,
+        caption=caption,
+        mention_ids=post.mention_ids,
+        posts=stores.posts,
+    )
+    if not held:  # a held post reaches feeds (where only its author sees it), nobody's inbox
+        await tell_mentions(
+            ports.jobs, post_id=post.id, author_id=author_id, user_ids=post.mention_ids
+        )
     return post.id
 
 
@@ -84,6 +95,10 @@ async def add_comment(
     comment_id = await service.add_comment(
         author_id=author_id, post_id=post.id, text=text, reply_to_id=reply_to_id, stores=stores
     )
+    if await spam.screen_comment(
+        author_id=author_id, comment_id=comment_id, text=text, posts=stores.posts
+    ):
+        return comment_id  # held for review: nobody is told
     await _tell(
         ports.jobs,
         Event(
