@@ -91,9 +91,15 @@ async def users_by_ids(ctx: Context, ids: list[int]) -> list[UserView]:
 
 
 async def _target(ctx: Context, global_id: str) -> int:
+    """The account a graph mutation acts on. One that blocked the viewer is not there for
+    them, as an unknown id is not (or unfollow and unblock would say it exists)."""
     user_id = id_input(global_id, "User", field="userId")
     if await ctx.loaders.user.load(user_id) is None:
         raise not_found("user", field="userId")
+    if ctx.viewer_id is not None and user_id != ctx.viewer_id:
+        _, blocked_by = await graph.block_between(ctx.viewer_id, user_id)
+        if blocked_by:
+            raise not_found("user", field="userId")
     return user_id
 
 
