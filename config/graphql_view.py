@@ -21,14 +21,14 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from config import graphiql
-from config.outages import RETRY_AFTER_SECONDS
+from config.outages import RETRY_AFTER_SECONDS, UNAVAILABLE_EXTENSIONS, is_outage
 from config.runtime import Runtime
 from domain.errors import DomainError, ErrorCode
 from domain.users.store import UserView
 from domain.users.tokens import authenticate
 from resolvers.context import Context
 from schema.errors import RATE_LIMITED_FIELDS
-from schema.root import parse_document
+from schema.root import UNAVAILABLE_MESSAGE, parse_document
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-shutter-upload")
@@ -57,11 +57,28 @@ def _refusal(
     *,
     accept: str = "",
     headers: dict[str, str] | None = None,
+    extensions: dict[str, object] | None = None,
 ) -> Response:
     """A request refused before it runs, in the GraphQL response shape clients parse anyway."""
-    body = {"errors": [{"message": message, "extensions": {"code": code.value}}]}
+    body = {"errors": [{"message": message, "extensions": extensions or {"code": code.value}}]}
     media = GRAPHQL_RESPONSE_JSON if _prefers_graphql_response(accept) else "application/json"
     return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
+
+
+def _unavailable(accept: str) -> Response:
+    """An outage before the request could run (its token could not be checked)."""
+    response = _refusal(
+        503,
+        UNAVAILABLE_MESSAGE,
+        ErrorCode.UNAVAILABLE,
+        accept=accept,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    body = orjson.loads(response.body)
+    body["errors"][0]["extensions"] = dict(UNAVAILABLE_EXTENSIONS)
+    response.body = orjson.dumps(body)
+    response.headers["content-length"] = str(len(response.body))
+    return response
 
 
 def _unauthorized(message: str) -> Response:
@@ -145,6 +162,12 @@ class ShutterGraphQL(GraphQL[Context, None]):
                 except DomainError as error:
                     await _unauthorized(error.message)(scope, receive, send)
                     return
+                except Exception as error:
+                    if not is_outage(error):
+                        raise
+                    # the user could not be read to check the token: retry in a moment
+                    await _unavailable(headers.get("accept", ""))(scope, receive, send)
+                    return
             try:
                 response = await self.run(Request(scope, receive=receive))
             except HTTPException as error:
@@ -191,6 +214,12 @@ class ShutterGraphQL(GraphQL[Context, None]):
             )
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message}) from None
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            raise ConnectionRejectionError(
+                {"message": UNAVAILABLE_MESSAGE, **UNAVAILABLE_EXTENSIONS}
+            ) from None
         context.sign_in(viewer.id)
         context.loaders.prime(context.loaders.user, {viewer.id: viewer})
         return None
