@@ -220,7 +220,7 @@ class ShutterGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError(
                 {"message": UNAVAILABLE_MESSAGE, **UNAVAILABLE_EXTENSIONS}
             ) from None
-        context.sign_in(viewer.id)
+        context.sign_in(viewer.id, token_epoch=viewer.token_epoch)
         context.loaders.prime(context.loaders.user, {viewer.id: viewer})
         return None
 

@@ -14,6 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from domain.errors import DomainError, ErrorCode
 from domain.ratelimit import check_rate
+from domain.users.tokens import SESSION_ENDED
 from resolvers.errors import ClientError
 from resolvers.loaders import Loaders
 
@@ -30,14 +31,27 @@ class Context:
     loaders: Loaders = field(init=False)
     # The connection_init payload of a WebSocket (Strawberry sets it).
     connection_params: dict[str, object] | None = None
+    # A WebSocket's: the token epoch it signed in with (see `check_session`).
+    token_epoch: int | None = None
 
     def __post_init__(self) -> None:
         self._new_loaders()
 
-    def sign_in(self, viewer_id: int) -> None:
+    def sign_in(self, viewer_id: int, *, token_epoch: int) -> None:
         """A WebSocket authenticated in its connection_init: act as this viewer from now on."""
         self.viewer_id = viewer_id
+        self.token_epoch = token_epoch
         self._new_loaders()
+
+    async def check_session(self) -> None:
+        """On a WebSocket, before each event: is its session still good? A password change,
+        deactivation, suspension or deletion since connection_init ends its subscriptions at
+        the next event (the user as cached now, as the HTTP auth step reads it)."""
+        if self.token_epoch is None or self.viewer_id is None:
+            return
+        view = await self.runtime.users.get(self.viewer_id)
+        if view is None or view.token_epoch != self.token_epoch:
+            raise ClientError(SESSION_ENDED, code=ErrorCode.UNAUTHENTICATED)
 
     def _new_loaders(self) -> None:
         self.loaders = Loaders(

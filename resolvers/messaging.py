@@ -156,6 +156,7 @@ async def message_received(ctx: Context, thread_id: str | None) -> AsyncIterator
             event = await events.get()
             if only is not None and event.get("threadId") != only:
                 continue
+            await ctx.check_session()
             yield from_json(MessageView, event["message"])
 
 
@@ -171,4 +172,5 @@ async def typing(ctx: Context, thread_id: str) -> AsyncIterator[int]:
             typist = int(event["userId"])
             # Across a block (even one made after the thread began) typing is not delivered.
             if typist != viewer and not await messaging.hidden_from(viewer, [typist]):
+                await ctx.check_session()
                 yield typist

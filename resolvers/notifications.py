@@ -46,4 +46,5 @@ async def received(ctx: Context) -> AsyncIterator[NotificationView]:
             found = await notifications.by_ids([int(event["notificationId"])])
             row = found.get(int(event["notificationId"]))
             if row is not None:
+                await ctx.check_session()
                 yield row

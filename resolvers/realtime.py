@@ -34,6 +34,7 @@ async def media_processed(ctx: Context, media_id: str) -> AsyncIterator[MediaVie
             fresh = await media.get(raw_id)
             if fresh is None:
                 return
+            await ctx.check_session()
             yield fresh
             if fresh.status in FINAL:
                 return

@@ -3,6 +3,7 @@ signs in again, and deletion leaves nothing of the person readable."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from config.settings import Settings
 from domain.media.models import Media
 from domain.notifications.models import Notification
 from domain.posts.models import Comment, Like
+from domain.realtime.events import messages_channel
 from domain.users import flows as user_flows
 from domain.users.models import AccountStatus, User
 from tests.client import GraphQLClient
@@ -24,6 +26,7 @@ from tests.factories import (
     token_for,
 )
 from tests.jobs import drain
+from tests.ws import connect, listening, receive
 from workers.queues import DEFAULT_QUEUE
 
 NEW_PASSWORD = "a much better passphrase"
@@ -240,3 +243,40 @@ async def test_deletion_leaves_nothing_of_the_person_readable(
     )
     assert again["errors"] == []
     assert (await _login(client, "ana", PASSWORD))["errors"][0]["code"] == "INVALID_CREDENTIALS"
+
+
+async def test_a_new_password_ends_open_subscriptions_at_their_next_event(
+    client: GraphQLClient, settings: Settings, live_server: str, redis: Any
+) -> None:
+    ana, bo = await make_user("ana"), await make_user("bo")
+    session = await _login(client, "ana", PASSWORD)
+    ws = await connect(live_server, session["accessToken"])
+    try:
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "m",
+                    "type": "subscribe",
+                    "payload": {"query": "subscription { messageReceived { text } }"},
+                }
+            )
+        )
+        await listening(redis, messages_channel(ana.id))
+        changed = await client.mutate(
+            "changePassword",
+            AUTH,
+            {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+            token=session["accessToken"],
+        )
+        assert changed["errors"] == []
+        await client.mutate(
+            "sendMessage",
+            "message { id }",
+            {"recipientIds": [gid(ana)], "text": "still there?"},
+            token=token_for(bo, settings),
+        )
+        event = await receive(ws)
+    finally:
+        await ws.close()
+    assert "still there?" not in json.dumps(event)
+    assert event["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -4,7 +4,9 @@ X-Forwarded-For believed only from TRUSTED_PROXIES."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -12,6 +14,7 @@ import pytest
 
 from config.settings import PROJECT_ROOT, Settings
 from tests.conftest import LIVE_AUTH_RATE_LIMIT, _start_server, _stop, live_env
+from tests.factories import PASSWORD, make_user
 from tests.servers import free_port
 
 METRICS_TOKEN = secrets.token_urlsafe(16)
@@ -158,3 +161,29 @@ def test_access_lines_lose_their_query_strings() -> None:
         check.filter(record)  # type: ignore[union-attr]
     assert SECRET not in record.getMessage()
     assert "/graphql?" in record.getMessage()
+
+
+async def test_an_account_locks_after_failures_from_many_addresses(
+    production_server: str,
+) -> None:
+    """Behind a trusted proxy each try comes from another address: the per-address limit
+    never trips, the account's own does, and then the right password is refused too."""
+    await make_user("target")
+    lock = Settings().login_lock_seconds
+    if (left := lock - time.time() % lock) < 10:  # one window of the lock, by the clock
+        await asyncio.sleep(left + 0.1)
+    login = """mutation ($p: String!) { login(input: {usernameOrEmail: "target", password: $p})
+      { accessToken errors { code } } }"""
+    async with httpx.AsyncClient(base_url=production_server) as http:
+
+        async def attempt(password: str, address: str) -> list[str]:
+            response = await http.post(
+                "/graphql",
+                json={"query": login, "variables": {"p": password}},
+                headers={"X-Forwarded-For": address},
+            )
+            return [e["code"] for e in response.json()["data"]["login"]["errors"]]
+
+        for i in range(Settings().login_max_failures):
+            assert await attempt("wrong", f"198.51.100.{i + 1}") == ["INVALID_CREDENTIALS"]
+        assert await attempt(PASSWORD, "203.0.113.200") == ["RATE_LIMITED"]
