@@ -46,7 +46,7 @@ class ContentReport:
 @strawberry.type(
     description="Something reported, or held by the spam signals, waiting for a moderator."
 )
-class ModerationCase:
+class ReportedTarget:
     raw: strawberry.Private[moderation.CaseView]
     id: strawberry.ID
     kind: TargetKind
@@ -65,10 +65,10 @@ class ModerationCase:
     created_at: datetime
 
     @classmethod
-    def from_view(cls, view: moderation.CaseView) -> ModerationCase:
+    def from_view(cls, view: moderation.CaseView) -> ReportedTarget:
         return cls(
             raw=view,
-            id=strawberry.ID(to_global_id("ModerationCase", view.id)),
+            id=strawberry.ID(to_global_id("ReportedTarget", view.id)),
             kind=TargetKind(view.target_kind),
             target_id=strawberry.ID(to_global_id(_TYPE_NAMES[view.target_kind], view.target_id)),
             excerpt=view.excerpt,
@@ -126,13 +126,13 @@ class ReportContentPayload:
 @strawberry.input
 class ResolveReportInput:
     target_id: strawberry.ID
-    decision: Resolution
+    action: Resolution
     note: str = strawberry.field(default="", description="Why: kept with the decision.")
 
 
 @strawberry.type
 class ResolveReportPayload:
-    case: ModerationCase | None = None
+    case: ReportedTarget | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -141,7 +141,7 @@ def _reported(_: bool) -> ReportContentPayload:
 
 
 def _resolved(view: moderation.CaseView) -> ResolveReportPayload:
-    return ResolveReportPayload(case=ModerationCase.from_view(view))
+    return ResolveReportPayload(case=ReportedTarget.from_view(view))
 
 
 @strawberry.type
@@ -151,11 +151,11 @@ class ModerationQuery:
     )
     async def moderation_queue(
         self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[ModerationCase]:
+    ) -> Connection[ReportedTarget]:
         page = await resolve.queue(info.context, first, after)
         found = await moderation.cases_by_ids(page.ids)
         return Connection.of(
-            page, [ModerationCase.from_view(c) if (c := found.get(i)) else None for i in page.ids]
+            page, [ReportedTarget.from_view(c) if (c := found.get(i)) else None for i in page.ids]
         )
 
 
@@ -206,7 +206,7 @@ class ModerationMutation:
             lambda: resolve.resolve(
                 info.context,
                 target_id=input.target_id,
-                resolution=input.decision,
+                resolution=input.action,
                 note=input.note,
             ),
             _resolved,

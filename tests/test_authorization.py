@@ -142,7 +142,7 @@ FIELD_RULES: dict[str, str] = {
     },
     **{f"Hashtag.{name}": WITH_PARENT for name in ["id", "name", "postCount", "posts"]},
     **{
-        f"ModerationCase.{name}": WITH_PARENT
+        f"ReportedTarget.{name}": WITH_PARENT
         for name in [
             "id",
             "kind",
@@ -585,7 +585,7 @@ MUTATIONS: dict[str, Rule] = {
     # moderators only
     "resolveReport": Rule(
         lambda r, o: r == "moderator",
-        lambda w, o: {"targetId": w.ids[o]["Post"], "decision": "DISMISS"},
+        lambda w, o: {"targetId": w.ids[o]["Post"], "action": "DISMISS"},
         codes=frozenset({"FORBIDDEN", "UNAUTHENTICATED"}),
     ),
 }

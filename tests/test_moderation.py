@@ -82,7 +82,7 @@ async def test_only_moderators_see_the_queue_and_decide(
     refused = await client.mutate(
         "resolveReport",
         RESOLVE,
-        {"targetId": post, "decision": "DISMISS"},
+        {"targetId": post, "action": "DISMISS"},
         token=token_for(bo, settings),
     )
     assert refused["errors"][0]["code"] == "FORBIDDEN"
@@ -121,14 +121,14 @@ async def test_a_moderator_dismisses_removes_and_suspends(
     dismissed = await client.mutate(
         "resolveReport",
         RESOLVE,
-        {"targetId": post, "decision": "DISMISS", "note": "fine"},
+        {"targetId": post, "action": "DISMISS", "note": "fine"},
         token=mod_t,
     )
     assert dismissed == {"case": {"resolution": "DISMISS", "hidden": False}, "errors": []}
     removed = await client.mutate(
         "resolveReport",
         RESOLVE,
-        {"targetId": comment, "decision": "REMOVE", "note": "abuse"},
+        {"targetId": comment, "action": "REMOVE", "note": "abuse"},
         token=mod_t,
     )
     assert removed["errors"] == []
@@ -153,7 +153,7 @@ async def test_a_moderator_dismisses_removes_and_suspends(
     suspended = await client.mutate(
         "resolveReport",
         RESOLVE,
-        {"targetId": gid(bo), "decision": "SUSPEND_AUTHOR", "note": "spammer"},
+        {"targetId": gid(bo), "action": "SUSPEND_AUTHOR", "note": "spammer"},
         token=mod_t,
     )
     assert suspended["errors"] == []
