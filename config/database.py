@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "domain.messaging.models",
     "domain.notifications.models",
     "domain.moderation.models",
+    "domain.stories.models",
 ]
 SLOW_QUERY_SECONDS = 0.2
 

@@ -40,6 +40,7 @@ from domain.posts.service import Stores
 from domain.posts.store import PostStore
 from domain.realtime.events import RedisEvents
 from domain.realtime.hub import Hub
+from domain.stories.store import StoryStore
 from domain.users.store import UserStore
 from workers.queues import ArqJobs
 
@@ -57,6 +58,7 @@ class Runtime:
     media: MediaStore
     posts: PostStore
     feeds: FeedStore
+    stories: StoryStore
     hub: Hub
     budgets: Budgets
     reads: PipelinedReads
@@ -180,6 +182,7 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         media=MediaStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         posts=PostStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         feeds=FeedStore(redis, reads, active_days=settings.feed_active_days),
+        stories=StoryStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         hub=Hub(redis),
         budgets=Budgets(redis, parse_budgets(settings.action_budgets)),
         reads=reads,

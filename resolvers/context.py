@@ -58,6 +58,7 @@ class Context:
             users=self.runtime.users,
             media=self.runtime.media,
             posts=self.runtime.posts,
+            stories=self.runtime.stories,
             viewer_id=self.viewer_id,
         )
 

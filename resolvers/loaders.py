@@ -21,6 +21,8 @@ from domain.messaging.service import MessageView, ThreadState
 from domain.posts import queries
 from domain.posts.queries import HashtagView
 from domain.posts.store import CommentView, PostStore, PostView
+from domain.stories import service as story_service
+from domain.stories.store import StoryStore, StoryView
 from domain.users.store import UserStore, UserView
 
 K = TypeVar("K")
@@ -62,16 +64,28 @@ class PrimedCache(AbstractCache[K, T]):
         self._known.clear()
 
 
+async def _seen_among(viewer_id: int, story_ids: Sequence[int]) -> set[int]:
+    return await story_service.seen_by(viewer_id=viewer_id, story_ids=list(story_ids))
+
+
 class Loaders:
     """Each loader is made on first use: a request builds only the few it needs."""
 
     def __init__(
-        self, *, users: UserStore, media: MediaStore, posts: PostStore, viewer_id: int | None
+        self,
+        *,
+        users: UserStore,
+        media: MediaStore,
+        posts: PostStore,
+        stories: StoryStore,
+        viewer_id: int | None,
     ) -> None:
         # The batch functions live apart: were they methods of this object, each loader would
         # point back at it, and every request's loaders would be garbage for the cyclic
         # collector rather than freed when the request ends.
-        self._batches = Batches(users=users, media=media, posts=posts, viewer_id=viewer_id)
+        self._batches = Batches(
+            users=users, media=media, posts=posts, stories=stories, viewer_id=viewer_id
+        )
 
     @cached_property
     def user(self) -> DataLoader[int, UserView | None]:
@@ -104,6 +118,14 @@ class Loaders:
     @cached_property
     def viewer_liked_comment(self) -> DataLoader[int, bool]:
         return DataLoader(self._batches.viewer_set(queries.liked_comments_among))
+
+    @cached_property
+    def story(self) -> DataLoader[int, StoryView | None]:
+        return DataLoader(self._batches.stories, cache_map=PrimedCache())
+
+    @cached_property
+    def story_seen(self) -> DataLoader[int, bool]:
+        return DataLoader(self._batches.viewer_set(_seen_among))
 
     @cached_property
     def message(self) -> DataLoader[int, MessageView | None]:
@@ -154,9 +176,16 @@ class Batches:
     """The batch functions behind the loaders: one call for many keys each."""
 
     def __init__(
-        self, *, users: UserStore, media: MediaStore, posts: PostStore, viewer_id: int | None
+        self,
+        *,
+        users: UserStore,
+        media: MediaStore,
+        posts: PostStore,
+        stories: StoryStore,
+        viewer_id: int | None,
     ) -> None:
         self._users = users
+        self._stories = stories
         self._media = media
         self._posts = posts
         self._viewer_id = viewer_id
@@ -167,6 +196,10 @@ class Batches:
 
     async def media(self, ids: Sequence[int]) -> list[MediaView | None]:
         found = await self._media.get_many(ids)
+        return [found.get(i) for i in ids]
+
+    async def stories(self, ids: Sequence[int]) -> list[StoryView | None]:
+        found = await self._stories.rows.get_many(ids)
         return [found.get(i) for i in ids]
 
     async def messages(self, ids: Sequence[int]) -> list[MessageView | None]:

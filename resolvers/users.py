@@ -90,7 +90,7 @@ async def users_by_ids(ctx: Context, ids: list[int]) -> list[UserView]:
 # Mutations: each returns the user acted on, re-read after the write.
 
 
-async def _target(ctx: Context, global_id: str) -> int:
+async def target_user(ctx: Context, global_id: str) -> int:
     """The account a graph mutation acts on. One that blocked the viewer is not there for
     them, as an unknown id is not (or unfollow and unblock would say it exists)."""
     user_id = id_input(global_id, "User", field="userId")
@@ -110,7 +110,7 @@ async def _reread(ctx: Context, user_id: int) -> UserView | None:
 
 async def follow(ctx: Context, global_id: str) -> tuple[FollowStatus, UserView | None]:
     viewer_id = ctx.signed_in()
-    user_id = await _target(ctx, global_id)
+    user_id = await target_user(ctx, global_id)
     async with ctx.spending("follow"):
         status = await flows.follow(
             follower_id=viewer_id,
@@ -123,7 +123,7 @@ async def follow(ctx: Context, global_id: str) -> tuple[FollowStatus, UserView |
 
 async def unfollow(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
-    user_id = await _target(ctx, global_id)
+    user_id = await target_user(ctx, global_id)
     await flows.unfollow(
         follower_id=viewer_id, followee_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
     )
@@ -132,7 +132,7 @@ async def unfollow(ctx: Context, global_id: str) -> UserView | None:
 
 async def approve_request(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
-    user_id = await _target(ctx, global_id)
+    user_id = await target_user(ctx, global_id)
     await flows.approve_request(
         owner_id=viewer_id, requester_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
     )
@@ -141,14 +141,14 @@ async def approve_request(ctx: Context, global_id: str) -> UserView | None:
 
 async def reject_request(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
-    user_id = await _target(ctx, global_id)
+    user_id = await target_user(ctx, global_id)
     await graph.reject_request(owner_id=viewer_id, requester_id=user_id)
     return await _reread(ctx, user_id)
 
 
 async def remove_follower(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
-    user_id = await _target(ctx, global_id)
+    user_id = await target_user(ctx, global_id)
     await flows.remove_follower(
         owner_id=viewer_id, follower_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
     )
@@ -157,7 +157,7 @@ async def remove_follower(ctx: Context, global_id: str) -> UserView | None:
 
 async def block(ctx: Context, global_id: str) -> None:
     viewer_id = ctx.signed_in()
-    user_id = await _target(ctx, global_id)
+    user_id = await target_user(ctx, global_id)
     await flows.block(
         blocker_id=viewer_id, blocked_id=user_id, users=ctx.runtime.users, ports=ctx.runtime.ports
     )
@@ -165,6 +165,6 @@ async def block(ctx: Context, global_id: str) -> None:
 
 async def unblock(ctx: Context, global_id: str) -> UserView | None:
     viewer_id = ctx.signed_in()
-    user_id = await _target(ctx, global_id)
+    user_id = await target_user(ctx, global_id)
     await graph.unblock(blocker_id=viewer_id, blocked_id=user_id)
     return await _reread(ctx, user_id)

@@ -42,6 +42,12 @@ from domain.messaging.service import MAX_MEMBERS
 from domain.pagination import DEFAULT_PAGE_SIZE
 from domain.posts.captions import MAX_MENTIONS
 from domain.posts.service import MAX_MEDIA
+from domain.stories.service import (
+    MAX_HIGHLIGHT_STORIES,
+    MAX_HIGHLIGHTS,
+    MAX_LIVE_PER_DAY,
+    MAX_TRAY,
+)
 
 # The most items a list field without `first` can hold (the domain's own limits), by
 # "Type.field" or by the items' type. A list of objects with no bound here fails
@@ -54,6 +60,10 @@ LIST_BOUNDS = {
     # search(first:) already counted the page: its two lists multiply nothing more.
     "SearchResults.users": 1,
     "SearchResults.hashtags": 1,
+    "Query.storyTray": MAX_TRAY,
+    "StoryReel.stories": MAX_LIVE_PER_DAY,
+    "Highlight.stories": MAX_HIGHLIGHT_STORIES,
+    "User.highlights": MAX_HIGHLIGHTS,
     "UserError": 10,  # a payload's errors: one per input field at most
     "HttpHeader": 10,
 }

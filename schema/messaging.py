@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,6 +13,7 @@ from domain.messaging.service import MessageView, ThreadState
 from domain.pagination import Page
 from resolvers import messaging as resolve
 from resolvers import posts as posts_resolve
+from resolvers import stories as stories_resolve
 from resolvers.context import Info
 from resolvers.global_ids import to_global_id
 from schema.errors import UserError, mutation, respond
@@ -20,6 +22,9 @@ from schema.node import Node
 from schema.pagination import Connection
 from schema.posts import Post, build_post
 from schema.user import User
+
+if TYPE_CHECKING:
+    from schema.stories import Story
 
 
 @strawberry.enum
@@ -61,6 +66,22 @@ class Message(Node):
             return None
         view = await info.context.loaders.media.load(self.raw.media_id)
         return Media.from_view(view) if view else None
+
+    @strawberry.field(description="A reply to a story: true even once the story is gone.")
+    def is_story_reply(self) -> bool:
+        return self.raw.story_id is not None
+
+    @strawberry.field(
+        description="The story replied to; null when it is not (or no longer) one you may see:"
+        ' show "story unavailable" for a story reply.'
+    )
+    async def story(self, info: Info) -> Annotated[Story, strawberry.lazy("schema.stories")] | None:
+        from schema.stories import Story
+
+        if self.raw.story_id is None:
+            return None
+        view = await stories_resolve.visible_story(info.context, self.raw.story_id)
+        return Story.from_view(view) if view else None
 
     @strawberry.field(description="A shared post; null if it is gone or not visible to you.")
     async def post(self, info: Info) -> Post | None:

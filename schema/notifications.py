@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -12,6 +13,7 @@ from domain.notifications.service import NotificationView
 from domain.pagination import Page
 from resolvers import notifications as resolve
 from resolvers import posts as posts_resolve
+from resolvers import stories as stories_resolve
 from resolvers.context import Info
 from resolvers.global_ids import to_global_id
 from schema.errors import UserError, mutation, respond
@@ -19,6 +21,9 @@ from schema.node import Node
 from schema.pagination import Connection
 from schema.posts import Comment, Post, build_post
 from schema.user import User
+
+if TYPE_CHECKING:
+    from schema.stories import Story
 
 
 @strawberry.enum
@@ -73,6 +78,15 @@ class Notification(Node):
             return None
         view = await posts_resolve.visible_comment(info.context, self.raw.comment_id)
         return Comment.from_view(view) if view else None
+
+    @strawberry.field(description="The story of a MENTION in one; null once you may not see it.")
+    async def story(self, info: Info) -> Annotated[Story, strawberry.lazy("schema.stories")] | None:
+        from schema.stories import Story
+
+        if self.raw.story_id is None:
+            return None
+        view = await stories_resolve.visible_story(info.context, self.raw.story_id)
+        return Story.from_view(view) if view else None
 
 
 @strawberry.type

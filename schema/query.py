@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from domain.errors import ErrorCode
-from resolvers import media, messaging, notifications, posts
+from resolvers import media, messaging, notifications, posts, stories
 from resolvers import users as resolve
 from resolvers.context import Info
 from resolvers.errors import ClientError
@@ -55,6 +55,16 @@ class UserQuery:
         if type_name == "Notification":
             found = await notifications.rows(info.context, [raw_id])
             return Notification.from_row(found[0]) if found else None
+        if type_name == "Story":
+            from schema.stories import Story
+
+            story = await stories.visible_story(info.context, raw_id)
+            return Story.from_view(story) if story else None
+        if type_name == "Highlight":
+            from schema.stories import Highlight
+
+            highlight = await stories.visible_highlight(info.context, raw_id)
+            return Highlight.from_view(highlight) if highlight else None
         if type_name == "Hashtag":
             tag = await info.context.loaders.hashtag.load(raw_id)
             return Hashtag.from_row(tag) if tag else None

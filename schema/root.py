@@ -42,10 +42,12 @@ from schema.post_mutations import PostMutation
 from schema.posts import Comment, Hashtag, Post
 from schema.query import UserQuery
 from schema.realtime import Subscription
+from schema.stories import Highlight, Story, StoryMutation, StoryQuery
 from schema.user import User
 
 Query = merge_types(
-    "Query", (UserQuery, FeedQuery, MessagingQuery, NotificationQuery, ModerationQuery)
+    "Query",
+    (UserQuery, FeedQuery, StoryQuery, MessagingQuery, NotificationQuery, ModerationQuery),
 )
 Mutation = merge_types(
     "Mutation",
@@ -57,6 +59,7 @@ Mutation = merge_types(
         MessagingMutation,
         NotificationMutation,
         ModerationMutation,
+        StoryMutation,
     ),
 )
 
@@ -279,7 +282,18 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[User, Media, Post, Comment, Hashtag, Thread, Message, Notification],
+        types=[
+            User,
+            Media,
+            Post,
+            Comment,
+            Hashtag,
+            Thread,
+            Message,
+            Notification,
+            Story,
+            Highlight,
+        ],
         config=StrawberryConfig(name_converter=RememberedNames()),
         execution_context_class=(
             ShortPathContext if settings.graphql_compiled else UncompiledContext

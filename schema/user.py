@@ -9,6 +9,7 @@ import strawberry
 from domain.pagination import Page
 from domain.users.store import UserView
 from resolvers import posts as posts_resolve
+from resolvers import stories as stories_resolve
 from resolvers import users as resolve
 from resolvers.context import Info
 from resolvers.global_ids import to_global_id
@@ -18,6 +19,7 @@ from schema.pagination import Connection
 
 if TYPE_CHECKING:
     from schema.posts import Post
+    from schema.stories import Highlight, Story
 
 
 @strawberry.enum(description="How the viewer follows an account.")
@@ -94,6 +96,47 @@ class User(Node):
             info.context, await self._view(info), first, after, reels=True
         )
         return await post_connection(info, page)
+
+    @strawberry.field(
+        description="Its highlights, newest first, for whoever may see its posts (each story"
+        " with its audience rule)."
+    )
+    async def highlights(
+        self, info: Info
+    ) -> list[Annotated[Highlight, strawberry.lazy("schema.stories")]]:
+        from schema.stories import Highlight
+
+        return [
+            Highlight.from_view(h)
+            for h in await stories_resolve.highlights(info.context, self.raw_id)
+        ]
+
+    @strawberry.field(description="On the viewer's close friends list (false but for the viewer).")
+    async def is_close_friend(self, info: Info) -> bool:
+        viewer = info.context.viewer_id
+        if viewer is None or viewer == self.raw_id:
+            return False
+        return await stories_resolve.is_close_friend(info.context, self.raw_id)
+
+    @strawberry.field(description="The close friends list, newest first; only on the viewer.")
+    async def close_friends(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[User]:
+        page = await stories_resolve.close_friends(info.context, self.raw_id, first, after)
+        return await user_connection(info, page)
+
+    @strawberry.field(
+        description="Every story of the account's, expired ones too, newest first;"
+        " only on the viewer."
+    )
+    async def story_archive(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Story, strawberry.lazy("schema.stories")]]:
+        from schema.stories import Story
+
+        page = await stories_resolve.archive(info.context, self.raw_id, first, after)
+        found = await info.context.loaders.story.load_many(page.ids)
+        return Connection.of(page, [Story.from_view(s) if s else None for s in found])
 
     @strawberry.field(description="Posts the viewer saved, newest save first; only on the viewer.")
     async def saved_posts(

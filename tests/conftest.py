@@ -54,6 +54,11 @@ TABLES = (
     "moderation_cases",
     "moderation_actions",
     "spam_models",
+    "stories",
+    "story_views",
+    "close_friends",
+    "highlights",
+    "highlight_stories",
 )
 # Limits the live server runs with; tests that probe a limit read them from here.
 LIVE_AUTH_RATE_LIMIT = 30

@@ -24,6 +24,9 @@ from domain.messaging import service as messaging
 from domain.moderation.service import set_moderator
 from domain.notifications import service as notifications
 from domain.posts import flows as post_flows
+from domain.stories import flows as story_flows
+from domain.stories import service as story_service
+from domain.stories.models import Audience
 from resolvers.global_ids import to_global_id
 from schema.root import build_schema
 from tests.client import GraphQLClient
@@ -65,6 +68,30 @@ FIELD_RULES: dict[str, str] = {
     "User.following": GRAPH,
     "User.savedPosts": SELF,
     "User.followRequests": SELF,
+    "User.closeFriends": SELF,
+    "User.storyArchive": SELF,
+    "User.highlights": GRAPH,
+    "User.isCloseFriend": WITH_PARENT,  # the viewer's own list: false but for the viewer
+    "Message.isStoryReply": WITH_PARENT,
+    "Message.story": WITH_PARENT,  # the story rule again (tests/test_stories.py)
+    "Notification.story": WITH_PARENT,
+    **{
+        f"Story.{n}": WITH_PARENT
+        for n in [
+            "id",
+            "audience",
+            "caption",
+            "createdAt",
+            "expiresAt",
+            "author",
+            "media",
+            "viewerHasSeen",
+        ]
+    },
+    "Story.viewCount": SELF,  # its author's (tests/test_stories.py)
+    "Story.viewers": SELF,
+    **{f"Highlight.{n}": WITH_PARENT for n in ["id", "title", "createdAt", "cover", "stories"]},
+    **{f"StoryReel.{n}": WITH_PARENT for n in ["hasUnseen", "latestAt", "user", "stories"]},
     **{
         f"Post.{name}": WITH_PARENT
         for name in [
@@ -184,6 +211,7 @@ QUERY_RULES = {
     "thread": "members only",
     "notifications": "the viewer's own",
     "moderationQueue": "moderators only",
+    "storyTray": "the viewer's own",
 }
 SUBSCRIPTION_RULES = {
     "mediaProcessed": "its owner only",
@@ -213,6 +241,8 @@ NODE_VISIBLE = {
     "Message": lambda role, owner: role in ("owner", "follower"),
     "Notification": lambda role, owner: role == "owner",
     "Hashtag": lambda role, owner: True,
+    "Story": _sees_posts,  # an EVERYONE story, live
+    "Highlight": _sees_posts,
 }
 
 
@@ -317,6 +347,17 @@ async def _world(runtime: Runtime, settings: Settings) -> World:
             events=runtime.ports.events,
         )
         assert note is not None
+        story = await story_flows.create_story(
+            author_id=u[owner],
+            media_id=media.id,
+            audience=Audience.EVERYONE,
+            caption="s",
+            stories=runtime.stories,
+            ports=runtime.ports,
+        )
+        highlight = await story_service.create_highlight(
+            owner_id=u[owner], title="h", story_ids=[story.id], cover_media_id=None
+        )
         world.raw[owner] = {
             "User": u[owner],
             "Post": post_id,
@@ -326,6 +367,8 @@ async def _world(runtime: Runtime, settings: Settings) -> World:
             "Message": sent.message_id,
             "Notification": note,
             "Requester": u["pending"],
+            "Story": story.id,
+            "Highlight": highlight,
         }
         world.ids[owner] = {
             k: to_global_id("User" if k == "Requester" else k, v)
@@ -380,6 +423,7 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
             body = await client.raw(
                 """query($name: String!, $post: ID!, $thread: ID!) {
                   user(username: $name) { posts { edges { node { id } } totalCount }
+                    highlights { id }
                     reels { edges { node { id } } } followers { edges { node { id } } }
                     following { edges { node { id } } } }
                   post(id: $post) { id }
@@ -399,6 +443,8 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
             if (profile is not None) != _sees_account(role):
                 leaks.append(f"{role}: user({owner}) {profile}")
             if profile is not None:
+                if profile["highlights"] and not _sees_posts(role, owner):
+                    leaks.append(f"{role}: {owner}.highlights shown")
                 for part in ("posts", "reels", "followers", "following"):
                     shown = bool(profile[part]["edges"])
                     expected = _sees_posts(role, owner) and (part != "reels")
@@ -434,6 +480,7 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
     for role in ROLES:
         for owner in OWNERS:
             token = _token(world, role, owner)
+            tray = await client.raw("{ storyTray { user { username } } }", token=token)
             body = await client.raw(
                 "{ viewer { username } threads { edges { node { id } } }"
                 " notifications { edges { node { id } } }"
@@ -446,6 +493,15 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
                 if data and data.get("viewer") is not None:
                     leaks.append("anonymous has a viewer")
                 continue
+            reels = (tray.get("data") or {}).get("storyTray") or []
+            in_tray = {r["user"]["username"] for r in reels if r["user"]}
+            for other in OWNERS:
+                follows = role == "follower" or (role == "pending" and other == "public")
+                expected = _sees_posts(role, other) and (follows or role == "owner")
+                if role == "owner" and other != owner:
+                    continue  # the other owner's tray, as that owner: not this case
+                if (other in in_tray) != expected:
+                    leaks.append(f"{role}'s tray and {other}'s stories: {in_tray}")
             threads = [e["node"]["id"] for e in (data.get("threads") or {}).get("edges", [])]
             others = {world.ids[o]["Thread"] for o in OWNERS}
             if role not in ("owner", "follower") and set(threads) & others:
@@ -573,6 +629,42 @@ MUTATIONS: dict[str, Rule] = {
     ),
     # removing someone who does not follow you changes nothing: only signing in is checked
     "removeFollower": Rule(_signed_in, _on("Requester", "userId")),
+    # stories
+    "createStory": Rule(
+        _owner,
+        _on("Media", "mediaId"),
+        codes=frozenset({"NOT_FOUND", "UNAUTHENTICATED", "INVALID_ID"}),
+    ),
+    "markStoriesSeen": Rule(
+        _acts_on_posts, lambda w, o: {"storyIds": [w.ids[o]["Story"]]}, runs_allowed=True
+    ),
+    "replyToStory": Rule(
+        lambda r, o: _acts_on_posts(r, o) and r != "owner",
+        lambda w, o: {"storyId": w.ids[o]["Story"], "text": "hi"},
+    ),
+    "addCloseFriend": Rule(
+        lambda r, o: _signed_in(r, o) and r not in ("owner", "blocked", "blocker"),
+        _on("User", "userId"),
+        codes=frozenset({"NOT_FOUND", "UNAUTHENTICATED", "INVALID_INPUT"}),
+        runs_allowed=True,
+    ),
+    "removeCloseFriend": Rule(
+        lambda r, o: _signed_in(r, o) and r not in ("owner", "blocked"),
+        _on("User", "userId"),
+        codes=frozenset({"NOT_FOUND", "UNAUTHENTICATED", "INVALID_INPUT"}),
+        runs_allowed=True,
+    ),
+    "createHighlight": Rule(_owner, lambda w, o: {"title": "x", "storyIds": [w.ids[o]["Story"]]}),
+    "addToHighlight": Rule(
+        _owner,
+        lambda w, o: {"highlightId": w.ids[o]["Highlight"], "storyIds": [w.ids[o]["Story"]]},
+        runs_allowed=True,
+    ),
+    "removeFromHighlight": Rule(
+        _owner,
+        lambda w, o: {"highlightId": w.ids[o]["Highlight"], "storyIds": [w.ids[o]["Story"]]},
+    ),
+    "deleteHighlight": Rule(_owner, _on("Highlight", "highlightId")),
     # threads: members only
     "sendMessage": Rule(_member, lambda w, o: {"threadId": w.ids[o]["Thread"], "text": "x"}),
     "markThreadRead": Rule(

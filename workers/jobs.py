@@ -17,6 +17,7 @@ from domain.moderation import classifier
 from domain.notifications import service as notifications
 from domain.posts import counters
 from domain.ranking import service as ranking
+from domain.stories.store import now_ms
 from domain.users import flows as user_flows
 from domain.users.maintenance import purge_refresh_tokens
 from workers.resilience import retried
@@ -143,3 +144,10 @@ async def train_spam_model(ctx: dict[str, Any]) -> int | None:
         "kept" if trained.model_id else "not kept",
     )
     return trained.model_id
+
+
+@retried
+async def expire_stories(ctx: dict[str, Any]) -> int:
+    """Drop passed stories from the live sets (reads check expiry themselves already)."""
+    runtime: Runtime = ctx["runtime"]
+    return await runtime.stories.expire(at_ms=now_ms())

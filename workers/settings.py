@@ -22,6 +22,7 @@ from domain.media.service import clean_work_dirs
 from workers.jobs import (
     delete_expired_deactivations,
     delete_media,
+    expire_stories,
     fanout_post,
     flush_counters,
     notify,
@@ -104,11 +105,13 @@ def worker_settings(
                 func(purge_account, keep_result=0),
                 delete_expired_deactivations,
                 train_spam_model,
+                expire_stories,
             ],
             "cron_jobs": [
                 cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False),
                 cron(delete_expired_deactivations, minute={23}, run_at_startup=False, unique=True),
                 cron(train_spam_model, minute={41}, run_at_startup=False, unique=True),
+                cron(expire_stories, second={30}, run_at_startup=True, unique=True),
                 cron(
                     flush_counters, second=set(range(0, 60, 10)), run_at_startup=True, unique=True
                 ),

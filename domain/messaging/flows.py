@@ -21,6 +21,7 @@ async def send_message(
     client_id: str | None,
     ports: Ports,
     posts: PostStore,
+    story_id: int | None = None,
 ) -> MessageView:
     """Send (or, for a retried clientId, return the first send of) a message; one the spam
     signals hold is kept for review and pushed to nobody."""
@@ -32,6 +33,7 @@ async def send_message(
         media_id=media_id,
         post_id=post_id,
         client_id=client_id,
+        story_id=story_id,
     )
     held = sent.created and await spam.screen_message(
         sender_id=sender_id, message_id=sent.message_id, text=text, posts=posts

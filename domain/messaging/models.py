@@ -58,6 +58,7 @@ class Message(Model):
     client_id = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     hidden = fields.BooleanField(default=False)  # held for review: its sender's only
+    story_id = fields.BigIntField(null=True)  # a reply to this story
 
     class Meta:
         table = "messages"

@@ -177,13 +177,14 @@ async def send_message(
     media_id: int | None,
     post_id: int | None,
     client_id: str | None,
+    story_id: int | None = None,
 ) -> Sent:
     text = text.strip()
     if (thread_id is None) == (recipient_ids is None):
         raise _refuse("Give either threadId or recipientIds.", "threadId")
     if len(text) > MAX_TEXT:
         raise _refuse(f"Messages are at most {MAX_TEXT} characters.", "text")
-    if not text and media_id is None and post_id is None:
+    if not text and media_id is None and post_id is None and story_id is None:
         raise _refuse("A message needs text, a photo or video, or a post.", "text")
     if client_id is not None and not 1 <= len(client_id) <= 64:
         raise _refuse("clientId is 1 to 64 characters.", "clientId")
@@ -254,10 +255,10 @@ async def send_message(
             )
         inserted = await tx.execute_query_dict(
             "/* messages.insert */ INSERT INTO messages (id, thread_id, sender_id, text,"
-            " media_id, post_id, client_id, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, now())"
+            " media_id, post_id, client_id, story_id, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())"
             " ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id",
-            [message_id, thread_id, sender_id, text, media_id, post_id, client_id],
+            [message_id, thread_id, sender_id, text, media_id, post_id, client_id, story_id],
         )
         if inserted:
             await tx.execute_query(
@@ -392,12 +393,13 @@ class MessageView:
     client_id: str | None
     created_at: datetime
     hidden: bool = False  # held for review: its sender's only
+    story_id: int | None = None  # a reply to this story
 
 
 async def messages_by_ids(ids: list[int]) -> dict[int, MessageView]:
     rows = await connections.get("default").execute_query_dict(
         "/* messages.by_ids */ SELECT id, thread_id, sender_id, text, media_id, post_id,"
-        " client_id, created_at, hidden FROM messages WHERE id = ANY($1::bigint[])",
+        " client_id, created_at, hidden, story_id FROM messages WHERE id = ANY($1::bigint[])",
         [ids],
     )
     return {int(r["id"]): MessageView(**r) for r in rows}

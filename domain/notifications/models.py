@@ -22,6 +22,7 @@ class Notification(Model):
     kind = fields.CharEnumField(NotificationKind, max_length=14)
     post_id = fields.BigIntField(null=True)
     comment_id = fields.BigIntField(null=True)
+    story_id = fields.BigIntField(null=True)
     # Newest first, at most MAX_ACTORS; actor_count counts them all.
     actor_ids: fields.JSONField[list[int]] = fields.JSONField(default=list)
     actor_count = fields.IntField(default=1)

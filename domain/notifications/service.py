@@ -35,6 +35,7 @@ class Event:
     key: str  # unique per event, e.g. "comment:<comment id>"
     post_id: int | None = None
     comment_id: int | None = None
+    story_id: int | None = None  # a mention in a story
     # When it happened, as an id made then: notifications sort by it, not by when a worker
     # got to the event (a worker runs several at once, in no set order).
     at: int = field(default_factory=next_id)
@@ -56,8 +57,8 @@ async def record(event: Event, *, events: Events) -> int | None:
     else:
         rows = await connections.get("default").execute_query_dict(
             "/* notifications.insert */ INSERT INTO notifications (id, user_id, kind, post_id,"
-            " comment_id, actor_ids, actor_count, sort_id, event_key, read, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, 1, $7, $8, false, now())"
+            " comment_id, story_id, actor_ids, actor_count, sort_id, event_key, read, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $9, $6::jsonb, 1, $7, $8, false, now())"
             " ON CONFLICT (event_key) DO NOTHING RETURNING id",
             [
                 next_id(),
@@ -68,6 +69,7 @@ async def record(event: Event, *, events: Events) -> int | None:
                 json.dumps([event.actor_id]),
                 event.at,
                 event.key,
+                event.story_id,
             ],
         )
         notification_id = int(rows[0]["id"]) if rows else None
@@ -132,6 +134,7 @@ class NotificationView:
     kind: str
     post_id: int | None
     comment_id: int | None
+    story_id: int | None
     actor_ids: list[int]
     actor_count: int
     sort_id: int
@@ -141,7 +144,8 @@ class NotificationView:
 
 async def by_ids(ids: list[int]) -> dict[int, NotificationView]:
     rows = await connections.get("default").execute_query_dict(
-        "/* notifications.by_ids */ SELECT id, user_id, kind, post_id, comment_id, actor_ids,"
+        "/* notifications.by_ids */ SELECT id, user_id, kind, post_id, comment_id, story_id,"
+        " actor_ids,"
         " actor_count, sort_id, read, created_at FROM notifications"
         " WHERE id = ANY($1::bigint[])",
         [ids],

@@ -117,6 +117,14 @@ async def purge_account(*, user_id: int, stores: Stores, ports: Ports) -> int:
     for sql in (
         "/* purge.blocks */ DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1"
         " RETURNING id",
+        "/* purge.highlight_stories */ DELETE FROM highlight_stories WHERE highlight_id IN"
+        " (SELECT id FROM highlights WHERE owner_id = $1) RETURNING id",
+        "/* purge.highlights */ DELETE FROM highlights WHERE owner_id = $1 RETURNING id",
+        "/* purge.story_views */ DELETE FROM story_views WHERE viewer_id = $1 OR story_id IN"
+        " (SELECT id FROM stories WHERE author_id = $1) RETURNING id",
+        "/* purge.stories */ DELETE FROM stories WHERE author_id = $1 RETURNING id",
+        "/* purge.close_friends */ DELETE FROM close_friends WHERE owner_id = $1"
+        " OR friend_id = $1 RETURNING id",
         "/* purge.notifications */ DELETE FROM notifications WHERE user_id = $1"
         " OR actor_ids = jsonb_build_array($1::bigint) RETURNING id",
     ):
