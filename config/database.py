@@ -31,6 +31,7 @@ MODEL_MODULES = [
     "domain.notifications.models",
     "domain.moderation.models",
     "domain.stories.models",
+    "domain.reels.models",
 ]
 SLOW_QUERY_SECONDS = 0.2
 

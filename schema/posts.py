@@ -39,6 +39,10 @@ class Post(Node):
     like_count: int
     comment_count: int
     save_count: int
+    view_count: int = strawberry.field(description="Times it was seen (logViews).")
+    play_count: int | None = strawberry.field(
+        description="Of a reel: views that played it; null for photos."
+    )
     created_at: datetime
     edited_at: datetime | None
     # Loaded for a whole page at once (see build_posts) and set as plain values: a field with
@@ -57,6 +61,8 @@ class Post(Node):
             like_count=view.like_count,
             comment_count=view.comment_count,
             save_count=view.save_count,
+            view_count=view.view_count,
+            play_count=view.play_count if view.kind == "REEL" else None,
             created_at=view.created_at,
             edited_at=view.edited_at,
             author=User.from_view(author),

@@ -42,12 +42,21 @@ from schema.post_mutations import PostMutation
 from schema.posts import Comment, Hashtag, Post
 from schema.query import UserQuery
 from schema.realtime import Subscription
+from schema.reels import ReelsMutation, ReelsQuery
 from schema.stories import Highlight, Story, StoryMutation, StoryQuery
 from schema.user import User
 
 Query = merge_types(
     "Query",
-    (UserQuery, FeedQuery, StoryQuery, MessagingQuery, NotificationQuery, ModerationQuery),
+    (
+        UserQuery,
+        FeedQuery,
+        StoryQuery,
+        ReelsQuery,
+        MessagingQuery,
+        NotificationQuery,
+        ModerationQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -60,6 +69,7 @@ Mutation = merge_types(
         NotificationMutation,
         ModerationMutation,
         StoryMutation,
+        ReelsMutation,
     ),
 )
 

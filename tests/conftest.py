@@ -59,6 +59,10 @@ TABLES = (
     "close_friends",
     "highlights",
     "highlight_stories",
+    "view_events",
+    "view_batches",
+    "post_view_totals",
+    "not_interested",
 )
 # Limits the live server runs with; tests that probe a limit read them from here.
 LIVE_AUTH_RATE_LIMIT = 30

@@ -68,6 +68,8 @@ FIELD_RULES: dict[str, str] = {
     "User.following": GRAPH,
     "User.savedPosts": SELF,
     "User.followRequests": SELF,
+    "Post.viewCount": WITH_PARENT,
+    "Post.playCount": WITH_PARENT,
     "User.closeFriends": SELF,
     "User.storyArchive": SELF,
     "User.highlights": GRAPH,
@@ -212,6 +214,7 @@ QUERY_RULES = {
     "notifications": "the viewer's own",
     "moderationQueue": "moderators only",
     "storyTray": "the viewer's own",
+    "reels": "posts the viewer may see (tests/test_reels.py): checked below",
 }
 SUBSCRIPTION_RULES = {
     "mediaProcessed": "its owner only",
@@ -347,6 +350,15 @@ async def _world(runtime: Runtime, settings: Settings) -> World:
             events=runtime.ports.events,
         )
         assert note is not None
+        video = await make_media(users[owner], kind="VIDEO", duration_ms=5_000)
+        await post_flows.create_post(  # a reel, for `reels`
+            author_id=u[owner],
+            media_ids=[video.id],
+            caption="reel",
+            stores=runtime.post_stores,
+            ports=runtime.ports,
+            reel=True,
+        )
         story = await story_flows.create_story(
             author_id=u[owner],
             media_id=media.id,
@@ -447,7 +459,7 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
                     leaks.append(f"{role}: {owner}.highlights shown")
                 for part in ("posts", "reels", "followers", "following"):
                     shown = bool(profile[part]["edges"])
-                    expected = _sees_posts(role, owner) and (part != "reels")
+                    expected = _sees_posts(role, owner)
                     if part == "posts" and profile[part]["totalCount"] and not expected:
                         leaks.append(f"{role}: {owner}.posts totalCount")
                     if shown and not expected:
@@ -493,6 +505,16 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
                 if data and data.get("viewer") is not None:
                     leaks.append("anonymous has a viewer")
                 continue
+            shown = await client.raw(
+                "{ reels { edges { node { author { username } } } } }", token=token
+            )
+            reel_authors = {
+                e["node"]["author"]["username"]
+                for e in ((shown.get("data") or {}).get("reels") or {}).get("edges", [])
+            }
+            for other in OWNERS:
+                if other in reel_authors and not _sees_posts(role, other):
+                    leaks.append(f"{role} gets {other}'s reels")
             reels = (tray.get("data") or {}).get("storyTray") or []
             in_tray = {r["user"]["username"] for r in reels if r["user"]}
             for other in OWNERS:
@@ -629,6 +651,16 @@ MUTATIONS: dict[str, Rule] = {
     ),
     # removing someone who does not follow you changes nothing: only signing in is checked
     "removeFollower": Rule(_signed_in, _on("Requester", "userId")),
+    # the view log: what one may not see is dropped (counted as rejected), never stored
+    "logViews": Rule(
+        _signed_in,
+        lambda w, o: {
+            "batchId": f"m-{o}",
+            "events": [{"postId": w.ids[o]["Post"], "watchedMs": 1}],
+        },
+        runs_allowed=True,
+    ),
+    "notInterested": Rule(_acts_on_posts, _on("Post", "postId"), runs_allowed=True),
     # stories
     "createStory": Rule(
         _owner,

@@ -17,6 +17,7 @@ from domain.moderation import classifier
 from domain.notifications import service as notifications
 from domain.posts import counters
 from domain.ranking import service as ranking
+from domain.reels import service as reels
 from domain.stories.store import now_ms
 from domain.users import flows as user_flows
 from domain.users.maintenance import purge_refresh_tokens
@@ -151,3 +152,9 @@ async def expire_stories(ctx: dict[str, Any]) -> int:
     """Drop passed stories from the live sets (reads check expiry themselves already)."""
     runtime: Runtime = ctx["runtime"]
     return await runtime.stories.expire(at_ms=now_ms())
+
+
+@retried
+async def purge_view_events(ctx: dict[str, Any]) -> int:
+    """Drop view events past their retention (the per-post totals stay exact)."""
+    return await reels.purge_old_events()

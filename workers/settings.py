@@ -29,6 +29,7 @@ from workers.jobs import (
     process_media,
     purge_account,
     purge_expired_refresh_tokens,
+    purge_view_events,
     rank_feed,
     reconcile_counters,
     refresh_feed,
@@ -106,12 +107,14 @@ def worker_settings(
                 delete_expired_deactivations,
                 train_spam_model,
                 expire_stories,
+                purge_view_events,
             ],
             "cron_jobs": [
                 cron(purge_expired_refresh_tokens, minute={17}, run_at_startup=False),
                 cron(delete_expired_deactivations, minute={23}, run_at_startup=False, unique=True),
                 cron(train_spam_model, minute={41}, run_at_startup=False, unique=True),
                 cron(expire_stories, second={30}, run_at_startup=True, unique=True),
+                cron(purge_view_events, hour={4}, minute={7}, run_at_startup=False, unique=True),
                 cron(
                     flush_counters, second=set(range(0, 60, 10)), run_at_startup=True, unique=True
                 ),

@@ -46,11 +46,16 @@ class CounterSpec:
 SPECS: dict[Kind, CounterSpec] = {
     "post": CounterSpec(
         "posts",
-        ("like_count", "comment_count", "save_count"),
+        ("like_count", "comment_count", "save_count", "view_count", "play_count"),
         "/* counters.recount_posts */ SELECT p.id,"
         " (SELECT count(*) FROM likes l WHERE l.post_id = p.id) AS like_count,"
         " (SELECT count(*) FROM comments c WHERE c.post_id = p.id) AS comment_count,"
-        " (SELECT count(*) FROM saves s WHERE s.post_id = p.id) AS save_count"
+        " (SELECT count(*) FROM saves s WHERE s.post_id = p.id) AS save_count,"
+        # views from their exact totals: the events themselves are kept a while only
+        " coalesce((SELECT v.views FROM post_view_totals v WHERE v.post_id = p.id), 0)"
+        " AS view_count,"
+        " coalesce((SELECT v.plays FROM post_view_totals v WHERE v.post_id = p.id), 0)"
+        " AS play_count"
         " FROM posts p WHERE p.id = ANY($1::bigint[])",
     ),
     "comment": CounterSpec(
@@ -143,6 +148,27 @@ async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -
         await _recount_later([(kind, item_id)])
         raise
     return int(value)
+
+
+async def bump_many(redis: Redis, kind: Kind, deltas: Sequence[tuple[int, str, int]]) -> None:
+    """Many `bump`s in one round trip (a batch of logged views); a counter Redis does not
+    hold yet is seeded one by one, as `bump` does."""
+    if not deltas:
+        return
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for item_id, field, delta in deltas:
+                assert field in SPECS[kind].fields, field
+                pipe.eval(
+                    _BUMP, 2, _key(kind, item_id), _dirty(kind), field, str(delta), str(item_id)
+                )
+            results = await pipe.execute()
+    except Exception:
+        await _recount_later((kind, item_id) for item_id, _, _ in deltas)
+        raise
+    for (item_id, field, delta), value in zip(deltas, results, strict=True):
+        if value is None:
+            await bump(redis, kind, item_id, field, delta)
 
 
 async def _recount_later(items: Iterable[tuple[Kind, int]]) -> None:

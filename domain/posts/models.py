@@ -26,6 +26,8 @@ class Post(Model):
     like_count = fields.IntField(default=0)
     comment_count = fields.IntField(default=0)
     save_count = fields.IntField(default=0)
+    view_count = fields.BigIntField(default=0)  # impressions logged by clients (logViews)
+    play_count = fields.BigIntField(default=0)  # of a video: views that played
     created_at = fields.DatetimeField(auto_now_add=True)
     edited_at = fields.DatetimeField(null=True)
     # Held for review (reported by enough people, or by the spam signals): its author only.

@@ -17,7 +17,7 @@ from domain.reads import ReadBatch, Reads, read_alone
 
 POST_COLUMNS = (
     "id, author_id, kind, caption, media_ids, hashtags, mention_ids, like_count, comment_count,"
-    " save_count, created_at, edited_at, hidden"
+    " save_count, created_at, edited_at, hidden, view_count, play_count"
 )
 COMMENT_COLUMNS = (
     "id, post_id, author_id, reply_to_id, text, like_count, reply_count, created_at, hidden"
@@ -40,6 +40,8 @@ class PostView:
     created_at: datetime
     edited_at: datetime | None
     hidden: bool = False  # held for review: its author's only
+    view_count: int = 0
+    play_count: int = 0
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> PostView:

@@ -1,0 +1,235 @@
+"""The view log (what people watch, for the ranking to learn from), not-interested marks, and
+the reels feed.
+
+`log_views` takes a client's batch of up to 100 events: events for posts that are not there
+or not visible, or with a watch time below zero or past 10 minutes, are dropped and counted as
+rejected; the rest are stored with the per-post totals in one transaction, then counted live
+in Redis (`Post.viewCount`, `Post.playCount`). A batch id seen before returns its first answer
+and stores nothing.
+
+`reels` is short videos from everyone public the viewer may see (followed or not), ordered by a
+heuristic until the ranking lands: freshness (half-life of a day), completion rate, likes and
+plays, never one the viewer watched to the end in the last 7 days or marked not interested,
+never two in a row by one author. The order is a snapshot per viewer (10 minutes), so its
+cursors are stable while new reels arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from domain.errors import DomainError, ErrorCode
+from domain.graph.visibility import visible_authors_sql
+from domain.ids import next_id
+from domain.pagination import Page
+from domain.posts import counters
+from domain.reels.models import Surface
+
+MAX_EVENTS = 100
+MAX_WATCHED_MS = 600_000
+RETENTION_DAYS = 90
+CANDIDATES = 500
+SNAPSHOT_SECONDS = 600
+WATCHED_WINDOW = "7 days"
+
+
+@dataclass(frozen=True)
+class ViewInput:
+    post_id: int | None  # None: not a post id at all (rejected)
+    watched_ms: int
+    completed: bool
+    surface: Surface
+
+
+@dataclass(frozen=True)
+class Logged:
+    accepted: int
+    rejected: int
+
+
+async def log_views(
+    *, user_id: int, batch_id: str, events: list[ViewInput], redis: Redis
+) -> Logged:
+    batch_id = batch_id.strip()
+    if not 1 <= len(batch_id) <= 64:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, "batchId is 1 to 64 characters.", field="batchId"
+        )
+    if len(events) > MAX_EVENTS:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT, f"At most {MAX_EVENTS} events a call.", field="events"
+        )
+    conn = connections.get("default")
+    earlier = await conn.execute_query_dict(
+        "/* views.batch */ SELECT accepted, rejected FROM view_batches"
+        " WHERE user_id = $1 AND batch_id = $2",
+        [user_id, batch_id],
+    )
+    if earlier:
+        return Logged(int(earlier[0]["accepted"]), int(earlier[0]["rejected"]))
+    sane = [e for e in events if e.post_id is not None and 0 <= e.watched_ms <= MAX_WATCHED_MS]
+    ids = list({e.post_id for e in sane if e.post_id is not None})
+    visible = await conn.execute_query_dict(
+        "/* views.visible */ SELECT p.id, p.kind FROM posts p JOIN users a ON a.id = p.author_id"
+        f" WHERE p.id = ANY($1::bigint[]) AND a.status = 'ACTIVE'"
+        f" AND {visible_authors_sql('p.author_id', 'a.is_private', '$2')}",
+        [ids, user_id],
+    )
+    kinds = {int(r["id"]): r["kind"] for r in visible}
+    kept = [e for e in sane if e.post_id in kinds]
+    per_post: dict[int, list[int]] = {}
+    for e in kept:
+        assert e.post_id is not None
+        totals = per_post.setdefault(e.post_id, [0, 0])
+        totals[0] += 1
+        totals[1] += 1 if kinds[e.post_id] == "REEL" and e.watched_ms > 0 else 0
+    logged = Logged(len(kept), len(events) - len(kept))
+    async with in_transaction() as tx:
+        inserted = await tx.execute_query_dict(
+            "/* views.batch_insert */ INSERT INTO view_batches (id, user_id, batch_id, accepted,"
+            " rejected, created_at) VALUES ($1, $2, $3, $4, $5, now())"
+            " ON CONFLICT (user_id, batch_id) DO NOTHING RETURNING id",
+            [next_id(), user_id, batch_id, logged.accepted, logged.rejected],
+        )
+        if not inserted:  # the same batch raced in: it is counted there
+            return logged
+        if kept:
+            await tx.execute_query(
+                "/* views.insert */ INSERT INTO view_events (id, user_id, post_id, surface,"
+                " watched_ms, completed, created_at) SELECT v.id, $1, v.post_id, v.surface,"
+                " v.watched, v.completed, now() FROM unnest($2::bigint[], $3::bigint[],"
+                " $4::text[], $5::int[], $6::bool[])"
+                " AS v(id, post_id, surface, watched, completed)",
+                [
+                    user_id,
+                    [next_id() for _ in kept],
+                    [e.post_id for e in kept],
+                    [e.surface.value for e in kept],
+                    [e.watched_ms for e in kept],
+                    [e.completed for e in kept],
+                ],
+            )
+            await tx.execute_query(
+                "/* views.totals */ INSERT INTO post_view_totals (post_id, views, plays)"
+                " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])"
+                " ON CONFLICT (post_id) DO UPDATE SET views = post_view_totals.views"
+                " + EXCLUDED.views, plays = post_view_totals.plays + EXCLUDED.plays",
+                [
+                    list(per_post),
+                    [t[0] for t in per_post.values()],
+                    [t[1] for t in per_post.values()],
+                ],
+            )
+    deltas = [(post, "view_count", t[0]) for post, t in per_post.items()]
+    deltas += [(post, "play_count", t[1]) for post, t in per_post.items() if t[1]]
+    await counters.bump_many(redis, "post", deltas)
+    return logged
+
+
+async def purge_old_events(*, days: int = RETENTION_DAYS) -> int:
+    rows = await connections.get("default").execute_query_dict(
+        "/* views.purge */ DELETE FROM view_events WHERE id IN (SELECT id FROM view_events"
+        " WHERE created_at < now() - make_interval(days => $1) LIMIT 10000) RETURNING id",
+        [days],
+    )
+    await connections.get("default").execute_query(
+        "/* views.purge_batches */ DELETE FROM view_batches"
+        " WHERE created_at < now() - make_interval(days => $1)",
+        [days],
+    )
+    return len(rows)
+
+
+async def not_interested(*, user_id: int, post_id: int) -> None:
+    """The viewer never sees this post again on reels (or explore), from the next page on;
+    idempotent. The caller has checked that the viewer may see it."""
+    await connections.get("default").execute_query(
+        "/* reels.not_interested */ INSERT INTO not_interested (id, user_id, post_id, created_at)"
+        " VALUES ($1, $2, $3, now()) ON CONFLICT (user_id, post_id) DO NOTHING",
+        [next_id(), user_id, post_id],
+    )
+
+
+def _snapshot_key(user_id: int) -> str:
+    return f"reels:{{{user_id}}}"
+
+
+def _score(row: dict[str, Any], now: float) -> float:
+    age_days = max(0.0, now - row["created_at"].timestamp()) / 86_400
+    freshness = math.pow(0.5, age_days)
+    plays = int(row["plays"] or 0)
+    completion = (int(row["completions"] or 0) + 1) / (plays + 2)
+    engagement = math.log1p(int(row["like_count"] or 0)) + 0.5 * math.log1p(plays)
+    return 3.0 * freshness + 2.0 * completion + 0.5 * engagement
+
+
+def _interleave(ranked: list[tuple[int, int]]) -> list[int]:
+    """Never two in a row by one author: the next best by someone else goes between."""
+    out: list[int] = []
+    pending = list(ranked)
+    last_author = None
+    while pending:
+        pick = next((i for i, (_, a) in enumerate(pending) if a != last_author), 0)
+        post, author = pending.pop(pick)
+        out.append(post)
+        last_author = author
+    return out
+
+
+async def _ranked(user_id: int) -> list[int]:
+    rows = await connections.get("default").execute_query_dict(
+        "/* reels.candidates */ SELECT p.id, p.author_id, p.created_at, p.like_count,"
+        " coalesce(t.plays, 0) AS plays, (SELECT count(*) FROM view_events e"
+        "  WHERE e.post_id = p.id AND e.completed) AS completions"
+        " FROM posts p JOIN users a ON a.id = p.author_id"
+        " LEFT JOIN post_view_totals t ON t.post_id = p.id"
+        " WHERE p.kind = 'REEL' AND NOT p.hidden AND a.status = 'ACTIVE' AND p.author_id <> $1"
+        f" AND {visible_authors_sql('p.author_id', 'a.is_private', '$1')}"
+        " AND NOT EXISTS (SELECT 1 FROM not_interested n WHERE n.user_id = $1"
+        "  AND n.post_id = p.id)"
+        " AND NOT EXISTS (SELECT 1 FROM view_events e WHERE e.user_id = $1 AND e.post_id = p.id"
+        f"  AND e.completed AND e.created_at > now() - interval '{WATCHED_WINDOW}')"
+        " ORDER BY p.id DESC LIMIT $2",
+        [user_id, CANDIDATES],
+    )
+    now = time.time()
+    ranked = sorted(rows, key=lambda r: (-_score(r, now), -int(r["id"])))
+    return _interleave([(int(r["id"]), int(r["author_id"])) for r in ranked])
+
+
+async def page(*, user_id: int, first: int, after: int | None, redis: Redis) -> Page:
+    """A page of the viewer's reels; `after` is a position in their snapshot (its index)."""
+    key = _snapshot_key(user_id)
+    raw = await cast(Any, redis.get(key)) if after is not None else None
+    if raw is None:
+        order = await _ranked(user_id)
+        await redis.set(key, json.dumps(order), ex=SNAPSHOT_SECONDS)
+        if after is not None:
+            after = None  # the snapshot passed: start again at the top
+    else:
+        order = json.loads(raw)
+    start = 0 if after is None else after + 1
+    chosen = order[start : start + first]
+    dropped = (
+        await connections.get("default").execute_query_dict(
+            "/* reels.dropped */ SELECT post_id FROM not_interested WHERE user_id = $1"
+            " AND post_id = ANY($2::bigint[])",
+            [user_id, chosen],
+        )
+        if chosen
+        else []
+    )
+    gone = {int(r["post_id"]) for r in dropped}
+    # positions stay the snapshot's, so a cursor never skips what was left out
+    return Page(
+        [(start + i, post) for i, post in enumerate(chosen) if post not in gone],
+        start + first < len(order),
+    )
