@@ -505,12 +505,12 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
                 if data and data.get("viewer") is not None:
                     leaks.append("anonymous has a viewer")
                 continue
-            shown = await client.raw(
+            reel_page = await client.raw(
                 "{ reels { edges { node { author { username } } } } }", token=token
             )
             reel_authors = {
                 e["node"]["author"]["username"]
-                for e in ((shown.get("data") or {}).get("reels") or {}).get("edges", [])
+                for e in ((reel_page.get("data") or {}).get("reels") or {}).get("edges", [])
             }
             for other in OWNERS:
                 if other in reel_authors and not _sees_posts(role, other):
