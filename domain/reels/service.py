@@ -38,6 +38,7 @@ MAX_WATCHED_MS = 600_000
 RETENTION_DAYS = 90
 CANDIDATES = 500
 SNAPSHOT_SECONDS = 600
+FRESH_SECONDS = 60  # a first page reuses a snapshot this young (each page filters anew)
 WATCHED_WINDOW = "7 days"
 
 

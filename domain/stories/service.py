@@ -16,7 +16,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode, not_found
-from domain.graph.service import block_between, blocked_among
+from domain.graph.service import block_between
 from domain.ids import MAX_ID, next_id
 from domain.pagination import Page
 from domain.posts import captions
@@ -175,10 +175,11 @@ async def tray(
         if any((v := views.get(i)) and v.audience == Audience.CLOSE_FRIENDS for i in live[a])
     ]
     close = await close_friends_among(viewer_id=viewer_id, owner_ids=close_needed)
-    blocked = await blocked_among(viewer_id=viewer_id, other_ids=others) if others else set()
     reels: list[Reel] = []
     for author, ids in live.items():
-        facts = Facts(viewer_id, author in blocked, True, False, author in close)
+        # Whom the viewer follows (approved) is never across a block: a block ends follows
+        # both ways and refuses new ones, so no query for blocks here.
+        facts = Facts(viewer_id, False, True, False, author in close)
         shown = [
             v for i in ids if (v := views.get(i)) is not None and may_see(v, facts, at_ms=at_ms)
         ]
