@@ -10,8 +10,9 @@ and stores nothing.
 `reels` is short videos from everyone public the viewer may see (followed or not), ordered by a
 heuristic until the ranking lands: freshness (half-life of a day), completion rate, likes and
 plays, never one the viewer watched to the end in the last 7 days or marked not interested,
-never two in a row by one author. The order is a snapshot per viewer (10 minutes), so its
-cursors are stable while new reels arrive.
+never two in a row by one author. The order is a snapshot per viewer (kept 10 minutes; a first
+page reuses one younger than a minute), so its cursors are stable while new reels arrive; each
+page leaves out what was watched to the end or marked since.
 """
 
 from __future__ import annotations
