@@ -16,13 +16,13 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name="User",
             name="is_moderator",
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.AddField(
             model_name="User",
             name="status",
             field=fields.CharEnumField(
-                default=AccountStatus.ACTIVE,
+                default=AccountStatus.ACTIVE, db_default=AccountStatus.ACTIVE,
                 description="ACTIVE: ACTIVE\nDEACTIVATED: DEACTIVATED\nSUSPENDED: SUSPENDED\nDELETED: DELETED",
                 enum_type=AccountStatus,
                 max_length=12,
@@ -36,12 +36,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name="User",
             name="token_epoch",
-            field=fields.IntField(default=0),
-        ),
-        # Defaults in the database too, for rows written by plain SQL (bulk loads, tools).
-        ops.RunSQL(
-            "ALTER TABLE users ALTER COLUMN status SET DEFAULT 'ACTIVE',"
-            " ALTER COLUMN token_epoch SET DEFAULT 0, ALTER COLUMN is_moderator SET DEFAULT false",
-            reverse_sql="SELECT 1",
+            field=fields.IntField(default=0, db_default=0),
         ),
     ]

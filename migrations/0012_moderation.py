@@ -143,17 +143,11 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name="Comment",
             name="hidden",
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.AddField(
             model_name="Post",
             name="hidden",
-            field=fields.BooleanField(default=False),
-        ),
-        # Defaults in the database too, for rows written by plain SQL (bulk loads, tools).
-        ops.RunSQL(
-            "ALTER TABLE posts ALTER COLUMN hidden SET DEFAULT false;"
-            " ALTER TABLE comments ALTER COLUMN hidden SET DEFAULT false",
-            reverse_sql="SELECT 1",
+            field=fields.BooleanField(default=False, db_default=False),
         ),
     ]

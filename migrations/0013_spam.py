@@ -41,10 +41,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name="Message",
             name="hidden",
-            field=fields.BooleanField(default=False),
-        ),
-        ops.RunSQL(
-            "ALTER TABLE messages ALTER COLUMN hidden SET DEFAULT false",
-            reverse_sql="SELECT 1",
+            field=fields.BooleanField(default=False, db_default=False),
         ),
     ]

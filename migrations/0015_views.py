@@ -65,16 +65,11 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Post',
             name='play_count',
-            field=fields.BigIntField(default=0),
+            field=fields.BigIntField(default=0, db_default=0),
         ),
         ops.AddField(
             model_name='Post',
             name='view_count',
-            field=fields.BigIntField(default=0),
-        ),
-        ops.RunSQL(
-            "ALTER TABLE posts ALTER COLUMN view_count SET DEFAULT 0,"
-            " ALTER COLUMN play_count SET DEFAULT 0",
-            reverse_sql="SELECT 1",
+            field=fields.BigIntField(default=0, db_default=0),
         ),
     ]

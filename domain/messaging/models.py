@@ -57,7 +57,7 @@ class Message(Model):
     post_id = fields.BigIntField(null=True)
     client_id = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
-    hidden = fields.BooleanField(default=False)  # held for review: its sender's only
+    hidden = fields.BooleanField(default=False, db_default=False)  # held: its sender's only
     story_id = fields.BigIntField(null=True)  # a reply to this story
 
     class Meta:

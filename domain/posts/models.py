@@ -26,12 +26,14 @@ class Post(Model):
     like_count = fields.IntField(default=0)
     comment_count = fields.IntField(default=0)
     save_count = fields.IntField(default=0)
-    view_count = fields.BigIntField(default=0)  # impressions logged by clients (logViews)
-    play_count = fields.BigIntField(default=0)  # of a video: views that played
+    view_count = fields.BigIntField(
+        default=0, db_default=0
+    )  # impressions logged by clients (logViews)
+    play_count = fields.BigIntField(default=0, db_default=0)  # of a video: views that played
     created_at = fields.DatetimeField(auto_now_add=True)
     edited_at = fields.DatetimeField(null=True)
     # Held for review (reported by enough people, or by the spam signals): its author only.
-    hidden = fields.BooleanField(default=False)
+    hidden = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "posts"
@@ -98,7 +100,7 @@ class Comment(Model):
     like_count = fields.IntField(default=0)
     reply_count = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
-    hidden = fields.BooleanField(default=False)  # held for review: its author only
+    hidden = fields.BooleanField(default=False, db_default=False)  # held: its author only
 
     class Meta:
         table = "comments"

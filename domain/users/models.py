@@ -31,12 +31,17 @@ class User(Model):
     following_count = fields.IntField(default=0)
     post_count = fields.IntField(default=0)
     # Only ACTIVE accounts are readable by anyone (domain/users/store.py reads no other).
-    status = fields.CharEnumField(AccountStatus, max_length=12, default=AccountStatus.ACTIVE)
+    status = fields.CharEnumField(
+        AccountStatus,
+        max_length=12,
+        default=AccountStatus.ACTIVE,
+        db_default=AccountStatus.ACTIVE,
+    )
     status_changed_at = fields.DatetimeField(null=True)
     # Access tokens carry the epoch they were issued in; raising it (a password change, a
     # deactivation, a suspension, a deletion) ends every token issued before, at once.
-    token_epoch = fields.IntField(default=0)
-    is_moderator = fields.BooleanField(default=False)
+    token_epoch = fields.IntField(default=0, db_default=0)
+    is_moderator = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
