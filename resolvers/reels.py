@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import DomainError, ErrorCode, not_found
+from domain.errors import not_found
 from domain.pagination import Page
 from domain.reels import service as reels
 from domain.reels.models import Surface
@@ -29,10 +29,6 @@ async def log_views(
     ctx: Context, *, batch_id: str, events: list[tuple[str, int, bool, Surface]]
 ) -> reels.Logged:
     viewer = ctx.signed_in()
-    if len(events) > reels.MAX_EVENTS:
-        raise DomainError(
-            ErrorCode.INVALID_INPUT, f"At most {reels.MAX_EVENTS} events a call.", field="events"
-        )
     return await reels.log_views(
         user_id=viewer,
         batch_id=batch_id,

@@ -20,17 +20,17 @@ from resolvers.users import target_user
 
 async def _facts(ctx: Context, author_id: int) -> stories.Facts:
     """The story rule's facts: the post rule (blocks, privacy: `can_see_posts_of`, on the
-    request's loaders) stands in for the first three, then the close friends list."""
+    request's loaders), then the close friends list."""
     viewer = ctx.viewer_id
     if viewer == author_id:
-        return stories.Facts(viewer, False, True, False, True)
+        return stories.Facts(viewer, True, True)
     sees_posts = await can_see_posts_of(ctx, author_id)
     close = (
         await stories.close_friends_among(viewer_id=viewer, owner_ids=[author_id])
         if viewer is not None and sees_posts
         else set()
     )
-    return stories.Facts(viewer, not sees_posts, True, False, author_id in close)
+    return stories.Facts(viewer, sees_posts, author_id in close)
 
 
 async def visible_story(ctx: Context, story_id: int) -> StoryView | None:

@@ -104,35 +104,23 @@ async def test_messages_to_people_who_do_not_follow_you_come_out_of_a_budget(
     runtime.budgets = Budgets(redis, {"message": Budget(8, 3_600)})  # a new account: 2
     try:
         ctx = context_for(runtime, ana.id)
+
+        async def send_to(user: User) -> None:
+            await messaging.send(
+                ctx,
+                thread_id=None,
+                recipient_ids=[gid(user)],
+                text="hi",
+                media_id=None,
+                post_id=None,
+                client_id=None,
+            )
+
         for _ in range(2):
-            await messaging.send(
-                ctx,
-                thread_id=None,
-                recipient_ids=[gid(stranger)],
-                text="hi",
-                media_id=None,
-                post_id=None,
-                client_id=None,
-            )
+            await send_to(stranger)
         with pytest.raises(DomainError, match="limit of 2 messages"):
-            await messaging.send(
-                ctx,
-                thread_id=None,
-                recipient_ids=[gid(stranger)],
-                text="hi",
-                media_id=None,
-                post_id=None,
-                client_id=None,
-            )
+            await send_to(stranger)
         for _ in range(5):  # to a follower: no budget
-            await messaging.send(
-                ctx,
-                thread_id=None,
-                recipient_ids=[gid(fan)],
-                text="hi",
-                media_id=None,
-                post_id=None,
-                client_id=None,
-            )
+            await send_to(fan)
     finally:
         runtime.budgets = kept

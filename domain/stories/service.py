@@ -113,22 +113,16 @@ class Facts:
     """What the rule needs to know of viewer and author, loaded by the caller."""
 
     viewer_id: int | None
-    blocked_either_way: bool
-    follows: bool  # an approved follower
-    author_private: bool
-    close_friend: bool
+    sees_posts: bool  # the post rule: no block either way, and a private author followed
+    close_friend: bool  # on the author's close friends list now
 
 
 def may_see(story: StoryView, facts: Facts, *, at_ms: int, in_highlight: bool = False) -> bool:
     if facts.viewer_id == story.author_id:
         return True
-    if facts.viewer_id is None and story.audience == Audience.CLOSE_FRIENDS:
-        return False
     if not in_highlight and not story.live_at(at_ms):
         return False
-    if facts.blocked_either_way:
-        return False
-    if facts.author_private and not facts.follows:
+    if not facts.sees_posts:
         return False
     return story.audience != Audience.CLOSE_FRIENDS or facts.close_friend
 
@@ -179,7 +173,7 @@ async def tray(
     for author, ids in live.items():
         # Whom the viewer follows (approved) is never across a block: a block ends follows
         # both ways and refuses new ones, so no query for blocks here.
-        facts = Facts(viewer_id, False, True, False, author in close)
+        facts = Facts(viewer_id, True, author in close)
         shown = [
             v for i in ids if (v := views.get(i)) is not None and may_see(v, facts, at_ms=at_ms)
         ]
