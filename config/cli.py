@@ -119,6 +119,30 @@ def cmd_schema(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend(settings: Settings, args: argparse.Namespace) -> int:
+    """Train the ranking funnel on a CSV log and write each listed user's top K unseen items."""
+    from pathlib import Path
+
+    from domain.ranking.log import LogError
+    from domain.ranking.recommend import run
+
+    try:
+        summary = run(Path(args.train), Path(args.users), args.k, Path(args.out), args.seed)
+    except (LogError, OSError, UnicodeDecodeError) as error:
+        print(f"shutter recommend: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"{summary.interactions} interactions, {summary.items} items; wrote the top {args.k} "
+        f"of {summary.users} users to {args.out} in {summary.seconds:.1f} s"
+        + (
+            f" ({summary.unknown_users} not in the log: given what was popular at its end)"
+            if summary.unknown_users
+            else ""
+        )
+    )
+    return 0
+
+
 def cmd_seed(settings: Settings, _: argparse.Namespace) -> int:
     from config.seed import DEMO_PASSWORD, DEMO_USERNAME
 
@@ -353,6 +377,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "schema", help="print the GraphQL schema (SDL): shutter schema > schema.graphql"
     ).set_defaults(func=cmd_schema)
+    recommend = sub.add_parser(
+        "recommend",
+        help="train the ranking funnel on a user,item,timestamp[,weight] CSV and write "
+        "user,item,rank for the listed users",
+    )
+    recommend.add_argument("--train", required=True, help="the interaction log (CSV)")
+    recommend.add_argument("--users", required=True, help="users to recommend for, one per line")
+    recommend.add_argument("--k", type=int, default=10, help="items per user (default 10)")
+    recommend.add_argument("--out", required=True, help="where to write user,item,rank")
+    recommend.add_argument("--seed", type=int, default=0)
+    recommend.set_defaults(func=cmd_recommend)
     sub.add_parser("seed", help="create the demo world if missing").set_defaults(func=cmd_seed)
     moderator = sub.add_parser(
         "moderator", help="grant or take back the moderator role: shutter moderator add ana"
