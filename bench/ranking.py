@@ -54,12 +54,12 @@ def synthetic_world(
         for _ in range(per_day):
             author = int(rng.integers(0, authors))
             topic = int(author_topic[author] if rng.random() < 0.7 else rng.integers(0, topics))
-            created = day * DAY + float(rng.uniform(0, DAY))
+            made = day * DAY + float(rng.uniform(0, DAY))
             tags = {f"t{topic}_{int(rng.integers(0, 5))}" for _ in range(2)}
             if rng.random() < 0.3:
                 tags.add(f"t{int(rng.integers(0, topics))}_{int(rng.integers(0, 5))}")
-            posts.append((author, topic, created, float(rng.normal())))
-            catalog.append(Item(f"p{len(posts) - 1}", f"a{author}", created, tuple(sorted(tags))))
+            posts.append((author, topic, made, float(rng.normal())))
+            catalog.append(Item(f"p{len(posts) - 1}", f"a{author}", made, tuple(sorted(tags))))
     created = np.array([p[2] for p in posts])
     events: list[Event] = []
     impressions: list[tuple[str, str, float, bool]] = []
@@ -117,9 +117,9 @@ def evaluate_synthetic(seed: int, users: int, days: int) -> dict[str, float]:
     created = log.item_created
     assert created is not None
     by_user: dict[int, list[tuple[int, bool]]] = {}
-    for user, post, at, engaged in impressions:
+    for user, post, at, hit in impressions:
         if at >= split and user in user_index:
-            by_user.setdefault(user_index[user], []).append((item_index[post], engaged))
+            by_user.setdefault(user_index[user], []).append((item_index[post], hit))
     users_eval = np.array(sorted(by_user))
     items = [np.array([i for i, _ in by_user[u]]) for u in users_eval]
     funnel.now[users_eval] = split  # everyone is ranked at the split, as a worker would
