@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from domain.ranking.log import Event, InteractionLog, Item, build
 from domain.ranking.ranker import Funnel, Impressions
 from domain.ranking.sources.factors import Factors
+from domain.ranking.training import auc
 
 DAY = 86_400.0
 
@@ -77,15 +78,6 @@ def synthetic_world(
                 if engaged:
                     events.append(Event(f"u{user}", f"p{post}", at, author=f"a{author}"))
     return events, catalog, impressions
-
-
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    order = np.argsort(scores, kind="stable")
-    ranks = np.empty(scores.size)
-    ranks[order] = np.arange(1, scores.size + 1)
-    pos = labels.sum()
-    neg = labels.size - pos
-    return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
 def ndcg_at(scores: np.ndarray, labels: np.ndarray, k: int = 10) -> float:

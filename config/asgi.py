@@ -25,7 +25,7 @@ from config.body_limit import BodyLimit
 from config.database import StatementLog, current_statements
 from config.graphql_view import PREFLIGHT_HEADERS, ShutterGraphQL, graphiql_page
 from config.logging import configure_logging
-from config.metrics import MetricsMiddleware, metrics_endpoint, realtime_gauges
+from config.metrics import MetricsMiddleware, metrics_endpoint, ranking_gauges, realtime_gauges
 from config.proxies import TrustedProxies
 from config.runtime import settle_heap, start
 from config.settings import ConfigError, Settings, load_settings
@@ -111,7 +111,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/uploads/{key:path}", upload_endpoint(lambda: holder["runtime"]), methods=["PUT"]),
     ]
     if settings.metrics_token or settings.environment != "production":
-        routes.append(Route("/metrics", metrics_endpoint(settings.metrics_token)))
+        routes.append(
+            Route(
+                "/metrics",
+                metrics_endpoint(
+                    settings.metrics_token, lambda: ranking_gauges(holder["runtime"].redis)
+                ),
+            )
+        )
     else:
         log.info("/metrics is off: set METRICS_TOKEN to serve it to a scraper with that token")
     if settings.graphiql_enabled:  # its files from here, never a CDN (config/graphiql)

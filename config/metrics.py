@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.ranking.served import FAILURES_KEY
+from domain.ranking.training import served_info
 
 REQUESTS = Counter(
     "shutter_http_requests_total", "HTTP requests by route and status", ["route", "status"]
@@ -50,9 +56,11 @@ class MetricsMiddleware:
             LATENCY.labels(route).observe(time.perf_counter() - started)
 
 
-def metrics_endpoint(token: str | None) -> Callable[[Request], Awaitable[Response]]:
+def metrics_endpoint(
+    token: str | None, refresh: Callable[[], Awaitable[None]] | None = None
+) -> Callable[[Request], Awaitable[Response]]:
     """/metrics; with a token, only for `Authorization: Bearer <token>` (a scraper's
-    bearer_token setting)."""
+    bearer_token setting). `refresh` updates the gauges read from shared state first."""
     expected = f"Bearer {token}".encode() if token else None
 
     async def metrics(request: Request) -> Response:
@@ -64,6 +72,10 @@ def metrics_endpoint(token: str | None) -> Callable[[Request], Awaitable[Respons
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
+        if refresh is not None:
+            with contextlib.suppress(Exception):  # an outage leaves the last figures
+                async with asyncio.timeout(1):
+                    await refresh()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
@@ -71,6 +83,26 @@ def metrics_endpoint(token: str | None) -> Callable[[Request], Awaitable[Respons
 
 REALTIME_CHANNELS = Gauge("shutter_realtime_channels", "Redis channels this process listens to")
 ASYNCIO_TASKS = Gauge("shutter_asyncio_tasks", "asyncio tasks alive in this process")
+
+
+RANKING_REFUSED = Gauge(
+    "shutter_ranking_models_refused",
+    "Ranking model files the workers refused (corrupt or of an incompatible format)",
+)
+RANKING_MODEL_AGE = Gauge(
+    "shutter_ranking_model_age_seconds", "Age of the served ranking model (-1: none yet)"
+)
+
+
+async def ranking_gauges(redis: Any) -> None:
+    """The served ranking model's state, as the workers left it in Redis."""
+    RANKING_REFUSED.set(float(await redis.get(FAILURES_KEY) or 0))
+    info = await served_info(redis)
+    if info is None:
+        RANKING_MODEL_AGE.set(-1)
+    else:
+        trained = datetime.fromisoformat(info["trained_at"])
+        RANKING_MODEL_AGE.set((datetime.now(UTC) - trained).total_seconds())
 
 
 def realtime_gauges(channels: Callable[[], int]) -> None:

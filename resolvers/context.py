@@ -33,6 +33,8 @@ class Context:
     connection_params: dict[str, object] | None = None
     # A WebSocket's: the token epoch it signed in with (see `check_session`).
     token_epoch: int | None = None
+    # The ranking model that ordered this response's explore page (extensions.rankingModel).
+    ranking_model: str | None = None
 
     def __post_init__(self) -> None:
         self._new_loaders()

@@ -31,6 +31,7 @@ from schema.accounts import AccountMutation
 from schema.cost import CostPlan, plan_cost
 from schema.engine.execution import ShortPathContext, UncompiledContext
 from schema.engine.plans import ByIdentity
+from schema.explore import ExploreQuery
 from schema.feed import FeedQuery
 from schema.graph import GraphMutation
 from schema.input_guard import literal_errors, variable_errors
@@ -53,6 +54,7 @@ Query = merge_types(
         FeedQuery,
         StoryQuery,
         ReelsQuery,
+        ExploreQuery,
         MessagingQuery,
         NotificationQuery,
         ModerationQuery,
@@ -211,10 +213,15 @@ class Guards(MaskErrors):
         yield
 
     def get_results(self) -> dict[str, Any]:
-        """The query's estimated cost in `extensions.cost` (outside production)."""
-        if self._limits.report_cost and self._cost is not None:
-            return {"cost": self._cost}
-        return {}
+        """Outside production: the query's estimated cost in `extensions.cost`, and the model
+        that ranked an explore page in `extensions.rankingModel`."""
+        if not self._limits.report_cost:
+            return {}
+        out: dict[str, Any] = {} if self._cost is None else {"cost": self._cost}
+        model = getattr(self.execution_context.context, "ranking_model", None)
+        if model is not None:
+            out["rankingModel"] = model
+        return out
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         """A masked error says nothing of what went wrong, except for an outage: that one is

@@ -215,6 +215,7 @@ QUERY_RULES = {
     "moderationQueue": "moderators only",
     "storyTray": "the viewer's own",
     "reels": "posts the viewer may see (tests/test_reels.py): checked below",
+    "explore": "public posts from outside the viewer's graph (tests/test_explore.py): below",
 }
 SUBSCRIPTION_RULES = {
     "mediaProcessed": "its owner only",
@@ -515,6 +516,19 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
             for other in OWNERS:
                 if other in reel_authors and not _sees_posts(role, other):
                     leaks.append(f"{role} gets {other}'s reels")
+            explore_page = await client.raw(
+                "{ explore { edges { node { author { username } } } } }", token=token
+            )
+            explored = {
+                e["node"]["author"]["username"]
+                for e in ((explore_page.get("data") or {}).get("explore") or {}).get("edges", [])
+            }
+            if "private" in explored:
+                leaks.append(f"{role} explores private posts")
+            if owner in explored and role in ("owner", "follower", "blocked", "blocker"):
+                leaks.append(f"{role} explores {owner}'s posts, inside the graph or a block")
+            if role == "stranger" and owner == "public" and owner not in explored:
+                leaks.append("a stranger's explore misses the public account (the rule is moot)")
             reels = (tray.get("data") or {}).get("storyTray") or []
             in_tray = {r["user"]["username"] for r in reels if r["user"]}
             for other in OWNERS:

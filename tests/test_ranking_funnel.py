@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.ranking import auc, evaluate_synthetic
+from bench.ranking import evaluate_synthetic
 from domain.ranking import artifact
 from domain.ranking.log import Event, Item, LogError, build, read_csv
 from domain.ranking.ranker import Funnel
@@ -22,6 +22,7 @@ from domain.ranking.sources.factors import Factors
 from domain.ranking.sources.fresh import Fresh
 from domain.ranking.sources.hashtags import Hashtags
 from domain.ranking.sources.popular import PopularNow
+from domain.ranking.training import auc
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86_400.0
@@ -103,6 +104,7 @@ def test_auc_is_one_for_a_perfect_order_and_a_half_for_a_constant() -> None:
     labels = np.array([False, False, True, True])
     assert auc(np.array([0.1, 0.2, 0.8, 0.9]), labels) == 1.0
     assert auc(np.array([0.9, 0.8, 0.2, 0.1]), labels) == 0.0
+    assert auc(np.zeros(4), labels) == 0.5
 
 
 def trained_funnel() -> Funnel:

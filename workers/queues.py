@@ -63,6 +63,15 @@ class ArqJobs:
             "rank_feed", user_id, _job_id=f"rank-feed:{user_id}", _queue_name=RANKING_QUEUE
         )
 
+    async def rank_explore(self, *, user_id: int) -> None:
+        """Precompute this viewer's next explore snapshot. One queued per viewer at a time."""
+        await self._queue.enqueue_job(
+            "rank_explore",
+            user_id,
+            _job_id=f"rank-explore:{user_id}",
+            _queue_name=RANKING_QUEUE,
+        )
+
     async def notify(self, event: Event) -> None:
         """Tell someone about an event, by a job (never in the request path). The job id is the
         event's key, so the same event queued twice is one job."""

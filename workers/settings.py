@@ -30,11 +30,13 @@ from workers.jobs import (
     purge_account,
     purge_expired_refresh_tokens,
     purge_view_events,
+    rank_explore,
     rank_feed,
     reconcile_counters,
     refresh_feed,
     sweep_fanouts,
     sweep_media,
+    train_ranker,
     train_spam_model,
 )
 from workers.queues import (
@@ -137,7 +139,15 @@ def worker_settings(
             "job_timeout": 300,
         },
         RANKING_QUEUE: {
-            "functions": [func(rank_feed, keep_result=0)],
+            "functions": [
+                func(rank_feed, keep_result=0),
+                func(rank_explore, keep_result=0),
+                # Its fitting runs in a thread, so the queue's short jobs go on meanwhile.
+                func(train_ranker, timeout=1_800),
+            ],
+            "cron_jobs": [
+                cron(train_ranker, minute={11}, run_at_startup=False, unique=True),
+            ],
             "job_timeout": 60,
         },
         # Long, CPU-bound jobs: their own process, so a crashed video job (retried only after

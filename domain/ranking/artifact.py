@@ -35,7 +35,7 @@ class ArtifactError(ValueError):
     pass
 
 
-def dump(funnel: Funnel, *, version: str, metrics: dict[str, float] | None = None) -> bytes:
+def dump(funnel: Funnel, *, version: str, metrics: dict[str, Any] | None = None) -> bytes:
     log = funnel.log
     arrays: dict[str, np.ndarray] = {
         "item_authors": log.item_authors,

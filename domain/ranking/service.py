@@ -18,7 +18,9 @@ once it is RANK_FRESH_SECONDS old, and is served from the old one (or newest fir
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise import connections
 
@@ -31,11 +33,24 @@ RANK_CANDIDATES = 300
 AFFINITY_DAYS = 30
 
 
-def score(post: PostView, *, affinity: int, now: datetime) -> float:
-    engagement = 1 + math.log1p(post.like_count + 2 * post.comment_count + 3 * post.save_count)
+def _score(likes: int, comments: int, saves: int, age_hours: float, affinity: int) -> float:
+    engagement = 1 + math.log1p(likes + 2 * comments + 3 * saves)
     closeness = 1 + math.log1p(affinity)
-    age_hours = max((now - post.created_at).total_seconds() / 3_600, 0.0)
-    return engagement * closeness / (age_hours + 2) ** 1.5
+    return engagement * closeness / (max(age_hours, 0.0) + 2) ** 1.5
+
+
+def score(post: PostView, *, affinity: int, now: datetime) -> float:
+    age_hours = (now - post.created_at).total_seconds() / 3_600
+    return _score(post.like_count, post.comment_count, post.save_count, age_hours, affinity)
+
+
+def engagement_score(row: Mapping[str, Any], now: datetime) -> float:
+    """`score` of a posts row (like_count, comment_count, save_count, created_at), with no
+    affinity: explore's cold start, for a viewer the model does not know."""
+    age_hours = (now - row["created_at"]).total_seconds() / 3_600
+    return _score(
+        int(row["like_count"]), int(row["comment_count"]), int(row["save_count"]), age_hours, 0
+    )
 
 
 async def affinities(user_id: int, author_ids: list[int]) -> dict[int, int]:
