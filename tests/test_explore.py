@@ -116,6 +116,7 @@ async def _world(runtime: Runtime, *, viewers: int = 30) -> tuple[list[User], di
     shown = {n: rng.choice(every, size=14, replace=False).tolist() for n in range(viewers)}
     likes, views = [], []
     for round_ in range(14):  # everyone's days interleave, as they do
+        await asyncio.sleep(0.005)  # rounds apart in time (ids carry milliseconds)
         for n, person in enumerate(people):
             post = shown[n][round_]
             liked = post in posts[TOPICS[n % len(TOPICS)]] and rng.random() < 0.8

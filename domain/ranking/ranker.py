@@ -90,6 +90,14 @@ class Impressions:
             {a: v[keep] for a, v in self.labels.items()},
         )
 
+    def split_newest(self, share: float) -> tuple[Impressions, Impressions, float]:
+        """(older, the newest `share` of them by time then arrival, the time they start at)."""
+        order = np.argsort(self.times, kind="stable")
+        cut = min(round(len(order) * (1 - share)), len(order) - 1)
+        newer = np.zeros(len(order), dtype=bool)
+        newer[order[cut:]] = True
+        return self.subset(~newer), self.subset(newer), float(self.times[order[cut]])
+
 
 @dataclass
 class Candidates:
@@ -176,9 +184,8 @@ class Funnel:
         )
 
     def _fit_on_impressions(self, log: InteractionLog, impressions: Impressions) -> None:
-        split = float(np.quantile(impressions.times, 1 - IMPRESSION_SHARE))
+        _, rows, split = impressions.split_newest(IMPRESSION_SHARE)
         history = log.subset(log.times < split)
-        rows = impressions.subset(impressions.times >= split)
         self.models = {}
         if np.unique(rows.users).size < MIN_TRAINING_VIEWERS or not len(history):
             return

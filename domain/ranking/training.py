@@ -183,16 +183,12 @@ def validation_auc(
     before them (None when they are too few, or of one class), and their number."""
     if len(impressions.users) < MIN_VALIDATION:
         return None, 0
-    split = float(np.quantile(impressions.times, 1 - VALIDATION_SHARE))
-    held = impressions.subset(impressions.times >= split)
+    older, held, split = impressions.split_newest(VALIDATION_SHARE)
     labels = positive(held)
     if len(held.users) < MIN_VALIDATION or labels.all() or not labels.any():
         return None, len(held.users)
     funnel = Funnel(seed=seed)
-    funnel.fit(
-        interaction_log.subset(interaction_log.times < split),
-        impressions=impressions.subset(impressions.times < split),
-    )
+    funnel.fit(interaction_log.subset(interaction_log.times < split), impressions=older)
     funnel.now[:] = split
     order = np.argsort(held.users, kind="stable")
     users = held.users[order]
