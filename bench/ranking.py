@@ -10,6 +10,11 @@
    held out, `shutter recommend` (the command itself) is trained on the rest and ranks every
    unseen item: HR@10 and NDCG@10 next to popularity and implicit's ALS (64 factors).
 
+3. Explore over HTTP: the planted world in Postgres, a model trained by the server's own
+   training job, one viewer's snapshot precomputed as the ranking worker does, then warm
+   `explore(first: 10)` pages at 32 concurrent clients next to the floor `{ viewer { id } }`
+   of the same server in the same run.
+
 Last, the CPU cost of ranking 500 candidates for one viewer (features and value).
 
     python bench/ranking.py [--quick] [--repeat N]
@@ -18,6 +23,7 @@ Last, the CPU cost of ranking 500 candidates for one viewer (features and value)
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import subprocess
 import sys
@@ -25,6 +31,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -227,7 +234,211 @@ def evaluate_movielens(folder: Path) -> dict[str, float]:
     return figures
 
 
-# --- 3. the cost of ranking 500 candidates ----------------------------------------------------
+# --- 3. explore over HTTP ---------------------------------------------------------------------
+
+SECRET = "ranking-bench-secret-0123456789-0123456"
+EXPLORE = "{ explore(first: 10) { edges { node { id author { username } } } } }"
+FLOOR = "{ viewer { id } }"
+USER_COLUMNS = [
+    "id", "username", "email", "password_hash", "full_name", "bio", "is_private",
+    "follower_count", "following_count", "post_count", "created_at", "updated_at", "status",
+    "token_epoch", "is_moderator",
+]  # fmt: skip
+VIEW_COLUMNS = ["id", "user_id", "post_id", "surface", "watched_ms", "completed", "created_at"]
+POST_COLUMNS = [
+    "id", "author_id", "kind", "caption", "media_ids", "hashtags", "mention_ids", "like_count",
+    "comment_count", "save_count", "view_count", "play_count", "created_at", "edited_at", "hidden",
+]  # fmt: skip
+
+
+async def seed_world(database_url: str, users: int) -> tuple[int, int, int]:
+    """The synthetic world in Postgres (its users, posts with hashtags, likes and view events,
+    ids in the world's time order); returns (a viewer's id, posts, impressions)."""
+    import json as json_module
+    from datetime import UTC, datetime
+
+    import asyncpg
+
+    from domain.ids import next_id
+
+    events, catalog, impressions = synthetic_world(11, users, 10)
+    now = datetime.now(UTC)
+    people = {f"u{n}": next_id() for n in range(users)}
+    people |= {i.author: next_id() for i in catalog if i.author}
+    posts = {i.id: next_id() for i in catalog}
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.copy_records_to_table(
+            "users",
+            records=[
+                (
+                    uid,
+                    name,
+                    f"{name}@bench.test",
+                    "x",
+                    "",
+                    "",
+                    False,
+                    0,
+                    0,
+                    0,
+                    now,
+                    now,
+                    "ACTIVE",
+                    0,
+                    False,
+                )
+                for name, uid in people.items()
+            ],
+            columns=USER_COLUMNS,
+        )
+        await conn.copy_records_to_table(
+            "posts",
+            records=[
+                (
+                    posts[i.id],
+                    people[i.author or ""],
+                    "PHOTO",
+                    " ".join(f"#{t}" for t in i.tags),
+                    "[]",
+                    json_module.dumps(list(i.tags)),
+                    "[]",
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    now,
+                    None,
+                    False,
+                )
+                for i in catalog
+            ],
+            columns=POST_COLUMNS,
+        )
+        shown = sorted(impressions, key=lambda row: row[2])
+        await conn.copy_records_to_table(
+            "view_events",
+            records=[
+                (next_id(), people[u], posts[p], "EXPLORE", 5_000 if hit else 500, False, now)
+                for u, p, _, hit in shown
+            ],
+            columns=[
+                "id",
+                "user_id",
+                "post_id",
+                "surface",
+                "watched_ms",
+                "completed",
+                "created_at",
+            ],
+        )
+        liked = {(e.user, e.item) for e in events}
+        await conn.copy_records_to_table(
+            "likes",
+            records=[(next_id(), posts[p], people[u]) for u, p in sorted(liked)],
+            columns=["id", "post_id", "user_id"],
+        )
+    finally:
+        await conn.close()
+    return people["u0"], len(posts), len(impressions)
+
+
+async def timed(http: Any, query: str, token: str, n: int, clients: int) -> list[float]:
+    times: list[float] = []
+
+    async def one_client() -> None:
+        for _ in range(n // clients):
+            started = time.perf_counter()
+            response = await http.post(
+                "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
+            )
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text[:300]
+            assert not response.json().get("errors"), response.text[:300]
+
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    return times
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def explore_over_http(quick: bool) -> dict[str, Any]:
+    """Train on the seeded world, precompute the viewer's explore, then time warm pages at 32
+    concurrent clients next to the floor, in rounds."""
+    import httpx
+
+    from bench.services import scratch_database, serve
+    from config.runtime import start
+    from config.settings import Settings
+    from domain.ranking import explore, training
+    from domain.users.tokens import create_access_token
+
+    requests, rounds = (640, 2) if quick else (1_920, 3)
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as media_root:
+        async with scratch_database("shutter_bench_ranking") as (database_url, redis_url):
+            viewer, out["posts"], out["impressions"] = await seed_world(
+                database_url, 300 if quick else 800
+            )
+            settings = Settings(
+                environment="test", database_url=database_url, redis_url=redis_url,
+                jwt_secret=SECRET, media_root=Path(media_root),
+            )  # fmt: skip
+            runtime = await start(settings, database_url=database_url, redis_url=redis_url)
+            try:
+                await runtime.redis.flushdb()
+                started = time.perf_counter()
+                trained = await training.train(redis=runtime.redis, store=runtime.store)
+                out["train_seconds"] = time.perf_counter() - started
+                out["validation_auc"] = trained.auc
+                started = time.perf_counter()
+                snapshot = await explore.rank_explore(
+                    user_id=viewer, redis=runtime.redis, served=runtime.ranking
+                )
+                out["rank_explore_ms"] = (time.perf_counter() - started) * 1000
+                out["model"] = snapshot.version
+            finally:
+                await runtime.close()
+            env = {
+                "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET,
+                "ENVIRONMENT": "test", "LOG_LEVEL": "WARNING", "MEDIA_ROOT": media_root,
+                "RATE_LIMIT_PER_MINUTE": "1000000",
+            }  # fmt: skip
+            process, port = serve("config.asgi:create_app", env)
+            token = create_access_token(user_id=viewer, secret=SECRET, ttl_seconds=3_600)
+            try:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                    first = await http.post(
+                        "/graphql",
+                        json={"query": EXPLORE},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    body = first.json()
+                    out["served_by"] = body["extensions"]["rankingModel"]
+                    results: dict[str, list[float]] = {"explore": [], "floor": []}
+                    for turn in range(rounds):
+                        for name, query in (("floor", FLOOR), ("explore", EXPLORE)):
+                            times = await timed(http, query, token, requests // rounds, 32)
+                            results[name].append(pct(times, 0.99))
+                            print(
+                                f"round {turn + 1} {name}: p50 {pct(times, 0.5):.1f} ms,"
+                                f" p99 {pct(times, 0.99):.1f} ms",
+                                file=sys.stderr,
+                            )
+            finally:
+                process.terminate()
+                process.wait(10)
+    out["explore_p99"] = statistics.median(results["explore"])
+    out["floor_p99"] = statistics.median(results["floor"])
+    out["explore_spread"] = (min(results["explore"]), max(results["explore"]))
+    return out
+
+
+# --- 4. the cost of ranking 500 candidates ----------------------------------------------------
 
 
 def rank_cost_ms(seed: int, repeat: int = 50) -> float:
@@ -261,6 +472,17 @@ def main() -> None:
     for key, value in ml.items():
         print(f"ml100k {key}: {value:.4f}")
     cost = rank_cost_ms(0)
+    live = asyncio.run(explore_over_http(args.quick))
+    print(
+        f"explore: {live['posts']} posts, {live['impressions']} impressions; training"
+        f" {live['train_seconds']:.1f} s, validation AUC {live['validation_auc']}; one viewer's"
+        f" snapshot {live['rank_explore_ms']:.0f} ms; pages ranked by {live['served_by']}"
+    )
+    print(
+        f"explore(first: 10) warm p99 at 32 clients: {live['explore_p99']:.1f} ms (spread"
+        f" {live['explore_spread'][0]:.1f}-{live['explore_spread'][1]:.1f}); floor"
+        f" {live['floor_p99']:.1f} ms; ratio {live['explore_p99'] / live['floor_p99']:.2f}"
+    )
     print(f"synthetic_auc: {synthetic['auc_model']:.4f}")
     print(
         "synthetic_ndcg10_vs_chronological: "
@@ -270,6 +492,7 @@ def main() -> None:
     print(f"ml100k_ndcg10: {ml['ndcg10']:.4f}")
     print(f"ml100k_hr10_vs_als: {ml['hr10'] / ml['hr10_als']:.3f}")
     print(f"rank_500_candidates_ms: {cost:.2f}")
+    print(f"explore_p99_ms: {live['explore_p99']:.1f}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.ranking.served import FAILURES_KEY
-from domain.ranking.training import served_info
+from domain.ranking.served import FAILURES_KEY, served_info
 
 REQUESTS = Counter(
     "shutter_http_requests_total", "HTTP requests by route and status", ["route", "status"]

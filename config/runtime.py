@@ -38,6 +38,7 @@ from domain.media.store import MediaStore
 from domain.ports import Ports
 from domain.posts.service import Stores
 from domain.posts.store import PostStore
+from domain.ranking.served import ServedModel
 from domain.realtime.events import RedisEvents
 from domain.realtime.hub import Hub
 from domain.stories.store import StoryStore
@@ -61,6 +62,7 @@ class Runtime:
     stories: StoryStore
     hub: Hub
     budgets: Budgets
+    ranking: ServedModel  # the hot-loaded ranking model (loaded on first use)
     reads: PipelinedReads
     _cache: RedisCache
     _id_holder: str
@@ -172,12 +174,13 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     queue = await create_pool(arq_settings(redis_url, conn_timeout=timeout))
     # arq bounds connecting only; an enqueue on the request path must not hang either.
     queue.connection_pool.connection_kwargs["socket_timeout"] = timeout
+    store = build_store(settings)
     return Runtime(
         settings=settings,
         redis=redis,
         queue=queue,
         ports=Ports(jobs=ArqJobs(queue), events=RedisEvents(redis)),
-        store=build_store(settings),
+        store=store,
         users=UserStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         media=MediaStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         posts=PostStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
@@ -185,6 +188,9 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         stories=StoryStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         hub=Hub(redis),
         budgets=Budgets(redis, parse_budgets(settings.action_budgets)),
+        ranking=ServedModel(
+            redis, store, check_seconds=settings.ranking_model_check_seconds
+        ),
         reads=reads,
         _cache=cache,
         _id_holder=holder,

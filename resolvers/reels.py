@@ -14,7 +14,13 @@ from resolvers.posts import visible_post
 async def page(ctx: Context, first: int | None, after: str | None) -> Page:
     viewer = ctx.require_viewer()
     limit, position = page_arguments(first, after)
-    return await reels.page(user_id=viewer, first=limit, after=position, redis=ctx.runtime.redis)
+    return await reels.page(
+        user_id=viewer,
+        first=limit,
+        after=position,
+        redis=ctx.runtime.redis,
+        served=ctx.runtime.ranking,
+    )
 
 
 def _post_id(global_id: str) -> int | None:

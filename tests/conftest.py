@@ -140,6 +140,7 @@ def settings(service_urls: tuple[str, str], live_port: int, media_root: Path) ->
         redis_url=redis_url,
         media_root=media_root,
         public_base_url=f"http://127.0.0.1:{live_port}",
+        ranking_model_check_seconds=0,  # a model a test publishes serves at once
     )
 
 
@@ -230,6 +231,7 @@ def live_env(settings: Settings) -> dict[str, str]:
         "AUTH_RATE_LIMIT_PER_MINUTE": str(LIVE_AUTH_RATE_LIMIT),
         "GRAPHQL_MAX_DEPTH": str(LIVE_MAX_DEPTH),
         "CORS_ALLOW_ORIGINS": FRONTEND_ORIGIN,
+        "RANKING_MODEL_CHECK_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
     }
 

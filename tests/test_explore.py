@@ -16,13 +16,14 @@ from config.settings import Settings
 from domain.graph import flows as graph_flows
 from domain.posts import flows as post_flows
 from domain.posts.models import Like, Post
+from domain.ranking import service as ranking
 from domain.ranking import training
-from domain.ranking.served import FAILURES_KEY, ServedModel
+from domain.ranking.served import FAILURES_KEY, MODEL_KEY, ServedModel
 from domain.reels.models import NotInterested, Surface, ViewEvent
 from domain.users.models import User
 from resolvers.global_ids import parse_global_id
 from tests.client import GraphQLClient
-from tests.factories import follow, make_media, make_user, token_for
+from tests.factories import fan_out, follow, make_media, make_user, token_for
 from tests.jobs import drain
 from workers.queues import RANKING_QUEUE
 
@@ -148,7 +149,7 @@ async def test_a_trained_model_ranks_explore_and_names_itself(
     assert trained.version is not None, trained.reason
     assert trained.auc is not None
     assert trained.auc > 0.6, trained  # planted tastes are learnable
-    info = json.loads(await runtime.redis.get(training.MODEL_KEY))
+    info = json.loads(await runtime.redis.get(MODEL_KEY))
     assert info["version"] == trained.version
     assert await runtime.store.get(info["key"])  # the file is in object storage
 
@@ -186,13 +187,13 @@ async def test_training_that_does_not_beat_the_served_model_leaves_it_in_place(
     await _world(runtime)
     first = await _train(runtime)
     assert first.version is not None
-    info = json.loads(await runtime.redis.get(training.MODEL_KEY))
+    info = json.loads(await runtime.redis.get(MODEL_KEY))
     info["auc"] = 0.999  # a served model no retraining on this log can beat
-    await runtime.redis.set(training.MODEL_KEY, json.dumps(info))
+    await runtime.redis.set(MODEL_KEY, json.dumps(info))
     again = await _train(runtime)
     assert again.version is None
     assert "does not beat" in again.reason
-    assert json.loads(await runtime.redis.get(training.MODEL_KEY))["version"] == first.version
+    assert json.loads(await runtime.redis.get(MODEL_KEY))["version"] == first.version
 
 
 async def test_no_log_no_model_and_a_new_viewer_still_gets_explore(
@@ -201,7 +202,7 @@ async def test_no_log_no_model_and_a_new_viewer_still_gets_explore(
     trained = await _train(runtime)
     assert trained.version is None
     assert trained.reason == "no engagements to learn from"
-    assert await runtime.redis.get(training.MODEL_KEY) is None
+    assert await runtime.redis.get(MODEL_KEY) is None
     token = token_for(await make_user("newcomer"), settings)
     shown, extensions = await _explore(client, token)
     assert shown == []
@@ -228,9 +229,9 @@ async def test_models_swap_hot_and_a_corrupt_one_is_refused(
     stop = asyncio.Event()
     reader = asyncio.create_task(read_all_along(stop))
     try:
-        info = json.loads(await runtime.redis.get(training.MODEL_KEY))
+        info = json.loads(await runtime.redis.get(MODEL_KEY))
         info["auc"], info["trained_at"] = 0.0, "2000-01-01T00:00:00+00:00"  # easy to beat
-        await runtime.redis.set(training.MODEL_KEY, json.dumps(info))
+        await runtime.redis.set(MODEL_KEY, json.dumps(info))
         second = await _train(runtime)
         assert second.version not in (None, first.version)
         assert (await served.current()).version == second.version  # type: ignore[union-attr]
@@ -240,7 +241,7 @@ async def test_models_swap_hot_and_a_corrupt_one_is_refused(
         # A damaged file named as the newest model: refused, the second one keeps serving.
         await runtime.store.put("models/ranking/broken.zip", b"PK\x03\x04 broken", "x/y")
         await runtime.redis.set(
-            training.MODEL_KEY,
+            MODEL_KEY,
             json.dumps({**info, "version": "broken", "key": "models/ranking/broken.zip"}),
         )
         assert (await served.current()).version == second.version  # type: ignore[union-attr]
@@ -271,3 +272,27 @@ async def test_explore_cursor_pages_through_the_snapshot_once(
             break
         after = page["pageInfo"]["endCursor"]
     assert sorted(seen) == sorted(made)
+
+
+async def test_the_same_model_ranks_the_feed_for_a_reader_it_knows(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    people, posts = await _world(runtime)
+    reader = people[0]  # likes cats
+    for author in await User.filter(username__startswith="author"):
+        await follow(reader, author, runtime.users)
+    for post in [p for t in TOPICS for p in posts[t]]:
+        await fan_out(runtime, post)
+    trained = await _train(runtime)
+    assert trained.version is not None
+    served = ServedModel(runtime.redis, runtime.store, check_seconds=0)
+    model = await served.current()
+    assert model is not None
+    await ranking.rank_feed(user_id=reader.id, stores=runtime.feed_stores, served=served)
+    body = await client.query(
+        "{ feed(first: 8) { edges { node { id } } } }", token=token_for(reader, settings)
+    )
+    top = [parse_global_id(e["node"]["id"])[1] for e in body["feed"]["edges"]]
+    assert sum(1 for p in top if p in posts["cats"]) >= 5, "the reader's topic leads"
+    stranger = await make_user("stranger")  # unknown to the model: the heuristic's turn
+    assert model.values(stranger.id, []) is None

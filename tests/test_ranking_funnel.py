@@ -241,3 +241,24 @@ def test_read_csv_skips_a_header_and_merges_a_users_repeats(tmp_path: Path) -> N
     path.write_text("user,item,timestamp\n")
     with pytest.raises(LogError):
         read_csv(path)
+
+
+def test_a_post_newer_than_the_model_is_judged_by_its_tags_author_and_age() -> None:
+    catalog = [Item(f"cat{n}", author="kitty", tags=("cats",), created=float(n)) for n in range(5)]
+    catalog += [Item(f"car{n}", author="vroom", tags=("cars",), created=float(n)) for n in range(5)]
+    events = [Event("ana", f"cat{n}", 10.0 + n, author="kitty") for n in range(4)]
+    events += [Event("bob", f"car{n}", 10.0 + n, author="vroom") for n in range(4)]
+    funnel = Funnel(seed=0)
+    funnel.fit(build(events, catalog))
+    ana = funnel.log.user_ids.index("ana")
+    new = [
+        Item("new-car", author="someone", tags=("cars",), created=19.0),
+        Item("new-cat", author="kitty", tags=("cats",), created=19.0),
+    ]
+    rows = funnel.viewer_rows(ana, np.array([], dtype=np.int64), new)
+    assert rows.shape == (2, len(funnel.feature_names))
+    names = funnel.feature_names
+    assert rows[1, names.index("hashtags_score")] > 0 == rows[0, names.index("hashtags_score")]
+    assert rows[1, names.index("author_affinity")] == 1.0
+    value = funnel.value(rows)  # no ranker on 2 viewers: the cold-start heuristic
+    assert value[1] > value[0]

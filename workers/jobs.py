@@ -16,9 +16,8 @@ from domain.media import service as media_service
 from domain.moderation import classifier
 from domain.notifications import service as notifications
 from domain.posts import counters
-from domain.ranking import explore, training
+from domain.ranking import explore
 from domain.ranking import service as ranking
-from domain.ranking.served import ServedModel
 from domain.reels import service as reels
 from domain.stories.store import now_ms
 from domain.users import flows as user_flows
@@ -103,7 +102,9 @@ async def refresh_feed(ctx: dict[str, Any], user_id: int) -> bool:
 @retried
 async def rank_feed(ctx: dict[str, Any], user_id: int) -> int:
     runtime: Runtime = ctx["runtime"]
-    return await ranking.rank_feed(user_id=user_id, stores=runtime.feed_stores)
+    return await ranking.rank_feed(
+        user_id=user_id, stores=runtime.feed_stores, served=runtime.ranking
+    )
 
 
 @retried
@@ -149,21 +150,12 @@ async def train_spam_model(ctx: dict[str, Any]) -> int | None:
     return trained.model_id
 
 
-def served_model(ctx: dict[str, Any]) -> ServedModel:
-    """This worker process's hot-loaded ranking model (one per process)."""
-    if "served_model" not in ctx:
-        runtime: Runtime = ctx["runtime"]
-        ctx["served_model"] = ServedModel(runtime.redis, runtime.store)
-    served: ServedModel = ctx["served_model"]
-    return served
-
-
 @retried
 async def rank_explore(ctx: dict[str, Any], user_id: int) -> int:
     """Precompute a viewer's next explore snapshot with the served model."""
     runtime: Runtime = ctx["runtime"]
     snapshot = await explore.rank_explore(
-        user_id=user_id, redis=runtime.redis, served=served_model(ctx)
+        user_id=user_id, redis=runtime.redis, served=runtime.ranking
     )
     return len(snapshot.posts)
 
@@ -171,6 +163,8 @@ async def rank_explore(ctx: dict[str, Any], user_id: int) -> int:
 @retried
 async def train_ranker(ctx: dict[str, Any]) -> str | None:
     """Train the ranking model on the interaction log; publish it only when it is better."""
+    from domain.ranking import training  # the models' libraries: only where training runs
+
     runtime: Runtime = ctx["runtime"]
     trained = await training.train(redis=runtime.redis, store=runtime.store)
     log.info(

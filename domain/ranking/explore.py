@@ -6,8 +6,8 @@ view event, like or save) and never marked not interested (`ELIGIBLE_SQL`).
 
 The `ranking` worker precomputes each active viewer's explore (`rank_explore`): the served
 model's candidates for the viewer (co-engagement, factors, hashtags, popular, fresh), kept if
-eligible, ordered by their value; posts newer than the model (it cannot know them) are mixed in
-from the newest eligible ones, one in every FRESH_EVERY; then the diversity re-rank
+eligible, and the newest eligible posts the model has never seen (newer than it: judged by
+their hashtags, author and age), all ordered by their value; then the diversity re-rank
 (domain/ranking/rerank.py). A viewer the model does not know yet, or no model at all, gets the
 cold-start heuristic instead: the newest eligible posts by engagement and freshness
 (`domain.ranking.service.score`). The result is written as the viewer's *next* snapshot.
@@ -34,6 +34,7 @@ from tortoise import connections
 from domain.graph.visibility import not_blocked_sql
 from domain.ids import min_id_at
 from domain.pagination import Page
+from domain.ranking.items import Item, tags_of
 from domain.ranking.rerank import rerank
 from domain.ranking.served import Model, ServedModel
 from domain.ranking.service import engagement_score
@@ -42,7 +43,6 @@ SNAPSHOT_SECONDS = 1_800
 NEXT_SECONDS = 3_600
 KEEP = 300  # posts per snapshot
 FRESH = 200  # posts newer than the model, considered for each viewer
-FRESH_EVERY = 5
 HEURISTIC_CANDIDATES = 500
 HEURISTIC = "heuristic"
 
@@ -95,7 +95,7 @@ async def _eligible(user_id: int, post_ids: list[int]) -> dict[int, int]:
 async def _newest(user_id: int, *, since_id: int, limit: int) -> list[dict[str, Any]]:
     rows = await connections.get("default").execute_query_dict(
         "/* explore.newest */ SELECT p.id, p.author_id, p.created_at, p.like_count,"
-        " p.comment_count, p.save_count FROM posts p JOIN users a ON a.id = p.author_id"
+        " p.comment_count, p.save_count, p.hashtags FROM posts p JOIN users a ON a.id = p.author_id"
         f" WHERE p.id > $2 AND {ELIGIBLE_SQL} ORDER BY p.id DESC LIMIT $3",
         [user_id, since_id, limit],
     )
@@ -121,32 +121,31 @@ async def ranked(user_id: int, model: Model) -> Snapshot | None:
     if viewer is None:
         return None
     funnel = model.funnel
-    users = np.array([viewer])
     funnel.now[viewer] = time.time()  # rank for now, not for the training's moment
-    found = funnel.candidates(users)
-    items, features, tags = found.items[0], found.features[0], found.tags[0]
-    values = funnel.value(features) if items.size else np.empty(0)
-    post_ids = model.item_ids(items)
+    found = funnel.candidates(np.array([viewer]))
+    post_ids = model.item_ids(found.items[0])
     eligible = await _eligible(user_id, post_ids)
-    best = [n for n in np.argsort(-values, kind="stable").tolist() if post_ids[n] in eligible]
+    keep = [n for n, post in enumerate(post_ids) if post in eligible]
     newer = await _newest(user_id, since_id=min_id_at(_at(model.trained_at)), limit=FRESH)
     fresh = [r for r in newer if str(r["id"]) not in model.items]
-    merged: list[tuple[int, int, int]] = []  # post, author, source bits
+    facts = [
+        Item(
+            str(r["id"]),
+            str(r["author_id"]),
+            r["created_at"].timestamp(),
+            tags_of(r["hashtags"]),
+        )
+        for r in fresh
+    ]
+    rows = funnel.viewer_rows(viewer, found.items[0][keep], facts)
+    values = funnel.value(rows) if len(rows) else np.empty(0)
     fresh_bit = 1 << len(funnel.sources)
-    fresh_order = _heuristic_order(fresh)
-    authors = {int(r["id"]): int(r["author_id"]) for r in fresh}
-    while best or fresh_order:
-        take_fresh = fresh_order and (not best or (len(merged) + 1) % FRESH_EVERY == 0)
-        if take_fresh:
-            post = fresh_order.pop(0)
-            merged.append((post, authors[post], fresh_bit))
-        else:
-            n = best.pop(0)
-            merged.append((post_ids[n], eligible[post_ids[n]], int(tags[n])))
-        if len(merged) >= KEEP * 2:
-            break
-    order = rerank(range(len(merged)), [m[1] for m in merged], [m[2] for m in merged])
-    return Snapshot(model.version, [merged[i][0] for i in order][:KEEP])
+    posts = [post_ids[n] for n in keep] + [int(r["id"]) for r in fresh]
+    authors = [eligible[post_ids[n]] for n in keep] + [int(r["author_id"]) for r in fresh]
+    bits = [int(found.tags[0][n]) for n in keep] + [fresh_bit] * len(fresh)
+    order = np.argsort(-values, kind="stable").tolist()[: KEEP * 2]
+    mixed = rerank(order, authors, bits)
+    return Snapshot(model.version, [posts[i] for i in mixed][:KEEP])
 
 
 def _at(seconds: float) -> datetime:

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from domain.ranking.items import Item
+
 
 class LogError(ValueError):
     """A training log that cannot be used, with the line (1-based) that made it so, if any."""
@@ -35,17 +37,6 @@ class Event:
     weight: float = 1.0
     # The item's side facts, where the origin has them (Shutter's posts do; a CSV does not).
     author: str | None = None
-
-
-@dataclass(frozen=True)
-class Item:
-    """What an origin knows of an item besides who engaged with it (a post: author, time, tags);
-    items listed in a catalog are known even before anyone engaged with them."""
-
-    id: str
-    author: str | None = None
-    created: float | None = None
-    tags: tuple[str, ...] = ()
 
 
 @dataclass

@@ -23,14 +23,14 @@ heuristic: the sum of the sources' rank-normalised scores.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import numpy as np
 
-from domain.ranking.log import InteractionLog
-from domain.ranking.sources import Source
+from domain.ranking.log import InteractionLog, Item
+from domain.ranking.sources import Source, new_item_scores
 from domain.ranking.sources.coengagement import CoEngagement
 from domain.ranking.sources.factors import Factors
 from domain.ranking.sources.fresh import Fresh
@@ -279,6 +279,53 @@ class Funnel:
         rows = self._features(users, items, per_source, include_seen=include_seen).features
         return np.vstack(rows) if rows else np.empty((0, len(self.feature_names)), np.float32)
 
+    def viewer_rows(
+        self,
+        user: int,
+        known: np.ndarray,
+        new: Sequence[Item] = (),
+        *,
+        include_seen: bool = False,
+    ) -> np.ndarray:
+        """One viewer's feature rows: `known` items (indices), then `new` ones the model has
+        never seen (posts newer than it), judged by their facts: the sources that can (hashtags,
+        fresh) score them, the others have nothing to say, as for any post nobody engaged with
+        in training; the author affinity and the age are theirs."""
+        users = np.array([user])
+        now = self.now[users]
+        per_source = [source.scores(users, now) for source in self.sources]
+        rows = self._features(users, [known], per_source, include_seen=include_seen).features[0]
+        if not new:
+            return rows
+        seen = np.zeros(self.log.n_items, dtype=bool)
+        if not include_seen:
+            seen = self.seen[user].toarray().ravel() > 0
+        cols = []
+        for source, scores in zip(self.sources, per_source, strict=True):
+            fresh = new_item_scores(source, user, float(now[0]), new)
+            row = np.sort(np.where(seen, 0.0, scores[0]))[::-1]
+            above = np.searchsorted(-row, -fresh, side="left").astype(np.float32)
+            cols += [fresh, np.where(fresh > 0, above, np.nan)]
+        authors = {a: n for n, a in enumerate(self.log.author_ids)}
+        author_index = np.array(
+            [authors.get(i.author, -1) if i.author is not None else -1 for i in new]
+        )
+        affinity = self._author_table(users)
+        created = np.array([np.nan if i.created is None else i.created for i in new])
+        cols += [
+            np.zeros(len(new), dtype=np.float32),
+            np.full(len(new), np.log1p(self.user_counts[user]), dtype=np.float32),
+            np.zeros(len(new), dtype=np.float32),
+            (
+                np.where(author_index >= 0, affinity[0, np.maximum(author_index, 0)], 0.0)
+                if affinity is not None
+                else np.full(len(new), np.nan)
+            ),
+            (now[0] - created) / 86_400.0,
+        ]
+        cols += [np.full(len(new), np.nan) for _ in self.item_facts]
+        return np.vstack([rows, np.column_stack(cols).astype(np.float32)])
+
     def _features(
         self,
         users: np.ndarray,
@@ -316,17 +363,25 @@ class Funnel:
             out.features.append(np.column_stack(cols).astype(np.float32))
         return out
 
-    def _author_affinity(self, users: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
+    def _author_table(self, users: np.ndarray) -> np.ndarray | None:
+        """Viewers x authors: the share of each viewer's engagements that went to the author
+        (None when the log's items have no authors)."""
         authors = self.log.item_authors
         if not (authors >= 0).any():
-            return lambda v, items: np.full(items.size, np.nan, dtype=np.float32)
-        n_authors = int(authors.max()) + 1
-        rows = self.seen[users]
+            return None
+        n_authors = max(int(authors.max()) + 1, len(self.log.author_ids))
         table = np.zeros((len(users), n_authors), dtype=np.float32)
-        coo = rows.tocoo()
+        coo = self.seen[users].tocoo()
         known = authors[coo.col] >= 0
         np.add.at(table, (coo.row[known], authors[coo.col[known]]), 1.0)
         table /= np.maximum(table.sum(axis=1, keepdims=True), 1.0)
+        return table
+
+    def _author_affinity(self, users: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
+        authors = self.log.item_authors
+        table = self._author_table(users)
+        if table is None:
+            return lambda v, items: np.full(items.size, np.nan, dtype=np.float32)
 
         def affinity(v: int, items: np.ndarray) -> np.ndarray:
             a = authors[items]

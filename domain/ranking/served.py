@@ -16,20 +16,24 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
-from domain.ranking import artifact
-from domain.ranking.ranker import Funnel
-from domain.ranking.training import MODEL_KEY
+from domain.ranking.items import Item
+
+if TYPE_CHECKING:
+    from domain.ranking.ranker import Funnel
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 5.0
+MODEL_KEY = "ranking:model"  # the served model: {version, key, auc, trained_at, ...}
+MODEL_PREFIX = "models/ranking/"  # in object storage, private
 FAILURES_KEY = "ranking:model:failures"
 LOAD_FAILURES = Counter(
     "shutter_ranking_model_load_failures_total",
@@ -52,8 +56,32 @@ class Model:
         names = self.funnel.log.item_ids
         return [int(names[i]) for i in indices.tolist()]
 
+    def values(self, user_id: int, posts: Sequence[Item]) -> dict[str, float] | None:
+        """The model's value of each post for the viewer (keyed by post id), posts it knows
+        and posts newer than it alike; None when it cannot judge: a viewer it does not know,
+        or no trained ranker yet (the callers' own heuristics are better than its cold start).
+        """
+        viewer = self.user_index(user_id)
+        if viewer is None or not self.funnel.models or not posts:
+            return None
+        funnel = self.funnel
+        funnel.now[viewer] = time.time()
+        known = [p for p in posts if p.id in self.items]
+        new = [p for p in posts if p.id not in self.items]
+        indices = np.array([self.items[p.id] for p in known], dtype=np.int64)
+        rows = funnel.viewer_rows(viewer, indices, new, include_seen=True)
+        values = funnel.value(rows)
+        return {p.id: float(v) for p, v in zip([*known, *new], values, strict=True)}
+
+
+async def served_info(redis: Redis) -> dict[str, Any] | None:
+    raw = await cast(Any, redis.get(MODEL_KEY))
+    return json.loads(raw) if raw else None
+
 
 def _build(blob: bytes) -> Model:
+    from domain.ranking import artifact  # the models' libraries, loaded with the first model
+
     funnel, meta = artifact.load(blob)
     return Model(
         funnel=funnel,
@@ -84,19 +112,20 @@ class ServedModel:
         return self._model
 
     async def _refresh(self) -> None:
-        raw = await cast(Any, self._redis.get(MODEL_KEY))
-        if not raw:
+        info = await served_info(self._redis)
+        if info is None:
             return
-        info = json.loads(raw)
         version = info.get("version")
         if self._model is not None and version == self._model.version:
             return
         if version == self._refused:
             return
         blob = await self._store.get(info["key"])
+        from domain.ranking.artifact import ArtifactError
+
         try:
             model = await asyncio.to_thread(_build, blob)
-        except artifact.ArtifactError as error:
+        except ArtifactError as error:
             self._refused = version
             LOAD_FAILURES.inc()
             await self._redis.incr(FAILURES_KEY)

@@ -1,6 +1,9 @@
 """The ranking job: scores the newest posts of a user's feed, for `feed(order: RANKED)`.
 
-A post's score is what a simple, explainable ranker of this kind weighs, multiplied together:
+A post's score is the served model's value for the reader (the learned ranking,
+domain/ranking/ranker.py: the same model family as explore and reels). For a reader the model
+does not know, or before a trained model exists, it is what a simple, explainable ranker of
+this kind weighs, multiplied together:
 
 - engagement: 1 + ln(1 + likes + 2 comments + 3 saves), from the live counters;
 - affinity: 1 + ln(1 + the reader's likes and comments on the author's posts in the last 30
@@ -28,6 +31,8 @@ from domain.feed import service as feed
 from domain.feed.store import member
 from domain.ids import min_id_at
 from domain.posts.store import PostView
+from domain.ranking.items import Item
+from domain.ranking.served import ServedModel
 
 RANK_CANDIDATES = 300
 AFFINITY_DAYS = 30
@@ -53,6 +58,16 @@ def engagement_score(row: Mapping[str, Any], now: datetime) -> float:
     )
 
 
+def as_item(post: PostView) -> Item:
+    """A post as the ranking model sees it."""
+    return Item(
+        str(post.id),
+        author=str(post.author_id),
+        created=post.created_at.timestamp(),
+        tags=tuple(post.hashtags),
+    )
+
+
 async def affinities(user_id: int, author_ids: list[int]) -> dict[int, int]:
     """How often the user liked or commented on each author's posts lately."""
     if not author_ids:
@@ -69,18 +84,27 @@ async def affinities(user_id: int, author_ids: list[int]) -> dict[int, int]:
     return {int(r["author_id"]): int(r["n"]) for r in rows}
 
 
-async def rank_feed(*, user_id: int, stores: feed.FeedStores) -> int:
+async def rank_feed(
+    *, user_id: int, stores: feed.FeedStores, served: ServedModel | None = None
+) -> int:
     """Score the newest posts of the user's feed and replace their snapshot (idempotent: a
-    second run writes the same kind of snapshot). Returns how many posts it ranked."""
+    second run writes the same kind of snapshot). With a served model that knows the reader,
+    its value is the score (domain/ranking/ranker.py); otherwise the heuristic above. Returns
+    how many posts it ranked."""
     page = await feed.read_page(
         viewer_id=user_id, first=RANK_CANDIDATES, after=None, stores=stores, with_media=False
     )
-    close = await affinities(user_id, sorted({p.author_id for p in page.posts} - {user_id}))
-    now = datetime.now(UTC)
-    scores = {
-        member(p.id, p.author_id): score(p, affinity=close.get(p.author_id, 0), now=now)
-        for p in page.posts
-    }
+    model = await served.current() if served is not None else None
+    values = model.values(user_id, [as_item(p) for p in page.posts]) if model else None
+    if values is not None:
+        scores = {member(p.id, p.author_id): values[str(p.id)] for p in page.posts}
+    else:
+        close = await affinities(user_id, sorted({p.author_id for p in page.posts} - {user_id}))
+        now = datetime.now(UTC)
+        scores = {
+            member(p.id, p.author_id): score(p, affinity=close.get(p.author_id, 0), now=now)
+            for p in page.posts
+        }
     oldest = min((p.id for p in page.posts), default=0)
     await stores.feeds.write_ranking(user_id, scores, oldest=oldest)
     return len(scores)

@@ -37,8 +37,10 @@ from tortoise import connections
 
 from domain.ids import SEQUENCE_BITS, SHUTTER_EPOCH_MS, SLOT_BITS, min_id_at
 from domain.ranking import artifact
-from domain.ranking.log import Event, InteractionLog, Item, build
+from domain.ranking.items import Item, tags_of
+from domain.ranking.log import Event, InteractionLog, build
 from domain.ranking.ranker import Funnel, Impressions
+from domain.ranking.served import MODEL_KEY, MODEL_PREFIX, served_info
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,6 @@ STALE_AFTER = timedelta(days=1)
 STALE_TOLERANCE = 0.02
 ENGAGEMENT_WEIGHTS = {"like": 1.0, "comment": 2.0, "save": 2.0, "share": 2.0, "complete": 0.5}
 POSITIVE = ("like", "comment", "save", "share", "complete")
-MODEL_KEY = "ranking:model"
-MODEL_PREFIX = "models/ranking/"
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ async def collect(days: int = WINDOW_DAYS) -> tuple[InteractionLog, Impressions]
             str(p["id"]),
             author=str(p["author_id"]),
             created=float(_seconds(np.array([int(p["id"])]))[0]),
-            tags=tuple(_tags(p["hashtags"])),
+            tags=tags_of(p["hashtags"]),
         )
         for p in posts
     ]
@@ -163,11 +163,6 @@ async def collect(days: int = WINDOW_DAYS) -> tuple[InteractionLog, Impressions]
     return interaction_log, impressions
 
 
-def _tags(raw: Any) -> list[str]:
-    value = json.loads(raw) if isinstance(raw, str) else raw
-    return [str(t) for t in value or []]
-
-
 def positive(impressions: Impressions) -> np.ndarray:
     out = np.zeros(len(impressions.users), dtype=bool)
     for action in POSITIVE:
@@ -211,11 +206,6 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     pos = float(labels.sum())
     neg = float(labels.size - pos)
     return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
-async def served_info(redis: Redis) -> dict[str, Any] | None:
-    raw = await cast(Any, redis.get(MODEL_KEY))
-    return json.loads(raw) if raw else None
 
 
 def _should_replace(

@@ -7,12 +7,13 @@ rejected; the rest are stored with the per-post totals in one transaction, then 
 in Redis (`Post.viewCount`, `Post.playCount`). A batch id seen before returns its first answer
 and stores nothing.
 
-`reels` is short videos from everyone public the viewer may see (followed or not), ordered by a
-heuristic until the ranking lands: freshness (half-life of a day), completion rate, likes and
-plays, never one the viewer watched to the end in the last 7 days or marked not interested,
-never two in a row by one author. The order is a snapshot per viewer (kept 10 minutes; a first
-page reuses one younger than a minute), so its cursors are stable while new reels arrive; each
-page leaves out what was watched to the end or marked since.
+`reels` is short videos from everyone public the viewer may see (followed or not), ordered by
+the served ranking model's value for the viewer (domain/ranking), or, for a viewer it does not
+know or before one is trained, by a heuristic: freshness (half-life of a day), completion
+rate, likes and plays; never one the viewer watched to the end in the last 7 days or marked not
+interested, never two in a row by one author. The order is a snapshot per viewer (kept 10
+minutes; a first page reuses one younger than a minute), so its cursors are stable while new
+reels arrive; each page leaves out what was watched to the end or marked since.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from domain.graph.visibility import visible_authors_sql
 from domain.ids import next_id
 from domain.pagination import Page
 from domain.posts import counters
+from domain.ranking.items import Item, tags_of
+from domain.ranking.served import ServedModel
 from domain.reels.models import Surface
 
 MAX_EVENTS = 100
@@ -173,6 +176,15 @@ def _score(row: dict[str, Any], now: float) -> float:
     return 3.0 * freshness + 2.0 * completion + 0.5 * engagement
 
 
+def _item(row: dict[str, Any]) -> Item:
+    return Item(
+        str(row["id"]),
+        author=str(row["author_id"]),
+        created=row["created_at"].timestamp(),
+        tags=tags_of(row["hashtags"]),
+    )
+
+
 def _interleave(ranked: list[tuple[int, int]]) -> list[int]:
     """Never two in a row by one author: the next best by someone else goes between."""
     out: list[int] = []
@@ -186,9 +198,9 @@ def _interleave(ranked: list[tuple[int, int]]) -> list[int]:
     return out
 
 
-async def _ranked(user_id: int) -> list[int]:
+async def _ranked(user_id: int, served: ServedModel | None) -> list[int]:
     rows = await connections.get("default").execute_query_dict(
-        "/* reels.candidates */ SELECT p.id, p.author_id, p.created_at, p.like_count,"
+        "/* reels.candidates */ SELECT p.id, p.author_id, p.created_at, p.like_count, p.hashtags,"
         " coalesce(t.plays, 0) AS plays, (SELECT count(*) FROM view_events e"
         "  WHERE e.post_id = p.id AND e.completed) AS completions"
         " FROM posts p JOIN users a ON a.id = p.author_id"
@@ -202,28 +214,42 @@ async def _ranked(user_id: int) -> list[int]:
         " ORDER BY p.id DESC LIMIT $2",
         [user_id, CANDIDATES],
     )
+    model = await served.current() if served is not None else None
+    values = model.values(user_id, [_item(r) for r in rows]) if model is not None else None
     now = time.time()
-    ranked = sorted(rows, key=lambda r: (-_score(r, now), -int(r["id"])))
+    if values is not None:
+        ranked = sorted(rows, key=lambda r: (-values[str(r["id"])], -int(r["id"])))
+    else:
+        ranked = sorted(rows, key=lambda r: (-_score(r, now), -int(r["id"])))
     return _interleave([(int(r["id"]), int(r["author_id"])) for r in ranked])
 
 
-async def page(*, user_id: int, first: int, after: int | None, redis: Redis) -> Page:
-    """A page of the viewer's reels; `after` is a position in their snapshot (its index)."""
+async def page(
+    *, user_id: int, first: int, after: int | None, redis: Redis, served: ServedModel | None = None
+) -> Page:
+    """A page of the viewer's reels; `after` is a position in their snapshot (its index).
+    With a served model that knows the viewer, it orders them (else the heuristic above)."""
     key = _snapshot_key(user_id)
-    raw = await cast(Any, redis.get(key)) if after is not None else None
-    if raw is None:
-        order = await _ranked(user_id)
-        await redis.set(key, json.dumps(order), ex=SNAPSHOT_SECONDS)
+    raw = await cast(Any, redis.get(key))
+    saved = json.loads(raw) if raw is not None else None
+    if isinstance(saved, list):  # a snapshot from before snapshots carried their age
+        saved = {"made": 0.0, "order": saved}
+    young = saved is not None and time.time() - float(saved["made"]) < FRESH_SECONDS
+    if saved is None or (after is None and not young):
+        order = await _ranked(user_id, served)
+        await redis.set(key, json.dumps({"made": time.time(), "order": order}), ex=SNAPSHOT_SECONDS)
         if after is not None:
             after = None  # the snapshot passed: start again at the top
     else:
-        order = json.loads(raw)
+        order = [int(p) for p in saved["order"]]
     start = 0 if after is None else after + 1
     chosen = order[start : start + first]
     dropped = (
         await connections.get("default").execute_query_dict(
             "/* reels.dropped */ SELECT post_id FROM not_interested WHERE user_id = $1"
-            " AND post_id = ANY($2::bigint[])",
+            " AND post_id = ANY($2::bigint[]) UNION SELECT post_id FROM view_events"
+            " WHERE user_id = $1 AND post_id = ANY($2::bigint[]) AND completed"
+            f" AND created_at > now() - interval '{WATCHED_WINDOW}'",
             [user_id, chosen],
         )
         if chosen
