@@ -62,7 +62,10 @@ async def create(ctx: Context, *, media_id: str, audience: Audience, caption: st
 async def tray(ctx: Context) -> list[stories.Reel]:
     viewer = ctx.require_viewer()
     reels = await stories.tray(
-        viewer_id=viewer, users=ctx.runtime.users, stories=ctx.runtime.stories
+        viewer_id=viewer,
+        users=ctx.runtime.users,
+        stories=ctx.runtime.stories,
+        served=ctx.runtime.ranking,
     )
     ctx.loaders.prime(ctx.loaders.story, {s.id: s for r in reels for s in r.stories})
     return reels

@@ -43,6 +43,8 @@ def dump(funnel: Funnel, *, version: str, metrics: dict[str, Any] | None = None)
         "user_counts": funnel.user_counts,
         "now": funnel.now,
         "item_created": funnel.item_created,
+        "item_kinds": funnel.item_kinds,
+        "author_counts": funnel.author_counts,
         "seen_data": funnel.seen.data,
         "seen_indices": funnel.seen.indices,
         "seen_indptr": funnel.seen.indptr,
@@ -66,6 +68,7 @@ def dump(funnel: Funnel, *, version: str, metrics: dict[str, Any] | None = None)
         "user_ids": log.user_ids,
         "item_ids": log.item_ids,
         "author_ids": log.author_ids,
+        "kind_ids": funnel.kind_ids,
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -123,6 +126,8 @@ def load(blob: bytes) -> tuple[Funnel, dict[str, Any]]:
         funnel.item_counts, funnel.user_counts = arrays["item_counts"], arrays["user_counts"]
         funnel.now, funnel.seen = arrays["now"], seen
         funnel.item_created = arrays["item_created"]
+        funnel.item_kinds, funnel.author_counts = arrays["item_kinds"], arrays["author_counts"]
+        funnel.kind_ids = list(meta["kind_ids"])
     except ArtifactError:
         raise
     except Exception as error:  # a damaged file fails in many ways; all of them mean "no"

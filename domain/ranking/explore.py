@@ -95,7 +95,8 @@ async def _eligible(user_id: int, post_ids: list[int]) -> dict[int, int]:
 async def _newest(user_id: int, *, since_id: int, limit: int) -> list[dict[str, Any]]:
     rows = await connections.get("default").execute_query_dict(
         "/* explore.newest */ SELECT p.id, p.author_id, p.created_at, p.like_count,"
-        " p.comment_count, p.save_count, p.hashtags FROM posts p JOIN users a ON a.id = p.author_id"
+        " p.comment_count, p.save_count, p.hashtags, p.kind"
+        " FROM posts p JOIN users a ON a.id = p.author_id"
         f" WHERE p.id > $2 AND {ELIGIBLE_SQL} ORDER BY p.id DESC LIMIT $3",
         [user_id, since_id, limit],
     )
@@ -131,9 +132,10 @@ async def ranked(user_id: int, model: Model) -> Snapshot | None:
     facts = [
         Item(
             str(r["id"]),
-            str(r["author_id"]),
-            r["created_at"].timestamp(),
-            tags_of(r["hashtags"]),
+            author=str(r["author_id"]),
+            created=r["created_at"].timestamp(),
+            tags=tags_of(r["hashtags"]),
+            kind=str(r["kind"]),
         )
         for r in fresh
     ]

@@ -19,6 +19,7 @@ class Item:
     author: str | None = None
     created: float | None = None
     tags: tuple[str, ...] = ()
+    kind: str | None = None  # PHOTO, CAROUSEL, REEL
 
 
 def tags_of(raw: Any) -> tuple[str, ...]:

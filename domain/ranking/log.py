@@ -54,6 +54,8 @@ class InteractionLog:
     item_created: np.ndarray | None = None  # seconds, NaN when unknown; None: no item knows it
     item_tags: sp.csr_matrix | None = None  # items x tags
     tag_ids: list[str] = field(default_factory=list)
+    item_kinds: np.ndarray | None = None  # kind index per item, -1 when unknown
+    kind_ids: list[str] = field(default_factory=list)
 
     @property
     def n_users(self) -> int:
@@ -87,6 +89,8 @@ class InteractionLog:
             item_created=self.item_created,
             item_tags=self.item_tags,
             tag_ids=self.tag_ids,
+            item_kinds=self.item_kinds,
+            kind_ids=self.kind_ids,
         )
 
     def last_per_user(self) -> np.ndarray:
@@ -114,6 +118,8 @@ def build(events: Iterable[Event], catalog: Iterable[Item] = ()) -> InteractionL
     author_index: dict[str, int] = {}
     item_author: dict[int, int] = {}
     tag_index: dict[str, int] = {}
+    kind_index: dict[str, int] = {}
+    kinds: dict[int, int] = {}
     created: dict[int, float] = {}
     tag_rows: list[int] = []
     tag_cols: list[int] = []
@@ -123,6 +129,8 @@ def build(events: Iterable[Event], catalog: Iterable[Item] = ()) -> InteractionL
             item_author[i] = author_index.setdefault(entry.author, len(author_index))
         if entry.created is not None:
             created[i] = entry.created
+        if entry.kind is not None:
+            kinds[i] = kind_index.setdefault(entry.kind, len(kind_index))
         for tag in entry.tags:
             tag_rows.append(i)
             tag_cols.append(tag_index.setdefault(tag, len(tag_index)))
@@ -150,6 +158,10 @@ def build(events: Iterable[Event], catalog: Iterable[Item] = ()) -> InteractionL
     if created:
         item_created = np.full(len(item_index), np.nan)
         item_created[list(created)] = list(created.values())
+    item_kinds = None
+    if kinds:
+        item_kinds = np.full(len(item_index), -1, dtype=np.int32)
+        item_kinds[list(kinds)] = list(kinds.values())
     item_tags = None
     if tag_index:
         item_tags = sp.csr_matrix(
@@ -168,6 +180,8 @@ def build(events: Iterable[Event], catalog: Iterable[Item] = ()) -> InteractionL
         item_created=item_created,
         item_tags=item_tags,
         tag_ids=list(tag_index),
+        item_kinds=item_kinds,
+        kind_ids=list(kind_index),
     )
 
 

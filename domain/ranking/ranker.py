@@ -127,7 +127,8 @@ class Funnel:
         for s in self.sources:
             names += [f"{s.name}_score", f"{s.name}_rank"]
         names += [
-            "item_popularity", "viewer_activity", "last_item", "author_affinity", "item_age_days"
+            "item_popularity", "viewer_activity", "last_item", "author_affinity", "item_age_days",
+            "item_velocity", "author_popularity", "item_kind", "viewer_kind_share",
         ]  # fmt: skip
         return names + sorted(self.item_facts)
 
@@ -182,6 +183,16 @@ class Funnel:
         self.item_created = (
             log.item_created if log.item_created is not None else np.full(log.n_items, np.nan)
         )
+        self.item_kinds = (
+            log.item_kinds
+            if log.item_kinds is not None
+            else np.full(log.n_items, -1, dtype=np.int32)
+        )
+        self.kind_ids = list(log.kind_ids)
+        authors = log.item_authors[log.items]
+        self.author_counts = np.bincount(
+            authors[authors >= 0], minlength=max(len(log.author_ids), 1)
+        ).astype(np.float32)
 
     def _fit_on_impressions(self, log: InteractionLog, impressions: Impressions) -> None:
         _, rows, split = impressions.split_newest(IMPRESSION_SHARE)
@@ -310,8 +321,10 @@ class Funnel:
         author_index = np.array(
             [authors.get(i.author, -1) if i.author is not None else -1 for i in new]
         )
-        affinity = self._author_table(users)
+        affinity = self.author_table(users)
         created = np.array([np.nan if i.created is None else i.created for i in new])
+        kind_index = {k: n for n, k in enumerate(self.kind_ids)}
+        kinds = np.array([kind_index.get(i.kind, -1) if i.kind else -1 for i in new])
         cols += [
             np.zeros(len(new), dtype=np.float32),
             np.full(len(new), np.log1p(self.user_counts[user]), dtype=np.float32),
@@ -322,6 +335,10 @@ class Funnel:
                 else np.full(len(new), np.nan)
             ),
             (now[0] - created) / 86_400.0,
+            np.zeros(len(new), dtype=np.float32),
+            self._author_popularity(author_index),
+            np.where(kinds >= 0, kinds, np.nan),
+            self._kind_share(self.kind_table(users), 0, kinds),
         ]
         cols += [np.full(len(new), np.nan) for _ in self.item_facts]
         return np.vstack([rows, np.column_stack(cols).astype(np.float32)])
@@ -337,6 +354,8 @@ class Funnel:
         last = next((s for s in self.sources if isinstance(s, CoEngagement)), None)
         last_scores = last.last_item_scores(users) if last else None
         affinity = self._author_affinity(users)
+        popular = next((n for n, s in enumerate(self.sources) if s.name == "popular"), None)
+        kind_shares = self.kind_table(users)
         seen = self.seen[users].toarray() > 0
         if include_seen:
             seen[:] = False
@@ -351,19 +370,54 @@ class Funnel:
                 rank[order] = np.arange(row.size)
                 rank[row <= 0] = np.nan
                 cols += [row[chosen], rank[chosen]]
+            authors = self.log.item_authors[chosen]
+            kinds = self.item_kinds[chosen]
             cols += [
                 np.log1p(self.item_counts[chosen]),
                 np.full(chosen.size, np.log1p(self.user_counts[user]), dtype=np.float32),
                 last_scores[v, chosen] if last_scores is not None else np.zeros(chosen.size),
                 affinity(v, chosen),
                 (self.now[user] - self.item_created[chosen]) / 86_400.0,
+                (
+                    per_source[popular][v, chosen] / (self.item_counts[chosen] + 1.0)
+                    if popular is not None
+                    else np.zeros(chosen.size)
+                ),
+                self._author_popularity(authors),
+                np.where(kinds >= 0, kinds, np.nan),
+                self._kind_share(kind_shares, v, kinds),
             ]
             cols += [self.item_facts[name][chosen] for name in sorted(self.item_facts)]
             out.items.append(chosen)
             out.features.append(np.column_stack(cols).astype(np.float32))
         return out
 
-    def _author_table(self, users: np.ndarray) -> np.ndarray | None:
+    def _author_popularity(self, authors: np.ndarray) -> np.ndarray:
+        """log(1 + engagements with the author's posts), NaN for an unknown author."""
+        known = (authors >= 0) & (authors < self.author_counts.size)
+        safe = np.where(known, authors, 0)
+        return np.where(known, np.log1p(self.author_counts[safe]), np.nan)
+
+    def kind_table(self, users: np.ndarray) -> np.ndarray | None:
+        """Viewers x kinds: the share of each viewer's engagements on items of the kind (their
+        preference for photos, carousels or reels); None when items have no kinds."""
+        if not self.kind_ids:
+            return None
+        table = np.zeros((len(users), len(self.kind_ids)), dtype=np.float32)
+        coo = self.seen[users].tocoo()
+        kinds = self.item_kinds[coo.col]
+        known = kinds >= 0
+        np.add.at(table, (coo.row[known], kinds[known]), 1.0)
+        table /= np.maximum(table.sum(axis=1, keepdims=True), 1.0)
+        return table
+
+    @staticmethod
+    def _kind_share(table: np.ndarray | None, row: int, kinds: np.ndarray) -> np.ndarray:
+        if table is None:
+            return np.full(kinds.size, np.nan)
+        return np.where(kinds >= 0, table[row, np.maximum(kinds, 0)], np.nan)
+
+    def author_table(self, users: np.ndarray) -> np.ndarray | None:
         """Viewers x authors: the share of each viewer's engagements that went to the author
         (None when the log's items have no authors)."""
         authors = self.log.item_authors
@@ -379,7 +433,7 @@ class Funnel:
 
     def _author_affinity(self, users: np.ndarray) -> Callable[[int, np.ndarray], np.ndarray]:
         authors = self.log.item_authors
-        table = self._author_table(users)
+        table = self.author_table(users)
         if table is None:
             return lambda v, items: np.full(items.size, np.nan, dtype=np.float32)
 

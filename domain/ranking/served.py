@@ -48,6 +48,7 @@ class Model:
     trained_at: float  # seconds since the epoch
     users: dict[str, int]
     items: dict[str, int]
+    authors: dict[str, int]
 
     def user_index(self, user_id: int) -> int | None:
         return self.users.get(str(user_id))
@@ -55,6 +56,20 @@ class Model:
     def item_ids(self, indices: np.ndarray) -> list[int]:
         names = self.funnel.log.item_ids
         return [int(names[i]) for i in indices.tolist()]
+
+    def author_affinity(self, user_id: int, author_ids: Sequence[int]) -> dict[int, float]:
+        """The share of the viewer's engagements that went to each of these authors, as the
+        model learned it (empty for a viewer it does not know)."""
+        viewer = self.user_index(user_id)
+        table = self.funnel.author_table(np.array([viewer])) if viewer is not None else None
+        if table is None:
+            return {}
+        out = {}
+        for author in author_ids:
+            column = self.authors.get(str(author))
+            if column is not None and column < table.shape[1] and table[0, column] > 0:
+                out[author] = float(table[0, column])
+        return out
 
     def values(self, user_id: int, posts: Sequence[Item]) -> dict[str, float] | None:
         """The model's value of each post for the viewer (keyed by post id), posts it knows
@@ -89,6 +104,7 @@ def _build(blob: bytes) -> Model:
         trained_at=float(np.nanmax(funnel.now)) if funnel.now.size else 0.0,
         users={u: n for n, u in enumerate(funnel.log.user_ids)},
         items={i: n for n, i in enumerate(funnel.log.item_ids)},
+        authors={a: n for n, a in enumerate(funnel.log.author_ids)},
     )
 
 

@@ -65,6 +65,7 @@ def as_item(post: PostView) -> Item:
         author=str(post.author_id),
         created=post.created_at.timestamp(),
         tags=tuple(post.hashtags),
+        kind=post.kind,
     )
 
 

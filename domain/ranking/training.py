@@ -94,7 +94,7 @@ async def collect(days: int = WINDOW_DAYS) -> tuple[InteractionLog, Impressions]
         [since, MAX_ROWS],
     )
     posts = await _rows(
-        "/* ranking.catalog */ SELECT id, author_id, hashtags FROM posts"
+        "/* ranking.catalog */ SELECT id, author_id, hashtags, kind FROM posts"
         " WHERE id >= $1 AND NOT hidden ORDER BY id LIMIT $2",
         [since, MAX_ROWS],
     )
@@ -115,6 +115,7 @@ async def collect(days: int = WINDOW_DAYS) -> tuple[InteractionLog, Impressions]
             author=str(p["author_id"]),
             created=float(_seconds(np.array([int(p["id"])]))[0]),
             tags=tags_of(p["hashtags"]),
+            kind=str(p["kind"]),
         )
         for p in posts
     ]

@@ -182,6 +182,7 @@ def _item(row: dict[str, Any]) -> Item:
         author=str(row["author_id"]),
         created=row["created_at"].timestamp(),
         tags=tags_of(row["hashtags"]),
+        kind="REEL",
     )
 
 

@@ -20,6 +20,7 @@ from domain.graph.service import block_between
 from domain.ids import MAX_ID, next_id
 from domain.pagination import Page
 from domain.posts import captions
+from domain.ranking.served import ServedModel
 from domain.ratelimit import RateLimited
 from domain.stories.models import Audience
 from domain.stories.store import StoryStore, StoryView, now_ms
@@ -33,6 +34,7 @@ MAX_TITLE = 40
 MAX_HIGHLIGHT_STORIES = 100
 MAX_HIGHLIGHTS = 100  # per account
 MAX_TRAY = 200  # reels in a tray: the first 200 in its order (what a query can cost)
+MODEL_AFFINITY = 10.0  # all of a viewer's engagements on one author weigh as 10 stories seen
 
 
 def _refuse(message: str, field: str) -> DomainError:
@@ -150,10 +152,18 @@ class Reel:
 
 
 async def tray(
-    *, viewer_id: int, users: UserStore, stories: StoryStore, at_ms: int | None = None
+    *,
+    viewer_id: int,
+    users: UserStore,
+    stories: StoryStore,
+    at_ms: int | None = None,
+    served: ServedModel | None = None,
 ) -> list[Reel]:
     """The viewer's own reel first, then the followed accounts with live stories they may
-    see: unseen before seen, then by the viewer's affinity for the author, then newest."""
+    see: unseen before seen, then by the viewer's affinity for the author, then newest. The
+    affinity is what the viewer did with the author's stories (seen, replied: in Redis) plus,
+    where the served ranking model knows the viewer, MODEL_AFFINITY times the share of their
+    engagements that went to the author's posts."""
     at_ms = at_ms or now_ms()
     following = await users.following_ids(viewer_id)
     live = await stories.live_ids([viewer_id, *following], at_ms=at_ms)
@@ -181,6 +191,11 @@ async def tray(
             unseen = any(s.id not in seen for s in shown) if author != viewer_id else False
             reels.append(Reel(author, shown, unseen, max(s.created_at for s in shown)))
     affinity = await stories.affinity(viewer_id, [r.author_id for r in reels])
+    model = await served.current() if served is not None and len(reels) > 1 else None
+    if model is not None:
+        learned = model.author_affinity(viewer_id, [r.author_id for r in reels])
+        for author, share in learned.items():
+            affinity[author] = affinity.get(author, 0.0) + MODEL_AFFINITY * share
     reels.sort(
         key=lambda r: (
             r.author_id != viewer_id,
