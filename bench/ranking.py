@@ -261,7 +261,7 @@ async def seed_world(database_url: str, users: int) -> tuple[int, int, int]:
 
     from domain.ids import next_id
 
-    events, catalog, impressions = synthetic_world(11, users, 10)
+    _, catalog, impressions = synthetic_world(11, users, 10)
     now = datetime.now(UTC)
     people = {f"u{n}": next_id() for n in range(users)}
     people |= {i.author: next_id() for i in catalog if i.author}
@@ -316,28 +316,18 @@ async def seed_world(database_url: str, users: int) -> tuple[int, int, int]:
             ],
             columns=POST_COLUMNS,
         )
-        shown = sorted(impressions, key=lambda row: row[2])
-        await conn.copy_records_to_table(
-            "view_events",
-            records=[
+        views, likes = [], []
+        liked: set[tuple[str, str]] = set()
+        for u, p, _, hit in sorted(impressions, key=lambda row: row[2]):  # ids in time order
+            views.append(
                 (next_id(), people[u], posts[p], "EXPLORE", 5_000 if hit else 500, False, now)
-                for u, p, _, hit in shown
-            ],
-            columns=[
-                "id",
-                "user_id",
-                "post_id",
-                "surface",
-                "watched_ms",
-                "completed",
-                "created_at",
-            ],
-        )
-        liked = {(e.user, e.item) for e in events}
+            )
+            if hit and (u, p) not in liked:
+                liked.add((u, p))
+                likes.append((next_id(), posts[p], people[u]))
+        await conn.copy_records_to_table("view_events", records=views, columns=VIEW_COLUMNS)
         await conn.copy_records_to_table(
-            "likes",
-            records=[(next_id(), posts[p], people[u]) for u, p in sorted(liked)],
-            columns=["id", "post_id", "user_id"],
+            "likes", records=likes, columns=["id", "post_id", "user_id"]
         )
     finally:
         await conn.close()

@@ -51,7 +51,7 @@ class CoEngagement:
         self.similar = _keep_top(similar.tocsr(), self.neighbours)
         # Each user's recent history, newest first, for scoring.
         self.recent: list[np.ndarray] = [np.empty(0, dtype=np.int32)] * log.n_users
-        ends = np.flatnonzero(np.r_[users[1:] != users[:-1], True])
+        ends = np.flatnonzero(np.r_[users[1:] != users[:-1], True]) if len(users) else users
         start = 0
         for end in ends.tolist():
             self.recent[users[end]] = items[start : end + 1][::-1][: self.history].copy()
