@@ -36,7 +36,7 @@ from argon2 import PasswordHasher
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.services import scratch_database, serve  # noqa: E402
+from bench.services import http_worker, request_bodies, scratch_database, serve  # noqa: E402
 from config.runtime import Runtime, start  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from domain.feed import flows as feed_flows  # noqa: E402
@@ -249,46 +249,6 @@ def _photo(media_id: int, owner_id: int, now: datetime) -> tuple[Any, ...]:
 # ---------------------------------------------------------------- HTTP load
 
 
-async def _http_worker(
-    host: str,
-    port: int,
-    bodies: list[bytes],
-    deadline: float,
-    latencies: list[float],
-    start: int = 0,
-) -> None:
-    """A minimal keep-alive HTTP/1.1 client: the load generator must not be the bottleneck."""
-    reader, writer = await asyncio.open_connection(host, port)
-    i = start
-    try:
-        while time.perf_counter() < deadline:
-            body = bodies[i % len(bodies)]
-            i += 1
-            started = time.perf_counter()
-            writer.write(body)
-            await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            match = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
-            assert match, head
-            await reader.readexactly(int(match.group(1)))
-            assert head.startswith(b"HTTP/1.1 200"), head
-            latencies.append(time.perf_counter() - started)
-    finally:
-        writer.close()
-
-
-def _requests(port: int, tokens: list[str]) -> list[bytes]:
-    payload = json.dumps({"query": QUERY, "variables": {}}).encode()
-    return [
-        (
-            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json"
-            f"\r\nAuthorization: Bearer {token}\r\nContent-Length: {len(payload)}\r\n\r\n"
-        ).encode()
-        + payload
-        for token in tokens
-    ]
-
-
 async def warm(port: int, tokens: list[str]) -> None:
     """Every reader opens the app once (a returning reader's feed is rebuilt then, measured on
     its own above) and the server's caches fill; then a second of load."""
@@ -304,10 +264,10 @@ async def warm(port: int, tokens: list[str]) -> None:
                     for token in tokens[i : i + 8]
                 ]
             )
-    bodies = _requests(port, tokens)
+    bodies = request_bodies(port, QUERY, tokens)
     await asyncio.gather(
         *[
-            _http_worker("127.0.0.1", port, bodies, time.perf_counter() + 1, [])
+            http_worker("127.0.0.1", port, bodies, time.perf_counter() + 1, [])
             for _ in range(CONCURRENCY)
         ]
     )
@@ -315,11 +275,11 @@ async def warm(port: int, tokens: list[str]) -> None:
 
 async def burst(port: int, tokens: list[str], seconds: float, latencies: list[float]) -> float:
     """`seconds` of load at CONCURRENCY; adds each request's latency; returns the time taken."""
-    bodies = _requests(port, tokens)
+    bodies = request_bodies(port, QUERY, tokens)
     started = time.perf_counter()
     await asyncio.gather(
         *[
-            _http_worker(
+            http_worker(
                 "127.0.0.1",
                 port,
                 bodies,

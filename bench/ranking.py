@@ -13,7 +13,7 @@
 3. Explore over HTTP: the planted world in Postgres, a model trained by the server's own
    training job, one viewer's snapshot precomputed as the ranking worker does, then warm
    `explore(first: 10)` pages at 32 concurrent clients next to the floor `{ viewer { id } }`
-   of the same server in the same run.
+   of the same server in the same run (`ENVIRONMENT=production`, as it would be served).
 
 Last, the CPU cost of ranking 500 candidates for one viewer (features and value).
 
@@ -334,23 +334,6 @@ async def seed_world(database_url: str, users: int) -> tuple[int, int, int]:
     return people["u0"], len(posts), len(impressions)
 
 
-async def timed(http: Any, query: str, token: str, n: int, clients: int) -> list[float]:
-    times: list[float] = []
-
-    async def one_client() -> None:
-        for _ in range(n // clients):
-            started = time.perf_counter()
-            response = await http.post(
-                "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"}
-            )
-            times.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.text[:300]
-            assert not response.json().get("errors"), response.text[:300]
-
-    await asyncio.gather(*(one_client() for _ in range(clients)))
-    return times
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -361,13 +344,13 @@ async def explore_over_http(quick: bool) -> dict[str, Any]:
     concurrent clients next to the floor, in rounds."""
     import httpx
 
-    from bench.services import scratch_database, serve
+    from bench.services import load, request_bodies, scratch_database, serve
     from config.runtime import start
     from config.settings import Settings
     from domain.ranking import explore, training
     from domain.users.tokens import create_access_token
 
-    requests, rounds = (640, 2) if quick else (1_920, 3)
+    seconds, rounds = (3.0, 2) if quick else (6.0, 3)
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as media_root:
         async with scratch_database("shutter_bench_ranking") as (database_url, redis_url):
@@ -395,7 +378,7 @@ async def explore_over_http(quick: bool) -> dict[str, Any]:
                 await runtime.close()
             env = {
                 "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET,
-                "ENVIRONMENT": "test", "LOG_LEVEL": "WARNING", "MEDIA_ROOT": media_root,
+                "ENVIRONMENT": "production", "LOG_LEVEL": "WARNING", "MEDIA_ROOT": media_root,
                 "RATE_LIMIT_PER_MINUTE": "1000000",
             }  # fmt: skip
             process, port = serve("config.asgi:create_app", env)
@@ -407,12 +390,13 @@ async def explore_over_http(quick: bool) -> dict[str, Any]:
                         json={"query": EXPLORE},
                         headers={"Authorization": f"Bearer {token}"},
                     )
-                    body = first.json()
-                    out["served_by"] = body["extensions"]["rankingModel"]
+                    assert not first.json().get("errors"), first.text[:300]
+                    out["served_by"] = snapshot.version
                     results: dict[str, list[float]] = {"explore": [], "floor": []}
                     for turn in range(rounds):
                         for name, query in (("floor", FLOOR), ("explore", EXPLORE)):
-                            times = await timed(http, query, token, requests // rounds, 32)
+                            bodies = request_bodies(port, query, [token])
+                            times = await load(port, bodies, seconds=seconds, concurrency=32)
                             results[name].append(pct(times, 0.99))
                             print(
                                 f"round {turn + 1} {name}: p50 {pct(times, 0.5):.1f} ms,"

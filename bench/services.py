@@ -3,7 +3,10 @@ starting an app under uvicorn on a free loopback port."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -103,3 +106,65 @@ def serve(
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"{app} did not start")
+
+
+async def http_worker(
+    host: str,
+    port: int,
+    bodies: list[bytes],
+    deadline: float,
+    latencies: list[float],
+    start: int = 0,
+) -> None:
+    """A minimal keep-alive HTTP/1.1 client: the load generator must not be the bottleneck
+    (httpx at 32 concurrent requests costs more CPU than the server it measures)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    i = start
+    try:
+        while time.perf_counter() < deadline:
+            body = bodies[i % len(bodies)]
+            i += 1
+            started = time.perf_counter()
+            writer.write(body)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+            assert match, head
+            await reader.readexactly(int(match.group(1)))
+            assert head.startswith(b"HTTP/1.1 200"), head
+            latencies.append(time.perf_counter() - started)
+    finally:
+        writer.close()
+
+
+def request_bodies(port: int, query: str, tokens: list[str]) -> list[bytes]:
+    """Ready HTTP requests of `query`, one per token."""
+    payload = json.dumps({"query": query, "variables": {}}).encode()
+    return [
+        (
+            f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json"
+            f"\r\nAuthorization: Bearer {token}\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode()
+        + payload
+        for token in tokens
+    ]
+
+
+async def load(port: int, bodies: list[bytes], *, seconds: float, concurrency: int) -> list[float]:
+    """`seconds` of `concurrency` keep-alive clients; each request's latency in ms."""
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(
+        *[
+            http_worker(
+                "127.0.0.1",
+                port,
+                bodies,
+                started + seconds,
+                latencies,
+                start=w * len(bodies) // concurrency,
+            )
+            for w in range(concurrency)
+        ]
+    )
+    return [ms * 1000 for ms in latencies]

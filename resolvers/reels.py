@@ -51,5 +51,5 @@ async def not_interested(ctx: Context, *, post_id: str) -> str:
     raw = id_input(post_id, "Post", field="postId")
     if await visible_post(ctx, raw) is None:
         raise not_found("post", field="postId")
-    await reels.not_interested(user_id=viewer, post_id=raw)
+    await reels.not_interested(user_id=viewer, post_id=raw, redis=ctx.runtime.redis)
     return post_id

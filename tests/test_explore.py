@@ -21,7 +21,7 @@ from domain.ranking import training
 from domain.ranking.served import FAILURES_KEY, MODEL_KEY, ServedModel
 from domain.reels.models import NotInterested, Surface, ViewEvent
 from domain.users.models import User
-from resolvers.global_ids import parse_global_id
+from resolvers.global_ids import parse_global_id, to_global_id
 from tests.client import GraphQLClient
 from tests.factories import fan_out, follow, make_media, make_user, token_for
 from tests.jobs import drain
@@ -98,6 +98,21 @@ async def test_explore_shows_only_posts_from_outside_the_graph_the_viewer_may_se
     shown, _ = await _explore(client, token)  # the worker's snapshot, now the current one
     assert sorted(shown) == sorted(good)
     assert not set(shown) & set(never)
+
+    # Seen or refused since the snapshot was made: gone from its pages at once.
+    logged = await client.mutate(
+        "logViews",
+        "accepted",
+        {"batchId": "x-1", "events": [{"postId": to_global_id("Post", good[0]), "watchedMs": 1}]},
+        token=token,
+    )
+    assert logged["accepted"] == 1
+    refused_now = await client.mutate(
+        "notInterested", "postId", {"postId": to_global_id("Post", good[1])}, token=token
+    )
+    assert refused_now["errors"] == []
+    shown, _ = await _explore(client, token)
+    assert sorted(shown) == sorted(good[2:])
 
     signed_out = await client.raw(EXPLORE)
     assert signed_out["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

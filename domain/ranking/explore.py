@@ -13,9 +13,11 @@ cold-start heuristic instead: the newest eligible posts by engagement and freshn
 (`domain.ranking.service.score`). The result is written as the viewer's *next* snapshot.
 
 Reading: a first page takes the next snapshot if there is one (it becomes the current one,
-kept SNAPSHOT_SECONDS, so cursors hold while paging) and asks for another to be computed; later
-pages read the current one. A page leaves out what was seen or marked not interested since
-the snapshot was made. With no snapshot at all (a brand-new viewer's first look), the
+kept SNAPSHOT_SECONDS, so cursors hold while paging) and asks for another to be computed (with
+no next one, it asks at most every ASK_SECONDS: one is on its way); later pages read the
+current one. A page leaves out what was seen or marked not interested since the snapshot was
+made (`mark_gone`, called by logViews and notInterested: a set in Redis, so a page asks
+Postgres nothing). With no snapshot at all (a brand-new viewer's first look), the
 heuristic one is computed in the request and a ranked one is asked for.
 """
 
@@ -41,6 +43,7 @@ from domain.ranking.service import engagement_score
 
 SNAPSHOT_SECONDS = 1_800
 NEXT_SECONDS = 3_600
+ASK_SECONDS = 30  # with no next snapshot, ask the worker for one at most this often
 KEEP = 300  # posts per snapshot
 FRESH = 200  # posts newer than the model, considered for each viewer
 HEURISTIC_CANDIDATES = 500
@@ -77,6 +80,24 @@ def current_key(user_id: int) -> str:
 
 def next_key(user_id: int) -> str:
     return f"explore:{{{user_id}}}:next"
+
+
+def asked_key(user_id: int) -> str:
+    return f"explore:{{{user_id}}}:asked"
+
+
+def gone_key(user_id: int) -> str:
+    return f"explore:{{{user_id}}}:gone"
+
+
+async def mark_gone(redis: Redis, user_id: int, post_ids: list[int]) -> None:
+    """Posts the viewer saw or refused: left out of the explore pages from now on (the next
+    snapshot leaves them out by itself; this covers the current one's lifetime)."""
+    if post_ids:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(gone_key(user_id), *post_ids)
+            pipe.expire(gone_key(user_id), NEXT_SECONDS + SNAPSHOT_SECONDS)
+            await pipe.execute()
 
 
 async def _eligible(user_id: int, post_ids: list[int]) -> dict[int, int]:
@@ -177,12 +198,22 @@ async def page(
     `refresh()` asks the ranking worker for the next snapshot."""
     raw: Any = None
     if after is None:
-        raw = await cast(Any, redis.getdel(next_key(user_id)))
-        if raw is not None:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.getdel(next_key(user_id))
+            pipe.get(current_key(user_id))
+            pipe.set(asked_key(user_id), 1, nx=True, ex=ASK_SECONDS)
+            pipe.smembers(gone_key(user_id))
+            fresh, raw, ask, gone = await pipe.execute()
+        if fresh is not None:  # consumed: it becomes the current one, and another is asked for
+            raw = fresh
             await redis.set(current_key(user_id), raw, ex=SNAPSHOT_SECONDS)
-        await refresh()
-    if raw is None:
-        raw = await cast(Any, redis.get(current_key(user_id)))
+        if fresh is not None or ask:
+            await refresh()
+    else:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.get(current_key(user_id))
+            pipe.smembers(gone_key(user_id))
+            raw, gone = await pipe.execute()
     if raw is None:
         snapshot = await heuristic(user_id)
         await redis.set(current_key(user_id), snapshot.dump(), ex=SNAPSHOT_SECONDS)
@@ -191,24 +222,12 @@ async def page(
         snapshot = Snapshot.parse(raw)
     start = 0 if after is None else after + 1
     chosen = snapshot.posts[start : start + first]
-    gone = await _gone_since(user_id, chosen)
+    left_out = {int(p) for p in gone}
     # positions stay the snapshot's, so a cursor never skips what was left out
     return ExplorePage(
         Page(
-            [(start + i, post) for i, post in enumerate(chosen) if post not in gone],
+            [(start + i, post) for i, post in enumerate(chosen) if post not in left_out],
             start + first < len(snapshot.posts),
         ),
         snapshot.version,
     )
-
-
-async def _gone_since(user_id: int, post_ids: list[int]) -> set[int]:
-    if not post_ids:
-        return set()
-    rows = await connections.get("default").execute_query_dict(
-        "/* explore.gone */ SELECT post_id FROM not_interested WHERE user_id = $1"
-        " AND post_id = ANY($2::bigint[]) UNION SELECT post_id FROM view_events"
-        " WHERE user_id = $1 AND post_id = ANY($2::bigint[])",
-        [user_id, post_ids],
-    )
-    return {int(r["post_id"]) for r in rows}

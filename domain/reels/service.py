@@ -33,6 +33,7 @@ from domain.graph.visibility import visible_authors_sql
 from domain.ids import next_id
 from domain.pagination import Page
 from domain.posts import counters
+from domain.ranking import explore
 from domain.ranking.items import Item, tags_of
 from domain.ranking.served import ServedModel
 from domain.reels.models import Surface
@@ -136,6 +137,7 @@ async def log_views(
     deltas = [(post, "view_count", t[0]) for post, t in per_post.items()]
     deltas += [(post, "play_count", t[1]) for post, t in per_post.items() if t[1]]
     await counters.bump_many(redis, "post", deltas)
+    await explore.mark_gone(redis, user_id, list(per_post))
     return logged
 
 
@@ -153,7 +155,7 @@ async def purge_old_events(*, days: int = RETENTION_DAYS) -> int:
     return len(rows)
 
 
-async def not_interested(*, user_id: int, post_id: int) -> None:
+async def not_interested(*, user_id: int, post_id: int, redis: Redis) -> None:
     """The viewer never sees this post again on reels (or explore), from the next page on;
     idempotent. The caller has checked that the viewer may see it."""
     await connections.get("default").execute_query(
@@ -161,6 +163,7 @@ async def not_interested(*, user_id: int, post_id: int) -> None:
         " VALUES ($1, $2, $3, now()) ON CONFLICT (user_id, post_id) DO NOTHING",
         [next_id(), user_id, post_id],
     )
+    await explore.mark_gone(redis, user_id, [post_id])
 
 
 def _snapshot_key(user_id: int) -> str:
