@@ -123,9 +123,9 @@ def evaluate_synthetic(seed: int, users: int, days: int) -> dict[str, float]:
     items = [np.array([i for i, _ in by_user[u]]) for u in users_eval]
     funnel.now[users_eval] = split  # everyone is ranked at the split, as a worker would
     values = []
-    for start in range(0, users_eval.size, 256):
-        batch = users_eval[start : start + 256]
-        feats = funnel.features(batch, items[start : start + 256])
+    for start in range(0, users_eval.size, funnel.batch):
+        batch = users_eval[start : start + funnel.batch]
+        feats = funnel.features(batch, items[start : start + funnel.batch])
         values.append(funnel.value(feats))
     value = np.concatenate(values) if values else np.empty(0)
     figures: dict[str, list[float]] = {"model": [], "chronological": [], "popularity": []}

@@ -50,7 +50,10 @@ ACTION_WEIGHTS: dict[str, float] = {
 PER_SOURCE = 150
 NEGATIVES_PER_VIEWER = 100
 MIN_TRAINING_VIEWERS = 20
-BATCH = 256
+MAX_TRAINING_VIEWERS = 3_000  # a log of engagements only: viewers the ranker learns from
+MAX_TRAINING_ROWS = 300_000  # a log with impressions: impressions it learns from
+BATCH = 256  # viewers scored at once, fewer when items are many (BATCH_CELLS)
+BATCH_CELLS = 4_000_000  # viewers x items per source and batch: about 16 MB each
 IMPRESSION_SHARE = 0.3
 BOOSTING_ROUNDS = 200
 BOOSTING = {
@@ -122,6 +125,10 @@ class Funnel:
             self.sources = default_sources(self.seed)
 
     @property
+    def batch(self) -> int:
+        return max(1, min(BATCH, BATCH_CELLS // max(self.log.n_items, 1)))
+
+    @property
     def feature_names(self) -> list[str]:
         names = []
         for s in self.sources:
@@ -160,6 +167,9 @@ class Funnel:
         viewers = np.unique(log.users[newest])
         counts = np.bincount(history.users, minlength=log.n_users)
         viewers = viewers[counts[viewers] > 0]
+        if viewers.size > MAX_TRAINING_VIEWERS:  # a seeded sample teaches as much, faster
+            rng = np.random.default_rng(self.seed)
+            viewers = np.sort(rng.choice(viewers, MAX_TRAINING_VIEWERS, replace=False))
         self.models = {}
         if viewers.size >= MIN_TRAINING_VIEWERS:
             self._fit_sources(history)
@@ -196,6 +206,11 @@ class Funnel:
 
     def _fit_on_impressions(self, log: InteractionLog, impressions: Impressions) -> None:
         _, rows, split = impressions.split_newest(IMPRESSION_SHARE)
+        if len(rows.users) > MAX_TRAINING_ROWS:  # a seeded sample teaches as much, faster
+            rng = np.random.default_rng(self.seed)
+            keep = np.zeros(len(rows.users), dtype=bool)
+            keep[rng.choice(len(rows.users), MAX_TRAINING_ROWS, replace=False)] = True
+            rows = rows.subset(keep)
         history = log.subset(log.times < split)
         self.models = {}
         if np.unique(rows.users).size < MIN_TRAINING_VIEWERS or not len(history):
@@ -207,8 +222,8 @@ class Funnel:
         viewers, starts = np.unique(users, return_index=True)
         bounds = np.r_[starts, users.size]
         parts = []
-        for start in range(0, viewers.size, BATCH):
-            batch = viewers[start : start + BATCH]
+        for start in range(0, viewers.size, self.batch):
+            batch = viewers[start : start + self.batch]
             items = [
                 rows.items[order][bounds[n] : bounds[n + 1]]
                 for n in range(start, start + batch.size)
@@ -237,8 +252,8 @@ class Funnel:
         rng = np.random.default_rng(self.seed)
         rows: list[np.ndarray] = []
         labels: dict[str, list[np.ndarray]] = {a: [] for a in target_actions}
-        for start in range(0, viewers.size, BATCH):
-            batch = viewers[start : start + BATCH]
+        for start in range(0, viewers.size, self.batch):
+            batch = viewers[start : start + self.batch]
             found = self.candidates(batch)
             for v, user in enumerate(batch):
                 items, feats = found.items[v], found.features[v]
@@ -456,8 +471,8 @@ class Funnel:
     def recommend(self, users: np.ndarray, k: int) -> list[np.ndarray]:
         """Each viewer's top k unseen items, best first."""
         out = []
-        for start in range(0, len(users), BATCH):
-            batch = users[start : start + BATCH]
+        for start in range(0, len(users), self.batch):
+            batch = users[start : start + self.batch]
             found = self.candidates(batch)
             for items, feats in zip(found.items, found.features, strict=True):
                 if not items.size:

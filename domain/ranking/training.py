@@ -191,7 +191,15 @@ def validation_auc(
     viewers, starts = np.unique(users, return_index=True)
     bounds = np.r_[starts, users.size]
     items = [held.items[order][bounds[n] : bounds[n + 1]] for n in range(viewers.size)]
-    values = funnel.value(funnel.features(viewers, items, include_seen=True))
+    step = funnel.batch
+    values = np.concatenate(
+        [
+            funnel.value(
+                funnel.features(viewers[n : n + step], items[n : n + step], include_seen=True)
+            )
+            for n in range(0, viewers.size, step)
+        ]
+    )
     return auc(values, labels[order]), len(held.users)
 
 

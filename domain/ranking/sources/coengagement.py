@@ -30,21 +30,16 @@ class CoEngagement:
         self.n_items = log.n_items
         order = np.lexsort((np.arange(len(log)), log.users))  # by user, in time order
         users, items = log.users[order], log.items[order]
-        rows, cols, vals = [], [], []
-        for lag in range(1, self.window + 1):
+        n = log.n_items
+        # One lag at a time, summed as it goes: memory grows with distinct pairs, not rows.
+        pairs = sp.csr_matrix((n, n), dtype=np.float32)
+        for lag in range(1, min(self.window, max(len(users) - 1, 0)) + 1):
             same = users[lag:] == users[:-lag]
             a, b = items[:-lag][same], items[lag:][same]
             w = np.full(a.shape[0], 1.0 / lag, dtype=np.float32)
-            rows += [a, b]
-            cols += [b, a]
-            vals += [w, w]
-        n = log.n_items
-        if rows:
-            pairs = sp.csr_matrix(
-                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+            pairs = pairs + sp.csr_matrix(
+                (np.r_[w, w], (np.r_[a, b], np.r_[b, a])), shape=(n, n), dtype=np.float32
             )
-        else:
-            pairs = sp.csr_matrix((n, n), dtype=np.float32)
         counts = np.bincount(log.items, minlength=n).astype(np.float32)
         norm = 1.0 / np.sqrt(np.maximum(counts, 1.0))
         similar = sp.diags(norm) @ pairs @ sp.diags(norm)
