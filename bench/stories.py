@@ -1,10 +1,12 @@
 """Stories, reels and the view log against a live API: the story tray of a viewer who follows
 1,000 accounts of which 200 have live stories, a reels page, and a logViews batch of 100.
 
-Each latency is measured at 32 concurrent clients, warm (after one read), next to the floor of
-the same server in the same run: `{ viewer { id } }`, a request that reads only the signed-in
-user. SQL statements per warm tray come from the response's `extensions.sqlStatements`;
-logViews' server CPU is the API process's own CPU time (from /proc) per call.
+Each latency is measured at 32 concurrent keep-alive clients (bench.services.load: a raw
+HTTP/1.1 client, so the load generator is not what is measured), warm (after one read), next to
+the floor of the same server in the same run: `{ viewer { id } }`, a request that reads only
+the signed-in user. SQL statements per warm tray come from the response's
+`extensions.sqlStatements`; logViews' server CPU is the API process's own CPU time (from /proc)
+per call.
 
     python bench/stories.py [--quick]
 """
@@ -16,7 +18,6 @@ import asyncio
 import os
 import statistics
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.feed import MEDIA_COLUMNS, _photo
-from bench.services import scratch_database, serve
+from bench.services import load, request_bodies, scratch_database, serve
 from config.runtime import start
 from config.settings import Settings
 from domain.ids import next_id
@@ -176,32 +177,6 @@ async def seed(database_url: str, redis_url: str, *, followed: int, live: int, r
         await runtime.close()
 
 
-async def timed(
-    http: httpx.AsyncClient,
-    query: str,
-    token: str,
-    n: int,
-    clients: int,
-    variables: dict | None = None,
-) -> list[float]:
-    times: list[float] = []
-
-    async def one_client() -> None:
-        for _ in range(n // clients):
-            started = time.perf_counter()
-            response = await http.post(
-                "/graphql",
-                json={"query": query, "variables": variables or {}},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            times.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.text[:300]
-            assert not response.json().get("errors"), response.text[:300]
-
-    await asyncio.gather(*(one_client() for _ in range(clients)))
-    return times
-
-
 def p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -213,7 +188,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def main(quick: bool) -> None:
-    requests = 640 if quick else 3_200
+    seconds = 3.0 if quick else 6.0
     rounds = 2 if quick else 3
     async with scratch_database("shutter_bench_stories") as (database_url, redis_url):
         log("seeding: 1,000 followed, 200 with live stories, 300 reels")
@@ -240,7 +215,8 @@ async def main(quick: bool) -> None:
                 results: dict[str, list[float]] = {"tray": [], "reels": [], "floor": []}
                 for turn in range(rounds):
                     for name, query in (("floor", FLOOR), ("tray", TRAY), ("reels", REELS)):
-                        times = await timed(http, query, token, requests // rounds, 32)
+                        bodies = request_bodies(port, query, [token])
+                        times = await load(port, bodies, seconds=seconds, concurrency=32)
                         results[name].append(p(times, 0.99))
                         log(
                             f"round {turn + 1} {name}: p50 {p(times, 0.5):.1f} ms,"
