@@ -208,6 +208,7 @@ async def main(quick: bool) -> None:
                 headers = {"Authorization": f"Bearer {token}"}
                 warm = await http.post("/graphql", json={"query": TRAY}, headers=headers)
                 assert warm.status_code == 200, warm.text[:300]
+                assert not warm.json().get("errors"), warm.text[:500]
                 reels_in_tray = len(warm.json()["data"]["storyTray"])
                 again = (await http.post("/graphql", json={"query": TRAY}, headers=headers)).json()
                 sql_warm = again["extensions"]["sqlStatements"]

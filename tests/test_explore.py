@@ -261,13 +261,20 @@ async def test_models_swap_hot_and_a_corrupt_one_is_refused(
         )
         assert (await served.current()).version == second.version  # type: ignore[union-attr]
         assert int(await runtime.redis.get(FAILURES_KEY)) == 1
+        # One whose file is not there (removed, or another storage): refused the same way.
+        await runtime.redis.set(
+            MODEL_KEY,
+            json.dumps({**info, "version": "gone", "key": "models/ranking/gone.zip"}),
+        )
+        assert (await served.current()).version == second.version  # type: ignore[union-attr]
+        assert int(await runtime.redis.get(FAILURES_KEY)) == 2
     finally:
         stop.set()
         await reader
     assert failures == []
     async with httpx.AsyncClient(base_url=live_server) as http:
         metrics = (await http.get("/metrics")).text
-    assert "shutter_ranking_models_refused 1.0" in metrics
+    assert "shutter_ranking_models_refused 2.0" in metrics
 
 
 async def test_explore_cursor_pages_through_the_snapshot_once(

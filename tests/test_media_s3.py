@@ -98,3 +98,10 @@ async def test_failed_processing_leaves_nothing_in_the_bucket(
     assert node["status"] == "FAILED"
     assert node["failureReason"] == "The image is damaged or truncated."
     assert await keys_under(s3_store, f"m/{user.id}/") == []
+
+
+async def test_a_missing_object_is_file_not_found_as_on_local_storage(s3_store: S3Store) -> None:
+    await s3_store.put("models/ranking/here.zip", b"bytes", "application/zip")
+    assert await s3_store.get("models/ranking/here.zip") == b"bytes"
+    with pytest.raises(FileNotFoundError):
+        await s3_store.get("models/ranking/not-here.zip")

@@ -166,8 +166,16 @@ class S3Store:
         await self.put(key, await asyncio.to_thread(path.read_bytes), content_type)
 
     async def get(self, key: str) -> bytes:
+        """The object's bytes; FileNotFoundError for a missing key, as on local storage."""
+        from botocore.exceptions import ClientError
+
         s3 = await self._s3()
-        response = await s3.get_object(Bucket=self.bucket, Key=key)
+        try:
+            response = await s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                raise FileNotFoundError(key) from None
+            raise
         async with response["Body"] as body:
             data: bytes = await body.read()
         return data

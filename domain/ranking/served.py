@@ -123,7 +123,10 @@ class ServedModel:
             return self._model
         async with self._lock:
             if time.monotonic() - self._checked >= self._every:
-                await self._refresh()
+                try:
+                    await self._refresh()
+                except Exception as error:  # the model only improves an order: never fail for it
+                    log.warning("ranking model: cannot check for a new one (%r)", error)
                 self._checked = time.monotonic()
         return self._model
 
@@ -136,21 +139,26 @@ class ServedModel:
             return
         if version == self._refused:
             return
-        blob = await self._store.get(info["key"])
         from domain.ranking.artifact import ArtifactError
 
         try:
+            blob = await self._store.get(info["key"])
+        except (FileNotFoundError, KeyError) as error:
+            await self._refuse(version, f"its file is missing ({error!r})")
+            return
+        try:
             model = await asyncio.to_thread(_build, blob)
         except ArtifactError as error:
-            self._refused = version
-            LOAD_FAILURES.inc()
-            await self._redis.incr(FAILURES_KEY)
-            log.error(
-                "ranking model %s refused, %s keeps serving: %s", version, self.version, error
-            )
+            await self._refuse(version, str(error))
             return
         self._model = model
         log.info("ranking model %s loaded", version)
+
+    async def _refuse(self, version: str | None, why: str) -> None:
+        self._refused = version
+        LOAD_FAILURES.inc()
+        await self._redis.incr(FAILURES_KEY)
+        log.error("ranking model %s refused, %s keeps serving: %s", version, self.version, why)
 
     @property
     def version(self) -> str | None:
