@@ -13,7 +13,8 @@ know or before one is trained, by a heuristic: freshness (half-life of a day), c
 rate, likes and plays; never one the viewer watched to the end in the last 7 days or marked not
 interested, never two in a row by one author. The order is a snapshot per viewer (kept 10
 minutes; a first page reuses one younger than a minute), so its cursors are stable while new
-reels arrive; each page leaves out what was watched to the end or marked since.
+reels arrive; each page leaves out what was watched to the end or marked since (a set in
+Redis, `_gone_key`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
 from tortoise import connections
@@ -138,6 +139,8 @@ async def log_views(
     deltas += [(post, "play_count", t[1]) for post, t in per_post.items() if t[1]]
     await counters.bump_many(redis, "post", deltas)
     await explore.mark_gone(redis, user_id, list(per_post))
+    finished = {e.post_id for e in kept if e.completed and e.post_id is not None}
+    await _mark_gone(redis, user_id, sorted(finished))
     return logged
 
 
@@ -164,10 +167,25 @@ async def not_interested(*, user_id: int, post_id: int, redis: Redis) -> None:
         [next_id(), user_id, post_id],
     )
     await explore.mark_gone(redis, user_id, [post_id])
+    await _mark_gone(redis, user_id, [post_id])
 
 
 def _snapshot_key(user_id: int) -> str:
     return f"reels:{{{user_id}}}"
+
+
+def _gone_key(user_id: int) -> str:
+    """Reels watched to the end or refused since the viewer's snapshot was made: left out of
+    its pages (the next snapshot leaves them out by itself), so a page asks Postgres nothing."""
+    return f"reels:{{{user_id}}}:gone"
+
+
+async def _mark_gone(redis: Redis, user_id: int, post_ids: list[int]) -> None:
+    if post_ids:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(_gone_key(user_id), *post_ids)
+            pipe.expire(_gone_key(user_id), SNAPSHOT_SECONDS)
+            await pipe.execute()
 
 
 def _score(row: dict[str, Any], now: float) -> float:
@@ -234,7 +252,10 @@ async def page(
     """A page of the viewer's reels; `after` is a position in their snapshot (its index).
     With a served model that knows the viewer, it orders them (else the heuristic above)."""
     key = _snapshot_key(user_id)
-    raw = await cast(Any, redis.get(key))
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.get(key)
+        pipe.smembers(_gone_key(user_id))
+        raw, gone_since = await pipe.execute()
     saved = json.loads(raw) if raw is not None else None
     if isinstance(saved, list):  # a snapshot from before snapshots carried their age
         saved = {"made": 0.0, "order": saved}
@@ -248,18 +269,7 @@ async def page(
         order = [int(p) for p in saved["order"]]
     start = 0 if after is None else after + 1
     chosen = order[start : start + first]
-    dropped = (
-        await connections.get("default").execute_query_dict(
-            "/* reels.dropped */ SELECT post_id FROM not_interested WHERE user_id = $1"
-            " AND post_id = ANY($2::bigint[]) UNION SELECT post_id FROM view_events"
-            " WHERE user_id = $1 AND post_id = ANY($2::bigint[]) AND completed"
-            f" AND created_at > now() - interval '{WATCHED_WINDOW}'",
-            [user_id, chosen],
-        )
-        if chosen
-        else []
-    )
-    gone = {int(r["post_id"]) for r in dropped}
+    gone = {int(p) for p in gone_since}
     # positions stay the snapshot's, so a cursor never skips what was left out
     return Page(
         [(start + i, post) for i, post in enumerate(chosen) if post not in gone],
