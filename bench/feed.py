@@ -36,7 +36,7 @@ from argon2 import PasswordHasher
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.services import http_worker, request_bodies, scratch_database, serve  # noqa: E402
+from bench.services import http_worker, request_bodies, run_load, scratch_database, serve  # noqa: E402
 from config.runtime import Runtime, start  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from domain.feed import flows as feed_flows  # noqa: E402
@@ -276,21 +276,7 @@ async def warm(port: int, tokens: list[str]) -> None:
 async def burst(port: int, tokens: list[str], seconds: float, latencies: list[float]) -> float:
     """`seconds` of load at CONCURRENCY; adds each request's latency; returns the time taken."""
     bodies = request_bodies(port, QUERY, tokens)
-    started = time.perf_counter()
-    await asyncio.gather(
-        *[
-            http_worker(
-                "127.0.0.1",
-                port,
-                bodies,
-                started + seconds,
-                latencies,
-                start=w * len(bodies) // CONCURRENCY,
-            )
-            for w in range(CONCURRENCY)
-        ]
-    )
-    return time.perf_counter() - started
+    return await run_load(port, bodies, seconds, CONCURRENCY, latencies)
 
 
 async def compare(

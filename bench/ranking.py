@@ -239,11 +239,6 @@ def evaluate_movielens(folder: Path) -> dict[str, float]:
 SECRET = "ranking-bench-secret-0123456789-0123456"
 EXPLORE = "{ explore(first: 10) { edges { node { id author { username } } } } }"
 FLOOR = "{ viewer { id } }"
-USER_COLUMNS = [
-    "id", "username", "email", "password_hash", "full_name", "bio", "is_private",
-    "follower_count", "following_count", "post_count", "created_at", "updated_at", "status",
-    "token_epoch", "is_moderator",
-]  # fmt: skip
 VIEW_COLUMNS = ["id", "user_id", "post_id", "surface", "watched_ms", "completed", "created_at"]
 POST_COLUMNS = [
     "id", "author_id", "kind", "caption", "media_ids", "hashtags", "mention_ids", "like_count",
@@ -259,6 +254,7 @@ async def seed_world(database_url: str, users: int) -> tuple[int, int, int]:
 
     import asyncpg
 
+    from bench.services import USER_COLUMNS, user_record
     from domain.ids import next_id
 
     _, catalog, impressions = synthetic_world(11, users, 10)
@@ -270,26 +266,7 @@ async def seed_world(database_url: str, users: int) -> tuple[int, int, int]:
     try:
         await conn.copy_records_to_table(
             "users",
-            records=[
-                (
-                    uid,
-                    name,
-                    f"{name}@bench.test",
-                    "x",
-                    "",
-                    "",
-                    False,
-                    0,
-                    0,
-                    0,
-                    now,
-                    now,
-                    "ACTIVE",
-                    0,
-                    False,
-                )
-                for name, uid in people.items()
-            ],
+            records=[user_record(uid, name, now) for name, uid in people.items()],
             columns=USER_COLUMNS,
         )
         await conn.copy_records_to_table(

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -153,6 +154,15 @@ def request_bodies(port: int, query: str, tokens: list[str]) -> list[bytes]:
 async def load(port: int, bodies: list[bytes], *, seconds: float, concurrency: int) -> list[float]:
     """`seconds` of `concurrency` keep-alive clients; each request's latency in ms."""
     latencies: list[float] = []
+    await run_load(port, bodies, seconds, concurrency, latencies)
+    return [s * 1000 for s in latencies]
+
+
+async def run_load(
+    port: int, bodies: list[bytes], seconds: float, concurrency: int, latencies: list[float]
+) -> float:
+    """`seconds` of `concurrency` keep-alive clients, each request's latency (in seconds)
+    added to `latencies`; returns the time taken."""
     started = time.perf_counter()
     await asyncio.gather(
         *[
@@ -167,4 +177,17 @@ async def load(port: int, bodies: list[bytes], *, seconds: float, concurrency: i
             for w in range(concurrency)
         ]
     )
-    return [ms * 1000 for ms in latencies]
+    return time.perf_counter() - started
+
+
+USER_COLUMNS = [
+    "id", "username", "email", "password_hash", "full_name", "bio", "is_private",
+    "follower_count", "following_count", "post_count", "created_at", "updated_at", "status",
+    "token_epoch", "is_moderator",
+]  # fmt: skip
+
+
+def user_record(user_id: int, username: str, now: Any) -> tuple[Any, ...]:
+    """An active public account with no counts, in USER_COLUMNS order (for COPY)."""
+    return (user_id, username, f"{username}@bench.test", "x", "", "", False, 0, 0, 0, now, now,
+            "ACTIVE", 0, False)  # fmt: skip

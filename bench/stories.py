@@ -27,7 +27,14 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.feed import MEDIA_COLUMNS, _photo
-from bench.services import load, request_bodies, scratch_database, serve
+from bench.services import (
+    USER_COLUMNS,
+    load,
+    request_bodies,
+    scratch_database,
+    serve,
+    user_record,
+)
 from config.runtime import start
 from config.settings import Settings
 from domain.ids import next_id
@@ -64,43 +71,8 @@ async def seed(database_url: str, redis_url: str, *, followed: int, live: int, r
         users = [viewer, *accounts, *creators]
         await conn.copy_records_to_table(
             "users",
-            records=[
-                (
-                    u,
-                    f"u{i}",
-                    f"u{i}@bench.test",
-                    "x",
-                    "",
-                    "",
-                    False,
-                    0,
-                    0,
-                    0,
-                    now,
-                    now,
-                    "ACTIVE",
-                    0,
-                    False,
-                )
-                for i, u in enumerate(users)
-            ],
-            columns=[
-                "id",
-                "username",
-                "email",
-                "password_hash",
-                "full_name",
-                "bio",
-                "is_private",
-                "follower_count",
-                "following_count",
-                "post_count",
-                "created_at",
-                "updated_at",
-                "status",
-                "token_epoch",
-                "is_moderator",
-            ],
+            records=[user_record(u, f"u{i}", now) for i, u in enumerate(users)],
+            columns=USER_COLUMNS,
         )
         await conn.copy_records_to_table(
             "follows",
