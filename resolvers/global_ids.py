@@ -72,6 +72,20 @@ def page_arguments(first: int | None, after: str | None) -> tuple[int, int | Non
     return limit, None if after is None else _plain_position(_decode_safely(after))
 
 
+def both_ways_arguments(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> tuple[int, int | None, bool]:
+    """(page size, cursor position, backward?) of a list that pages both ways: `first`/`after`
+    forward, or `last`/`before` backward (the entries just before `before`), not both."""
+    if last is None and before is None:
+        limit, position = page_arguments(first, after)
+        return limit, position, False
+    if first is not None or after is not None:
+        raise ClientError("Page one way at a time: 'first'/'after' or 'last'/'before'.")
+    limit = _checked_first(last, name="last")
+    return limit, None if before is None else _plain_position(_decode_safely(before)), True
+
+
 def to_ranked_cursor(score: float, position: int) -> str:
     """A cursor in a list ordered by score, then position (the ranked feed)."""
     return _encode(f"r:{score!r}:{position}")
@@ -100,11 +114,11 @@ def ranked_page_arguments(
     return limit, (score, _position(parts[2]))
 
 
-def _checked_first(first: int | None) -> int:
+def _checked_first(first: int | None, *, name: str = "first") -> int:
     if first is None:
         return DEFAULT_PAGE_SIZE
     if not 0 <= first <= MAX_PAGE_SIZE:
-        raise ClientError(f"'first' must be between 0 and {MAX_PAGE_SIZE}; got {first}.")
+        raise ClientError(f"'{name}' must be between 0 and {MAX_PAGE_SIZE}; got {first}.")
     return first
 
 

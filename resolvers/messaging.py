@@ -15,7 +15,7 @@ from domain.pagination import Page
 from domain.realtime.events import messages_channel, typing_channel
 from resolvers.context import Context
 from resolvers.errors import ClientError
-from resolvers.global_ids import id_argument, id_input, page_arguments
+from resolvers.global_ids import both_ways_arguments, id_argument, id_input, page_arguments
 
 
 async def send(
@@ -107,10 +107,21 @@ async def thread(ctx: Context, global_id: str) -> ThreadState | None:
     return await ctx.loaders.thread_state.load(id_argument(global_id, "Thread"))
 
 
-async def messages(ctx: Context, state: ThreadState, first: int | None, after: str | None) -> Page:
-    limit, position = page_arguments(first, after)
+async def messages(
+    ctx: Context,
+    state: ThreadState,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Page:
+    limit, position, backward = both_ways_arguments(first, after, last, before)
     return await messaging.messages(
-        viewer_id=ctx.require_viewer(), thread_id=state.thread_id, first=limit, after=position
+        viewer_id=ctx.require_viewer(),
+        thread_id=state.thread_id,
+        first=limit,
+        after=position,
+        backward=backward,
     )
 
 

@@ -12,7 +12,7 @@ from domain.posts.store import CommentView, PostView
 from domain.users.store import UserView
 from resolvers.context import Context
 from resolvers.errors import ClientError
-from resolvers.global_ids import id_input, page_arguments
+from resolvers.global_ids import both_ways_arguments, id_input, page_arguments
 
 
 async def can_see_posts_of(ctx: Context, author_id: int) -> bool:
@@ -94,15 +94,24 @@ async def hashtag_posts(
     )
 
 
-async def search_hashtags(ctx: Context, query: str, first: int | None) -> list[HashtagView]:
-    limit, _ = page_arguments(first, None)
-    return await queries.search_hashtags(prefix=query, first=limit)
-
-
-async def comments(ctx: Context, post: PostView, first: int | None, after: str | None) -> Page:
+async def search_hashtags(
+    ctx: Context, query: str, first: int | None, after: str | None
+) -> tuple[Page, dict[int, HashtagView]]:
     limit, position = page_arguments(first, after)
+    return await queries.search_hashtags(prefix=query, first=limit, after=position)
+
+
+async def comments(
+    ctx: Context,
+    post: PostView,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Page:
+    limit, position, backward = both_ways_arguments(first, after, last, before)
     return await queries.comments(
-        post_id=post.id, viewer_id=ctx.viewer_id, first=limit, after=position
+        post_id=post.id, viewer_id=ctx.viewer_id, first=limit, after=position, backward=backward
     )
 
 

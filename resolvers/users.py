@@ -75,16 +75,17 @@ async def follow_requests(
     return await graph.list_follow_requests(user_id=user.id, first=limit, after=position)
 
 
-async def search(ctx: Context, query: str, first: int | None) -> list[int]:
-    limit, _ = page_arguments(first, None)
+def search_query(query: str) -> str:
     if len(query) > 100:
         raise ClientError("'query' is limited to 100 characters.")
-    return await graph.search_users(prefix=query, viewer_id=ctx.viewer_id, first=limit)
+    return query
 
 
-async def users_by_ids(ctx: Context, ids: list[int]) -> list[UserView]:
-    views = await ctx.loaders.user.load_many(ids)
-    return [v for v in views if v is not None]
+async def search(ctx: Context, query: str, first: int | None, after: str | None) -> Page:
+    limit, position = page_arguments(first, after)
+    return await graph.search_users(
+        prefix=search_query(query), viewer_id=ctx.viewer_id, first=limit, after=position
+    )
 
 
 # Mutations: each returns the user acted on, re-read after the write.

@@ -2,8 +2,8 @@
 default) multiplied down the tree, as GitHub's GraphQL API counts its node limit.
 
 Every field whose type is an object counts the objects it can return for each object above it:
-a paginated field (one with a `first` argument) up to `first` of them, a plain list up to its
-bound in `LIST_BOUNDS`, anything else one. Connection, edge and page-info wrappers are the
+a paginated field (one with a `first` argument) up to `first` (or `last`) of them, a plain list
+up to its bound in `LIST_BOUNDS`, anything else one. Connection, edge and page-info wrappers are the
 page's structure, not objects of their own: they count nothing, and a connection's `edges`
 multiply nothing that `first` has not already counted.
 
@@ -166,7 +166,7 @@ class _Builder:
     def first(self, node: FieldNode, schema_default: object) -> Factor:
         default = schema_default if isinstance(schema_default, int) else DEFAULT_PAGE_SIZE
         for argument in node.arguments or ():
-            if argument.name.value != "first":
+            if argument.name.value not in ("first", "last"):  # a page either way
                 continue
             if isinstance(argument.value, IntValueNode):
                 return Factor(constant=max(int(argument.value.value), 0))

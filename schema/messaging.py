@@ -131,11 +131,21 @@ class Thread(Node):
         row = await resolve.last_message(info.context, self.raw)
         return Message.from_row(row) if row else None
 
-    @strawberry.field(description="Newest first; none from anyone across a block from the viewer.")
+    @strawberry.field(
+        description="Newest first; none from anyone across a block from the viewer. Page"
+        " forward with first/after (older messages), or backward with last/before (the newer"
+        " ones before a cursor, as a chat does when it jumps to a message; `last` alone: the"
+        " oldest)."
+    )
     async def messages(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Message]:
-        page = await resolve.messages(info.context, self.raw, first, after)
+        page = await resolve.messages(info.context, self.raw, first, after, last, before)
         return await message_connection(info, page)
 
 

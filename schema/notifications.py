@@ -15,7 +15,7 @@ from resolvers import notifications as resolve
 from resolvers import posts as posts_resolve
 from resolvers import stories as stories_resolve
 from resolvers.context import Info
-from resolvers.global_ids import to_global_id
+from resolvers.global_ids import page_arguments, to_global_id
 from schema.errors import UserError, mutation, respond
 from schema.node import Node
 from schema.pagination import Connection
@@ -57,12 +57,26 @@ class Notification(Node):
             created_at=row.created_at,
         )
 
-    @strawberry.field
-    async def actors(self, info: Info, first: int = 3) -> list[User]:
-        ids = self.raw.actor_ids[: max(0, min(first, 20))]
+    @strawberry.field(
+        description="Who did it, newest first: the newest 20 are kept (actorCount counts them"
+        " all and is the connection's totalCount); accounts one may not see are left out."
+    )
+    async def actors(
+        self, info: Info, first: int | None = 3, after: str | None = None
+    ) -> Connection[User]:
+        limit, position = page_arguments(3 if first is None else first, after)
+        start = 0 if position is None else position + 1
+        ids = self.raw.actor_ids[start : start + limit]
         views = await info.context.loaders.user.load_many(ids)
         blocked = await info.context.loaders.blocked_with_viewer.load_many(ids)
-        return [User.from_view(v) for v, b in zip(views, blocked, strict=True) if v and not b]
+        page = Page(
+            [(start + n, i) for n, i in enumerate(ids)],
+            start + limit < len(self.raw.actor_ids),
+        )
+        users = [
+            User.from_view(v) if v and not b else None for v, b in zip(views, blocked, strict=True)
+        ]
+        return Connection.of(page, users, total=self.actor_count)
 
     @strawberry.field
     async def post(self, info: Info) -> Post | None:

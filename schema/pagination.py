@@ -30,7 +30,7 @@ class PageInfo:
         cursors = [to_cursor(position) for position, _ in page.entries]
         return cls(
             has_next_page=page.has_next,
-            has_previous_page=False,
+            has_previous_page=page.has_previous,
             start_cursor=cursors[0] if cursors else None,
             end_cursor=cursors[-1] if cursors else None,
         )

@@ -83,11 +83,20 @@ class Post(Node):
     async def viewer_has_saved(self, info: Info) -> bool:
         return await info.context.loaders.viewer_saved.load(self.raw.id)
 
-    @strawberry.field(description="Top-level comments, newest first.")
+    @strawberry.field(
+        description="Top-level comments, newest first (replies are under each comment's"
+        " `replies`, oldest first). Page forward with first/after (older comments), or backward"
+        " with last/before (the newer ones before a cursor; `last` alone: the oldest)."
+    )
     async def comments(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Comment]:
-        page = await resolve.comments(info.context, self.raw, first, after)
+        page = await resolve.comments(info.context, self.raw, first, after, last, before)
         return await comment_connection(info, page)
 
 
@@ -205,7 +214,9 @@ class Comment(Node):
     async def viewer_has_liked(self, info: Info) -> bool:
         return await info.context.loaders.viewer_liked_comment.load(self.raw.id)
 
-    @strawberry.field(description="Replies, oldest first.")
+    @strawberry.field(
+        description="Replies to this comment, oldest first: they read as a conversation."
+    )
     async def replies(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Comment]:

@@ -9,19 +9,43 @@ from resolvers import media, messaging, notifications, posts, stories
 from resolvers import users as resolve
 from resolvers.context import Info
 from resolvers.errors import ClientError
-from resolvers.global_ids import id_argument, parse_global_id
+from resolvers.global_ids import id_argument, page_arguments, parse_global_id
 from schema.media import Media
 from schema.messaging import Message, Thread
 from schema.node import Node
 from schema.notifications import Notification
+from schema.pagination import Connection
 from schema.posts import Comment, Hashtag, Post, build_post
 from schema.user import User
 
 
-@strawberry.type(description="Search results, best match first.")
+@strawberry.type(
+    description="Search results, best match first: an exact match, then the most followed"
+    " accounts and the most used hashtags. Each list pages on its own (`first` defaults to the"
+    " search's), up to 200 deep."
+)
 class SearchResults:
-    users: list[User]
-    hashtags: list[Hashtag]
+    query: strawberry.Private[str]
+    first: strawberry.Private[int | None]
+
+    @strawberry.field(description="Accounts whose username starts with the query.")
+    async def users(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[User]:
+        page = await resolve.search(
+            info.context, self.query, self.first if first is None else first, after
+        )
+        views = await info.context.loaders.user.load_many(page.ids)
+        return Connection.of(page, [User.maybe(v) for v in views])
+
+    @strawberry.field(description="Hashtags that start with the query (without its #).")
+    async def hashtags(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Hashtag]:
+        page, views = await posts.search_hashtags(
+            info.context, self.query, self.first if first is None else first, after
+        )
+        return Connection.of(page, [Hashtag.from_row(views[i]) for i in page.ids])
 
 
 @strawberry.type
@@ -85,11 +109,9 @@ class UserQuery:
     async def user(self, info: Info, username: str) -> User | None:
         return User.maybe(await resolve.by_username(info.context, username))
 
-    @strawberry.field(description="Accounts whose username starts with the query.")
+    @strawberry.field(
+        description="Accounts and hashtags by prefix; `first` is each list's page size."
+    )
     async def search(self, info: Info, query: str, first: int | None = None) -> SearchResults:
-        ids = await resolve.search(info.context, query, first)
-        views = await resolve.users_by_ids(info.context, ids)
-        tags = await posts.search_hashtags(info.context, query, first)
-        return SearchResults(
-            users=[User.from_view(v) for v in views], hashtags=[Hashtag.from_row(t) for t in tags]
-        )
+        page_arguments(first, None)  # a bad page size is the search's error, not each list's
+        return SearchResults(query=resolve.search_query(query), first=first)

@@ -107,7 +107,7 @@ async def test_deactivation_hides_the_account_until_it_signs_in_again(
           user(username: "ana") { id }
           node(id: $ana) { id }
           post(id: $mine) { id }
-          search(query: "an") { users { username } }
+          search(query: "an") { users { edges { node { username } } } }
           bo: post(id: $post) { commentCount comments { edges { node { text } } } }
           viewer { following { edges { node { username } } } }
         }""",
@@ -117,7 +117,7 @@ async def test_deactivation_hides_the_account_until_it_signs_in_again(
     assert seen["user"] is None
     assert seen["node"] is None
     assert seen["post"] is None
-    assert seen["search"]["users"] == []
+    assert seen["search"]["users"]["edges"] == []
     assert seen["bo"]["comments"]["edges"] == []  # the post still reads, without her comment
     assert seen["viewer"]["following"]["edges"] == []
 
@@ -179,14 +179,14 @@ async def test_deletion_leaves_nothing_of_the_person_readable(
           user(username: "ana") { id }
           node(id: $ana) { id }
           post(id: $post) { id }
-          search(query: "ana") { users { username } }
+          search(query: "ana") { users { edges { node { username } } } }
           hashtag(name: "sun") { postCount posts { edges { node { id } } } }
           bo: node(id: $bo) { ... on User { followerCount followingCount
             followers { edges { node { username } } } } }
           thread: node(id: $thread) { ... on Thread { participants { username }
             messages { edges { node { text sender { username } } } } } }
           message: node(id: $message) { ... on Message { text sender { id } } }
-          notifications { edges { node { actors { username } } } }
+          notifications { edges { node { actors { edges { node { username } } } } } }
         }""",
         {
             "ana": gid(ana),
@@ -200,7 +200,7 @@ async def test_deletion_leaves_nothing_of_the_person_readable(
     assert seen["user"] is None
     assert seen["node"] is None
     assert seen["post"] is None
-    assert seen["search"]["users"] == []
+    assert seen["search"]["users"]["edges"] == []
     assert seen["hashtag"]["posts"]["edges"] == []
     assert seen["hashtag"]["postCount"] == 0
     assert seen["bo"]["followerCount"] == 0

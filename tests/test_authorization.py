@@ -441,7 +441,7 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
                     following { edges { node { id } } } }
                   post(id: $post) { id }
                   thread(id: $thread) { id }
-                  search(query: $name) { users { username } }
+                  search(query: $name) { users { edges { node { username } } } }
                   hashtag(name: "matrix") { posts { edges { node { caption } } } }
                 }""",
                 {
@@ -469,7 +469,10 @@ async def test_query_fields_and_graph_fields_follow_their_rules(
                 leaks.append(f"{role}: post of {owner}")
             if (data.get("thread") is not None) != (role in ("owner", "follower")):
                 leaks.append(f"{role}: thread of {owner}")
-            found = [u["username"] for u in (data.get("search") or {}).get("users", [])]
+            found = [
+                e["node"]["username"]
+                for e in ((data.get("search") or {}).get("users") or {}).get("edges", [])
+            ]
             if (owner in found) and not _sees_account(role):
                 leaks.append(f"{role}: finds {owner}")
             captions = [

@@ -78,7 +78,10 @@ async def test_nul_characters_are_refused_before_anything_runs(
             "mutation($input: AddCommentInput!) { addComment(input: $input) { errors { code } } }",
             {"input": {"postId": _gid(f"Post:{post.id}"), "text": "hi\x00there"}},
         ),
-        ("query($q: String!) { search(query: $q) { users { id } } }", {"q": "a\x00"}),
+        (
+            "query($q: String!) { search(query: $q) { users { edges { node { id } } } } }",
+            {"q": "a\x00"},
+        ),
         (
             "mutation($input: LoginInput!) { login(input: $input) { errors { code } } }",
             {"input": {"usernameOrEmail": "ana\x00", "password": "x"}},

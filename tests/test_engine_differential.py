@@ -63,13 +63,14 @@ def written(post_id: str, thread_id: str) -> list[str]:
         " comments(first: 5) { edges { node { id text author { username } } } } } }",
         f'{{ node(id: "{post_id}") {{ id ... on Post {{ caption }} }} }}',
         '{ hashtag(name: "sunset") { name postCount posts(first: 5) { edges { node { id } } } } }',
-        '{ search(query: "a", first: 5) { users { username } hashtags { name } } }',
+        '{ search(query: "a", first: 5) { users { edges { node { username } } }'
+        " hashtags { edges { node { name } } } } }",
         "{ threads(first: 10) { edges { node { id unreadCount participants { username }"
         " lastMessage { text } } } } }",
         f'{{ thread(id: "{thread_id}") {{ messages(first: 10) {{ edges {{ node {{ id text'
         " sender { username } createdAt } } } } } }",
         "{ notifications(first: 10) { unreadCount edges { node { id kind actorCount read"
-        " actors(first: 3) { username } post { id } } } } }",
+        " actors(first: 3) { edges { node { username } } totalCount } post { id } } } } }",
         # irregular: a refused field, a missing post, a bad cursor
         '{ feed(first: 2) { edges { cursor } } user(username: "bo")'
         " { savedPosts(first: 1) { edges { cursor } } } }",

@@ -6,6 +6,7 @@ from config.runtime import Runtime
 from config.settings import Settings
 from domain.graph import service as graph
 from domain.graph.models import Block, Follow
+from domain.posts.models import Hashtag
 from tests.client import GraphQLClient
 from tests.factories import follow, gid, make_user, token_for
 
@@ -184,11 +185,11 @@ async def test_block_ends_follows_both_ways_and_hides_each_from_the_other(
     for token, other in [(ana_token, bo), (bo_token, ana)]:
         data = await client.query(
             "query($u: String!, $id: ID!) { user(username: $u) { id } node(id: $id) { id }"
-            " search(query: $u) { users { username } } }",
+            " search(query: $u) { users { edges { node { username } } } } }",
             {"u": other.username, "id": gid(other)},
             token=token,
         )
-        assert data == {"user": None, "node": None, "search": {"users": []}}
+        assert data == {"user": None, "node": None, "search": {"users": {"edges": []}}}
         followers = await client.query(
             '{ user(username: "carla") { following { edges { node { username } } } } }',
             token=token,
@@ -293,12 +294,14 @@ async def test_search_by_username_prefix(client: GraphQLClient, runtime: Runtime
     await make_user("bob")
     for i in range(2):
         await follow(await make_user(f"z{i}"), popular, runtime.users)
-    data = await client.query('{ search(query: "ANN", first: 5) { users { username } } }')
+    data = await client.query(
+        '{ search(query: "ANN", first: 5) { users { edges { node { username } } } } }'
+    )
     # The exact match first, then by followers.
-    assert [u["username"] for u in data["search"]["users"]] == ["ann", "anna_pop"]
+    assert [e["node"]["username"] for e in data["search"]["users"]["edges"]] == ["ann", "anna_pop"]
     # LIKE wildcards in the query are taken literally.
-    data = await client.query('{ search(query: "a%") { users { username } } }')
-    assert data["search"]["users"] == []
+    data = await client.query('{ search(query: "a%") { users { edges { node { username } } } } }')
+    assert data["search"]["users"]["edges"] == []
 
 
 async def test_user_lookup_is_case_insensitive(client: GraphQLClient) -> None:
@@ -356,3 +359,31 @@ async def test_lists_say_how_many_there_are_where_that_is_exact(
     assert hidden["followers"]["totalCount"] == 0
     shown = (await client.query(counts, {"u": "hiro"}, token=token_for(ana, settings)))["user"]
     assert shown["followers"]["totalCount"] == 1
+
+
+async def test_search_pages_through_users_and_hashtags(client: GraphQLClient) -> None:
+    for n in range(7):
+        await make_user(f"pag{n}")
+    for n in range(4):
+        await Hashtag.create(name=f"pag{n}", post_count=n + 1)
+    query = """query($u: String, $h: String) { search(query: "pag", first: 3) {
+      users(after: $u) { edges { node { username } } pageInfo { hasNextPage endCursor } }
+      hashtags(after: $h) { edges { node { name } } pageInfo { hasNextPage endCursor } } } }"""
+    users: list[str] = []
+    tags: list[str] = []
+    cursors: dict[str, str | None] = {"u": None, "h": None}
+    for _ in range(3):
+        found = (await client.query(query, cursors))["search"]
+        users += [e["node"]["username"] for e in found["users"]["edges"]]
+        tags += [e["node"]["name"] for e in found["hashtags"]["edges"]]
+        cursors = {
+            "u": found["users"]["pageInfo"]["endCursor"] or cursors["u"],
+            "h": found["hashtags"]["pageInfo"]["endCursor"] or cursors["h"],
+        }
+    assert sorted(users) == [f"pag{n}" for n in range(7)]
+    assert len(users) == 7
+    assert tags == ["pag3", "pag2", "pag1", "pag0"]  # the most used first
+    too_big = await client.raw(
+        '{ search(query: "pag", first: 500) { users { edges { cursor } } } }'
+    )
+    assert too_big["errors"][0]["message"].startswith("'first' must be between 0 and 50")

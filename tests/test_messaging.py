@@ -305,3 +305,49 @@ async def test_a_malformed_protocol_message_closes_the_socket(
         await receive(ws)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4400
+
+
+async def test_history_pages_backward_with_last_and_before(
+    client: GraphQLClient, settings: Settings, runtime: Runtime
+) -> None:
+    _, bo, ana_token, _ = await pair(settings, runtime)
+    thread = None
+    for n in range(1, 8):
+        sent = await send(client, ana_token, recipientIds=[gid(bo)], text=f"m{n}")
+        thread = sent["message"]["thread"]["id"]
+    query = """query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+      thread(id: $id) { messages(first: $first, after: $after, last: $last, before: $before) {
+        edges { node { text } cursor }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+
+    async def page(**args: Any) -> dict[str, Any]:
+        body = await client.query(query, {"id": thread, **args}, token=ana_token)
+        found: dict[str, Any] = body["thread"]["messages"]
+        return found
+
+    def texts(found: dict[str, Any]) -> list[str]:
+        return [e["node"]["text"] for e in found["edges"]]
+
+    newest = await page(first=3)
+    assert texts(newest) == ["m7", "m6", "m5"]
+    # the newer ones just before a cursor, nearest last, as a chat that jumped to m5 loads them
+    back = await page(last=1, before=newest["pageInfo"]["endCursor"])
+    assert texts(back) == ["m6"]
+    assert back["pageInfo"]["hasPreviousPage"] is True
+    assert back["pageInfo"]["hasNextPage"] is True
+    rest = await page(last=5, before=back["pageInfo"]["startCursor"])
+    assert texts(rest) == ["m7"]
+    assert rest["pageInfo"]["hasPreviousPage"] is False
+    oldest = await page(last=2)
+    assert texts(oldest) == ["m2", "m1"]
+    assert oldest["pageInfo"] == {
+        "hasNextPage": False,
+        "hasPreviousPage": True,
+        "startCursor": oldest["edges"][0]["cursor"],
+        "endCursor": oldest["edges"][1]["cursor"],
+    }
+    none = await page(first=0)
+    assert none["edges"] == []
+    assert none["pageInfo"]["hasNextPage"] is True
+    both = await client.raw(query, {"id": thread, "first": 2, "last": 2}, token=ana_token)
+    assert "one way at a time" in both["errors"][0]["message"]

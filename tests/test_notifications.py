@@ -22,7 +22,8 @@ from tests.ws import connect, listening, receive
 from workers.queues import DEFAULT_QUEUE
 
 LIST = """{ notifications { unreadCount edges { node { id kind actorCount read
-  actors(first: 3) { username } post { id } comment { text } } } } }"""
+  actors(first: 3) { edges { node { username } } totalCount } post { id }
+  comment { text } } } } }"""
 
 
 async def post_by(runtime: Runtime, author: User, caption: str = "") -> str:
@@ -63,11 +64,29 @@ async def test_likes_on_a_post_are_one_entry(
     assert entry["node"]["kind"] == "LIKE"
     assert entry["node"]["actorCount"] == 5
     # The worker runs the like jobs concurrently, so which three come first may vary.
-    shown = [a["username"] for a in entry["node"]["actors"]]
+    shown = [a["node"]["username"] for a in entry["node"]["actors"]["edges"]]
     assert len(set(shown)) == 3
     assert set(shown) <= {f.username for f in fans}
     assert entry["node"]["post"] == {"id": post}
     assert data["unreadCount"] == 1
+    # actors is a connection: totalCount is actorCount, and it pages to the end.
+    assert entry["node"]["actors"]["totalCount"] == 5
+    pages, after = [], None
+    while True:
+        body = await client.query(
+            "query($after: String) { notifications { edges { node { actors(first: 2,"
+            " after: $after) { edges { node { username } } pageInfo { hasNextPage endCursor }"
+            " } } } } }",
+            {"after": after},
+            token=token_for(ana, settings),
+        )
+        actors = body["notifications"]["edges"][0]["node"]["actors"]
+        pages.append([e["node"]["username"] for e in actors["edges"]])
+        if not actors["pageInfo"]["hasNextPage"]:
+            break
+        after = actors["pageInfo"]["endCursor"]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sorted(u for p in pages for u in p) == sorted(f.username for f in fans)
 
 
 async def test_recording_twice_changes_nothing(runtime: Runtime) -> None:
@@ -173,7 +192,7 @@ async def test_notifications_arrive_live(
                     "type": "subscribe",
                     "payload": {
                         "query": "subscription { notificationReceived {"
-                        " kind actors { username } } }"
+                        " kind actors { edges { node { username } } } } }"
                     },
                 }
             )
@@ -188,5 +207,5 @@ async def test_notifications_arrive_live(
         await ws.close()
     assert message["payload"]["data"]["notificationReceived"] == {
         "kind": "LIKE",
-        "actors": [{"username": "bo"}],
+        "actors": {"edges": [{"node": {"username": "bo"}}]},
     }

@@ -409,3 +409,32 @@ async def test_avatar(client: GraphQLClient, settings: Settings) -> None:
         "updateProfile", "user { avatar { id } }", {"avatarMediaId": None}, token=token
     )
     assert removed["user"] == {"avatar": None}
+
+
+async def test_comments_page_backward_with_last_and_before(
+    client: GraphQLClient, settings: Settings
+) -> None:
+    ana = await make_user("ana")
+    token = token_for(ana, settings)
+    post = (await create_post(client, token, [await make_media(ana)], "talk"))["post"]
+    for n in range(1, 6):
+        await client.mutate(
+            "addComment", "comment { id }", {"postId": post["id"], "text": f"c{n}"}, token=token
+        )
+    query = """query($id: ID!, $last: Int, $before: String, $first: Int) { post(id: $id) {
+      comments(last: $last, before: $before, first: $first) { edges { node { text } }
+      pageInfo { hasPreviousPage hasNextPage startCursor endCursor } } } }"""
+    newest = (await client.query(query, {"id": post["id"], "first": 2}, token=token))["post"]
+    assert [e["node"]["text"] for e in newest["comments"]["edges"]] == ["c5", "c4"]
+    back = (
+        await client.query(
+            query,
+            {"id": post["id"], "last": 1, "before": newest["comments"]["pageInfo"]["endCursor"]},
+            token=token,
+        )
+    )["post"]["comments"]
+    assert [e["node"]["text"] for e in back["edges"]] == ["c5"]
+    assert back["pageInfo"]["hasPreviousPage"] is False
+    oldest = (await client.query(query, {"id": post["id"], "last": 2}, token=token))["post"]
+    assert [e["node"]["text"] for e in oldest["comments"]["edges"]] == ["c2", "c1"]
+    assert oldest["comments"]["pageInfo"]["hasPreviousPage"] is True

@@ -18,7 +18,7 @@ from domain.errors import DomainError, ErrorCode, not_found
 from domain.graph.models import FollowStatus
 from domain.graph.visibility import not_blocked_sql
 from domain.ids import MAX_ID, next_id
-from domain.pagination import Page
+from domain.pagination import MAX_SEARCH_RESULTS, Page
 from domain.users.store import UserStore
 
 
@@ -256,16 +256,24 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-async def search_users(*, prefix: str, viewer_id: int | None, first: int) -> list[int]:
-    """Usernames starting with `prefix`; an exact match first, then the most followed."""
+async def search_users(
+    *, prefix: str, viewer_id: int | None, first: int, after: int | None = None
+) -> Page:
+    """Usernames starting with `prefix`; an exact match first, then the most followed. The
+    order is not a keyset (follower counts move), so a position is the rank in the result,
+    MAX_SEARCH_RESULTS deep at most."""
     prefix = prefix.strip().lstrip("@").lower()
-    if not prefix:
-        return []
+    start = 0 if after is None else after + 1
+    if not prefix or start >= MAX_SEARCH_RESULTS:
+        return Page([], False)
+    take = min(first, MAX_SEARCH_RESULTS - start)
     rows = await connections.get("default").execute_query_dict(
         "/* graph.search_users */ SELECT u.id FROM users u WHERE u.username LIKE $1"
         " AND u.status = 'ACTIVE'"
         f" AND {not_blocked_sql('$4', 'u.id')}"
-        " ORDER BY (u.username = $2) DESC, u.follower_count DESC, u.username LIMIT $3",
-        [_like_prefix(prefix), prefix, first, viewer_id or 0],
+        " ORDER BY (u.username = $2) DESC, u.follower_count DESC, u.username"
+        " LIMIT $3 OFFSET $5",
+        [_like_prefix(prefix), prefix, take + 1, viewer_id or 0, start],
     )
-    return [row["id"] for row in rows]
+    found = [(start + n, int(row["id"])) for n, row in enumerate(rows)]
+    return Page(found[:take], len(found) > take and start + take < MAX_SEARCH_RESULTS)

@@ -318,19 +318,27 @@ async def threads(*, user_id: int, requests: bool, first: int, after: int | None
     return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)
 
 
-async def messages(*, viewer_id: int, thread_id: int, first: int, after: int | None) -> Page:
-    """The thread's messages as the viewer sees them: none from across a block, none from a
-    suspended account, none held for review (but the viewer's own)."""
+async def messages(
+    *, viewer_id: int, thread_id: int, first: int, after: int | None, backward: bool = False
+) -> Page:
+    """The thread's messages as the viewer sees them, newest first: none from across a block,
+    none from a suspended account, none held for review (but the viewer's own). `backward`
+    reads the `first` messages just newer than `after` (a `last`/`before` page), or the oldest
+    ones without it."""
+    newer = backward
     rows = await connections.get("default").execute_query_dict(
         "/* messages.list */ SELECT id AS pos, id AS item FROM messages WHERE thread_id = $1"
-        f" AND id < $2 AND {not_blocked_sql('$4', 'sender_id')}"
+        f" AND id {'>' if newer else '<'} $2 AND {not_blocked_sql('$4', 'sender_id')}"
         # a suspended sender's messages are gone from threads (a deleted one's stay, unsigned)
         " AND NOT EXISTS (SELECT 1 FROM users su WHERE su.id = sender_id"
         " AND su.status = 'SUSPENDED') AND (NOT hidden OR sender_id = $4)"
-        " ORDER BY id DESC LIMIT $3",
-        [thread_id, after or MAX_ID, first + 1, viewer_id],
+        f" ORDER BY id {'ASC' if newer else 'DESC'} LIMIT $3",
+        [thread_id, after or (0 if newer else MAX_ID), first + 1, viewer_id],
     )
-    return Page.from_rows([(int(r["pos"]), int(r["item"])) for r in rows], first)
+    found = [(int(r["pos"]), int(r["item"])) for r in rows]
+    if backward:
+        return Page.from_rows_backward(found, first, before=after)
+    return Page.from_rows(found, first)
 
 
 async def unread_total(*, user_id: int) -> int:

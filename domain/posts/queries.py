@@ -9,7 +9,7 @@ from tortoise import connections
 
 from domain.graph.visibility import not_blocked_sql, visible_authors_sql
 from domain.ids import MAX_ID
-from domain.pagination import Page
+from domain.pagination import MAX_SEARCH_RESULTS, Page
 
 
 async def _page(sql: str, args: list[object], first: int) -> Page:
@@ -54,17 +54,27 @@ async def hashtags_by_ids(ids: Sequence[int]) -> dict[int, HashtagView]:
     return {row["id"]: HashtagView(**row) for row in rows}
 
 
-async def search_hashtags(*, prefix: str, first: int) -> list[HashtagView]:
+async def search_hashtags(
+    *, prefix: str, first: int, after: int | None = None
+) -> tuple[Page, dict[int, HashtagView]]:
+    """Hashtags starting with `prefix`, an exact match first, then the most used; positions
+    are ranks in the result (as for users: domain.graph.service.search_users)."""
     prefix = prefix.strip().lstrip("#").lower()
-    if not prefix:
-        return []
+    start = 0 if after is None else after + 1
+    if not prefix or start >= MAX_SEARCH_RESULTS:
+        return Page([], False), {}
+    take = min(first, MAX_SEARCH_RESULTS - start)
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     rows = await connections.get("default").execute_query_dict(
         "/* hashtags.search */ SELECT id, name, post_count FROM hashtags WHERE name LIKE $1"
-        " AND post_count > 0 ORDER BY (name = $2) DESC, post_count DESC, name LIMIT $3",
-        [escaped + "%", prefix, first],
+        " AND post_count > 0 ORDER BY (name = $2) DESC, post_count DESC, name"
+        " LIMIT $3 OFFSET $4",
+        [escaped + "%", prefix, take + 1, start],
     )
-    return [HashtagView(**row) for row in rows]
+    views = [HashtagView(**row) for row in rows]
+    found = [(start + n, v.id) for n, v in enumerate(views)]
+    page = Page(found[:take], len(found) > take and start + take < MAX_SEARCH_RESULTS)
+    return page, {v.id: v for v in views}
 
 
 async def hashtag_posts(
@@ -94,15 +104,29 @@ async def saved_posts(*, user_id: int, first: int, after: int | None) -> Page:
     )
 
 
-async def comments(*, post_id: int, viewer_id: int | None, first: int, after: int | None) -> Page:
-    """Top-level comments, newest first, without those of accounts blocked with the viewer."""
-    return await _page(
+async def comments(
+    *,
+    post_id: int,
+    viewer_id: int | None,
+    first: int,
+    after: int | None,
+    backward: bool = False,
+) -> Page:
+    """Top-level comments, newest first, without those of accounts blocked with the viewer.
+    `backward` reads the `first` comments just newer than `after` (a `last`/`before` page), or
+    the oldest ones without it."""
+    newer = backward
+    rows = await connections.get("default").execute_query_dict(
         "/* comments.top_level */ SELECT c.id AS pos, c.id AS item FROM comments c"
-        " WHERE c.post_id = $1 AND c.reply_to_id IS NULL AND c.id < $2"
-        f" AND {not_blocked_sql('$4', 'c.author_id')} ORDER BY c.id DESC LIMIT $3",
-        [post_id, after or MAX_ID, first + 1, viewer_id or 0],
-        first,
+        f" WHERE c.post_id = $1 AND c.reply_to_id IS NULL AND c.id {'>' if newer else '<'} $2"
+        f" AND {not_blocked_sql('$4', 'c.author_id')}"
+        f" ORDER BY c.id {'ASC' if newer else 'DESC'} LIMIT $3",
+        [post_id, after or (0 if newer else MAX_ID), first + 1, viewer_id or 0],
     )
+    found = [(int(r["pos"]), int(r["item"])) for r in rows]
+    if backward:
+        return Page.from_rows_backward(found, first, before=after)
+    return Page.from_rows(found, first)
 
 
 async def replies(
