@@ -8,12 +8,14 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-# GraphiQL's files (and the browser test's driver) come from npm, pinned by the lock file.
-$(STAMP): pyproject.toml config/graphiql/package-lock.json
+# GraphiQL's files (and the browser tests' driver) come from npm, pinned by the lock files; so
+# does the frontend app the browser test of a second origin runs (tests/frontend).
+$(STAMP): pyproject.toml config/graphiql/package-lock.json tests/frontend/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	npm ci --prefix config/graphiql --no-audit --no-fund --loglevel=error
+	npm ci --prefix tests/frontend --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 serve: $(STAMP)

@@ -130,6 +130,9 @@ class ShutterGraphQL(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if runtime.settings.graphiql_enabled else None,
             multipart_uploads_enabled=True,
+            # Strawberry refuses WebSockets from other origins unless told: the ones CORS lets
+            # call /graphql may subscribe too (the token is in connection_init, never a cookie).
+            allowed_origins=list(runtime.settings.cors_origins),
         )
         self.runtime = runtime
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
+import pytest
+import websockets
 from redis.asyncio import Redis
 
+from config.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import FRONTEND_ORIGIN, LIVE_MAX_DEPTH
-from tests.factories import make_user
+from tests.factories import make_user, token_for
+from tests.ws import ws_url
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -174,54 +180,23 @@ async def test_another_origin_is_not_let_in(live_server: str) -> None:
     assert "access-control-allow-origin" not in answer.headers  # the browser keeps it from the page
 
 
-async def test_requests_refused_before_running_get_graphql_shaped_json(
-    client: GraphQLClient,
+async def test_websockets_open_from_the_allowed_origins_only(
+    live_server: str, settings: Settings
 ) -> None:
-    http = client.http
-    refused = {
-        "not JSON": await http.post(
-            "/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
-        ),
-        "a content type GraphQL does not take": await http.post(
-            "/graphql", content=b"{ viewer { id } }", headers={"Content-Type": "text/plain"}
-        ),
-        "a mutation over GET": await http.get(
-            "/graphql",
-            params={"query": 'mutation { logout(input: {refreshToken: "x"}) { revoked } }'},
-            headers={"Accept": "application/json"},
-        ),
-        "an operation that is not there": await http.post(
-            "/graphql",
-            json={
-                "query": "query A { viewer { id } } query B { viewer { id } }",
-                "operationName": "C",
-            },
-        ),
-        "no query": await http.post("/graphql", json={"variables": {}}),
-        "an upload without its preflight header": await http.post(
-            "/graphql", files={"operations": (None, "{}"), "map": (None, "{}")}
-        ),
-    }
-    statuses = {what: response.status_code for what, response in refused.items()}
-    assert statuses == {
-        "not JSON": 400,
-        "a content type GraphQL does not take": 415,
-        "a mutation over GET": 405,
-        "an operation that is not there": 400,
-        "no query": 400,
-        "an upload without its preflight header": 400,
-    }
-    for what, response in refused.items():
-        assert response.headers["content-type"].startswith("application/json"), what
-        (error,) = response.json()["errors"]
-        assert error["message"], what
-        assert error["extensions"] == {"code": "INVALID_INPUT"}, what
-    assert refused["a mutation over GET"].headers["allow"] == "GET, POST"
-
-
-async def test_a_subscription_over_http_is_told_to_use_a_websocket(client: GraphQLClient) -> None:
-    response = await client.post("subscription { notificationReceived { id } }")
-    assert response.status_code == 400
-    (error,) = response.json()["errors"]
-    assert "WebSocket" in error["message"]
-    assert error["extensions"] == {"code": "INVALID_INPUT"}
+    init = json.dumps(
+        {
+            "type": "connection_init",
+            "payload": {"authorization": f"Bearer {token_for(await make_user(), settings)}"},
+        }
+    )
+    url = ws_url(live_server)
+    async with websockets.connect(
+        url, subprotocols=["graphql-transport-ws"], origin=FRONTEND_ORIGIN
+    ) as ws:
+        await ws.send(init)
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(
+            url, subprotocols=["graphql-transport-ws"], origin="https://evil.example"
+        )
+    assert refused.value.response.status_code == 403  # refused at the handshake
