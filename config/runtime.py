@@ -188,9 +188,7 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         stories=StoryStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         hub=Hub(redis),
         budgets=Budgets(redis, parse_budgets(settings.action_budgets)),
-        ranking=ServedModel(
-            redis, store, check_seconds=settings.ranking_model_check_seconds
-        ),
+        ranking=ServedModel(redis, store, check_seconds=settings.ranking_model_check_seconds),
         reads=reads,
         _cache=cache,
         _id_holder=holder,
