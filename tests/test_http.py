@@ -8,6 +8,7 @@ import httpx
 import pytest
 import websockets
 from redis.asyncio import Redis
+from websockets.typing import Origin, Subprotocol
 
 from config.settings import Settings
 from tests.client import GraphQLClient
@@ -191,12 +192,14 @@ async def test_websockets_open_from_the_allowed_origins_only(
     )
     url = ws_url(live_server)
     async with websockets.connect(
-        url, subprotocols=["graphql-transport-ws"], origin=FRONTEND_ORIGIN
+        url, subprotocols=[Subprotocol("graphql-transport-ws")], origin=Origin(FRONTEND_ORIGIN)
     ) as ws:
         await ws.send(init)
         assert json.loads(await ws.recv())["type"] == "connection_ack"
     with pytest.raises(websockets.InvalidStatus) as refused:
         await websockets.connect(
-            url, subprotocols=["graphql-transport-ws"], origin="https://evil.example"
+            url,
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            origin=Origin("https://evil.example"),
         )
     assert refused.value.response.status_code == 403  # refused at the handshake
