@@ -230,6 +230,13 @@ async def test_models_swap_hot_and_a_corrupt_one_is_refused(
     people, _ = await _world(runtime)
     served = ServedModel(runtime.redis, runtime.store, check_seconds=0)
     first = await _train(runtime)
+    # A request never waits for a model to load: it goes on without, the load runs behind it.
+    assert await served.current(wait=False) is None
+    for _ in range(100):
+        if served.version == first.version:
+            break
+        await asyncio.sleep(0.05)
+    assert served.version == first.version
     assert (await served.current()).version == first.version  # type: ignore[union-attr]
     token = token_for(people[1], settings)
 

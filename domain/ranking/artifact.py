@@ -49,8 +49,6 @@ def dump(funnel: Funnel, *, version: str, metrics: dict[str, Any] | None = None)
         "seen_indices": funnel.seen.indices,
         "seen_indptr": funnel.seen.indptr,
     }
-    for name, values in funnel.item_facts.items():
-        arrays[f"fact:{name}"] = values
     sources = []
     for n, source in enumerate(funnel.sources):
         sources.append({"kind": source.name, "settings": dataclasses.asdict(source)})  # type: ignore[call-overload]
@@ -116,7 +114,6 @@ def load(blob: bytes) -> tuple[Funnel, dict[str, Any]]:
         )
         funnel = Funnel(seed=meta["seed"], per_source=meta["per_source"], sources=sources)
         funnel.models = models
-        funnel.item_facts = {k[5:]: v for k, v in arrays.items() if k.startswith("fact:")}
         empty = np.empty(0, dtype=np.int32)
         funnel.log = InteractionLog(
             users=empty, items=empty, times=np.empty(0), weights=np.empty(0, np.float32),

@@ -1,28 +1,30 @@
 """The funnel: candidates from every source, features, a gradient-boosted ranker, a value.
 
-`Funnel.fit(log)` learns in two steps, on a time split of the log itself:
+`Funnel.fit(log)` learns on a time split of the log itself, then fits the sources again on
+the whole log (serving uses everything known):
 
-1. The sources are fitted on each viewer's history without their newest engagement, and a
-   LightGBM model per action learns which candidate that newest engagement was (the candidates
-   it did not pick are the negatives, a sample of them), from the features below.
-2. The sources are fitted again on the whole log: serving uses everything known.
+- with impressions (what viewers were shown, and what came of it: Shutter's own log), the
+  ranker learns from the newest IMPRESSION_SHARE of them, each a row labelled by its actions
+  (no action: a negative), the sources fitted on the engagements before them;
+- with engagements only (a public log), the sources are fitted on each viewer's history
+  without their newest engagement, and the ranker learns which candidate that newest one was
+  (a sample of the candidates not picked are the negatives).
 
-Features of a (viewer, candidate) pair: each source's score and the candidate's rank in that
-source's list (so the model learns how far to trust each source), the item's popularity all
-time and now, the viewer's activity, the co-engagement with the viewer's last item alone, the
-viewer's affinity to the item's author (where items have authors), and the item-level facts an
-origin adds (a post's age, kind, author's reach: `item_facts`).
+One LightGBM model per action, on features of the (viewer, post) pair (`feature_names`):
+each source's score and the post's rank in that source's list (so the model learns how far to
+trust each source), the post's popularity, velocity and age, the viewer's activity, the
+co-engagement with the viewer's last engagement, the viewer's affinity for the author and the
+author's popularity, the post's kind and the viewer's share of engagement on that kind. A post
+newer than the model is judged by its facts alone (`viewer_rows`).
 
 A candidate's value is the weighted sum of its predicted actions (ACTION_WEIGHTS; negative
-feedback such as `not_interested` and quick skips weighs against). `recommend` returns each
-viewer's best unseen items by value after the diversity re-rank (domain/ranking/rerank.py).
-Without a trained ranker (too few viewers to learn from), the value is the documented
-heuristic: the sum of the sources' rank-normalised scores.
+feedback such as `not_interested` and quick skips weighs against). Without a trained ranker
+(too few viewers to learn from) the value is the cold-start heuristic: the sum over sources of
+1 / (1 + rank). The diversity re-rank (domain/ranking/rerank.py) is the surfaces' own step.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -117,8 +119,6 @@ class Funnel:
     per_source: int = PER_SOURCE
     sources: list[Source] = field(default_factory=list)
     models: dict[str, lgb.Booster] = field(default_factory=dict)
-    item_facts: dict[str, np.ndarray] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -137,7 +137,7 @@ class Funnel:
             "item_popularity", "viewer_activity", "last_item", "author_affinity", "item_age_days",
             "item_velocity", "author_popularity", "item_kind", "viewer_kind_share",
         ]  # fmt: skip
-        return names + sorted(self.item_facts)
+        return names
 
     # --- learning -----------------------------------------------------------------------
 
@@ -155,10 +155,8 @@ class Funnel:
         (a public log of engagements only), it learns which candidate each viewer's newest
         engagement was, the candidates not picked being the negatives; `labels` then maps
         action names to a per-row boolean over the log (default: every row an "engage")."""
-        started = time.perf_counter()
         if impressions is not None and len(impressions.users):
             self._fit_on_impressions(log, impressions)
-            self.timings["train_ranker_s"] = time.perf_counter() - started
             self._fit_sources(log)
             return
         actions = dict(labels) if labels else {"engage": np.ones(len(log), dtype=bool)}
@@ -179,7 +177,6 @@ class Funnel:
             for action, rows in actions.items():
                 target_actions[action][log.users[newest & rows]] = True
             self._train(history, viewers, targets, target_actions)
-        self.timings["train_ranker_s"] = time.perf_counter() - started
         self._fit_sources(log)
 
     def _fit_sources(self, log: InteractionLog) -> None:
@@ -355,7 +352,6 @@ class Funnel:
             np.where(kinds >= 0, kinds, np.nan),
             self._kind_share(self.kind_table(users), 0, kinds),
         ]
-        cols += [np.full(len(new), np.nan) for _ in self.item_facts]
         return np.vstack([rows, np.column_stack(cols).astype(np.float32)])
 
     def _features(
@@ -402,7 +398,6 @@ class Funnel:
                 np.where(kinds >= 0, kinds, np.nan),
                 self._kind_share(kind_shares, v, kinds),
             ]
-            cols += [self.item_facts[name][chosen] for name in sorted(self.item_facts)]
             out.items.append(chosen)
             out.features.append(np.column_stack(cols).astype(np.float32))
         return out

@@ -117,9 +117,17 @@ class ServedModel:
         self._checked = -float("inf")
         self._refused: str | None = None
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[Model | None] | None = None
 
-    async def current(self) -> Model | None:
+    async def current(self, *, wait: bool = True) -> Model | None:
+        """The served model. When a check is due, `wait` does it first (a worker ranks with
+        the newest model); without, it starts in the background and the request goes on with
+        what is loaded (loading a model must never hold up a request)."""
         if time.monotonic() - self._checked < self._every:
+            return self._model
+        if not wait:
+            if self._background is None or self._background.done():
+                self._background = asyncio.create_task(self.current(), name="ranking-model")
             return self._model
         async with self._lock:
             if time.monotonic() - self._checked >= self._every:

@@ -236,7 +236,7 @@ async def _ranked(user_id: int, served: ServedModel | None) -> list[int]:
         " ORDER BY p.id DESC LIMIT $2",
         [user_id, CANDIDATES],
     )
-    model = await served.current() if served is not None else None
+    model = await served.current(wait=False) if served is not None else None
     values = model.values(user_id, [_item(r) for r in rows]) if model is not None else None
     now = time.time()
     if values is not None:

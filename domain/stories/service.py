@@ -191,7 +191,7 @@ async def tray(
             unseen = any(s.id not in seen for s in shown) if author != viewer_id else False
             reels.append(Reel(author, shown, unseen, max(s.created_at for s in shown)))
     affinity = await stories.affinity(viewer_id, [r.author_id for r in reels])
-    model = await served.current() if served is not None and len(reels) > 1 else None
+    model = await served.current(wait=False) if served is not None and len(reels) > 1 else None
     if model is not None:
         learned = model.author_affinity(viewer_id, [r.author_id for r in reels])
         for author, share in learned.items():
