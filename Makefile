@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/media.py --quick
 	$(BIN)/python bench/feed.py --quick
 	$(BIN)/python bench/realtime.py --quick
+	$(BIN)/python bench/stories.py --quick
+	$(BIN)/python bench/ranking.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def readyz(_: Request) -> JSONResponse:
         runtime = holder.get("runtime")
-        checks = {"postgres": False, "redis": False}
+        checks: dict[str, bool] = {"postgres": False, "redis": False}
         if runtime is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
@@ -78,6 +78,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     checks["redis"] = bool(await runtime.redis.ping())
+            if settings.redis_queue_url:  # the job queues' own Redis
+                checks["queue"] = False
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        checks["queue"] = bool(await runtime.queue.ping())
         ready = all(checks.values())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 

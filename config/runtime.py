@@ -171,7 +171,7 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     keeper = asyncio.create_task(ids.keep_slot(holder), name="id-slot-lease")
     cache = _cache_for(redis_url, timeout=timeout)
     reads = PipelinedReads(redis_url, timeout=timeout)
-    queue = await create_pool(arq_settings(redis_url, conn_timeout=timeout))
+    queue = await create_pool(arq_settings(settings.queue_url(redis_url), conn_timeout=timeout))
     # arq bounds connecting only; an enqueue on the request path must not hang either.
     queue.connection_pool.connection_kwargs["socket_timeout"] = timeout
     store = build_store(settings)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Stores. Empty DATABASE_URL / REDIS_URL means: start the embedded servers under DATA_DIR.
     database_url: str | None = None
     redis_url: str | None = None
+    # The job queues' Redis (arq has no Redis Cluster support): a standalone Redis of its own,
+    # or unset for the same one as REDIS_URL.
+    redis_queue_url: str | None = None
     database_pool_size: int = Field(default=10, ge=1, le=500)
     data_dir: Path = PROJECT_ROOT / ".data"
 
@@ -123,7 +126,7 @@ class Settings(BaseSettings):
             raise ValueError("names no database: add /dbname to the URL")
         return value
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "redis_queue_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
         if not value:
@@ -176,6 +179,10 @@ class Settings(BaseSettings):
                     " comma-separated"
                 )
         return value
+
+    def queue_url(self, redis_url: str) -> str:
+        """Where the job queues live: REDIS_QUEUE_URL, or the given REDIS_URL."""
+        return self.redis_queue_url or redis_url
 
     @property
     def cors_origins(self) -> list[str]:

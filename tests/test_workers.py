@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from config.runtime import Runtime
+from arq import create_pool
+
+from config.runtime import Runtime, arq_settings
 from config.settings import Settings
+from domain.graph import flows as graph_flows
+from domain.notifications.models import Notification
+from domain.ports import Ports
 from domain.users.models import RefreshToken
 from domain.users.tokens import issue_tokens
 from tests.factories import make_user
 from tests.jobs import drain
-from workers.queues import DEFAULT_QUEUE
+from tests.servers import RedisServer
+from workers.queues import DEFAULT_QUEUE, ArqJobs
 
 
 async def test_purge_job_removes_only_long_expired_refresh_tokens(
@@ -44,3 +52,32 @@ async def test_purge_job_removes_only_long_expired_refresh_tokens(
     assert sorted(results) == [0, 1]  # whichever ran first deleted it
     assert worker.jobs_failed == 0
     assert await RefreshToken.all().count() == 1
+
+
+async def test_jobs_go_to_the_queue_redis_when_it_is_set_apart(
+    settings: Settings, runtime: Runtime, tmp_path: Path
+) -> None:
+    """REDIS_QUEUE_URL: the flows enqueue on the queue Redis, the workers poll it; the rest
+    (caches, feeds, counters) stays on REDIS_URL."""
+    queue_redis = RedisServer(tmp_path).start()
+    try:
+        apart = settings.model_copy(update={"redis_queue_url": queue_redis.url})
+        assert settings.redis_url
+        pool = await create_pool(arq_settings(apart.queue_url(settings.redis_url)))
+        try:
+            moved = dataclasses.replace(
+                runtime, queue=pool, ports=Ports(jobs=ArqJobs(pool), events=runtime.ports.events)
+            )
+            ana, bo = await make_user("ana"), await make_user("bo")
+            await graph_flows.follow(
+                follower_id=bo.id, followee_id=ana.id, users=moved.users, ports=moved.ports
+            )
+            assert await pool.zcard(DEFAULT_QUEUE) == 1  # the notify job
+            assert not await runtime.redis.exists(DEFAULT_QUEUE)
+            await drain(DEFAULT_QUEUE, settings=apart, runtime=moved)
+            assert await Notification.filter(user_id=ana.id, kind="FOLLOW").exists()
+            assert await pool.zcard(DEFAULT_QUEUE) == 0
+        finally:
+            await pool.aclose()
+    finally:
+        queue_redis.stop()

@@ -167,7 +167,9 @@ def worker_settings(
         **queues[queue],
         "queue_name": queue,
         # Ride out a Redis restart: keep reconnecting for about a minute before giving up.
-        "redis_settings": arq_settings(redis_url, conn_retries=60, conn_retry_delay=1),
+        "redis_settings": arq_settings(
+            settings.queue_url(redis_url), conn_retries=60, conn_retry_delay=1
+        ),
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,
         "burst": burst,
