@@ -117,3 +117,22 @@ async def test_a_counter_that_keeps_moving_is_not_recounted_until_it_rests(
     await asyncio.sleep(QUIET)
     assert await counters.reconcile(runtime.redis, "post", quiet_seconds=QUIET) >= 1
     assert await like_count(runtime, post_id) == 7
+
+
+async def test_many_bumps_in_one_call_seed_the_counters_redis_does_not_hold(
+    runtime: Runtime,
+) -> None:
+    held, fresh = await new_post(runtime), await new_post(runtime)
+    await counters.bump(runtime.redis, "post", held, "view_count", 5)  # now in Redis
+    await Post.filter(id=fresh).update(view_count=7)  # only in its row
+    await counters.bump_many(
+        runtime.redis,
+        "post",
+        [(held, "view_count", 2), (held, "play_count", 1), (fresh, "view_count", 3)],
+    )
+    values = await counters.read(runtime.redis, "post", [held, fresh])
+    assert (values[held]["view_count"], values[held]["play_count"]) == (7, 1)
+    assert values[fresh]["view_count"] == 10  # seeded from its row, then bumped
+    await counters.flush(runtime.redis, "post")
+    rows = {p.id: p for p in await Post.filter(id__in=[held, fresh])}
+    assert (rows[held].view_count, rows[held].play_count, rows[fresh].view_count) == (7, 1, 10)

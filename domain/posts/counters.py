@@ -84,6 +84,23 @@ redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[3])
 return value
 """
+# `_BUMP` over many counters in one call (KEYS[1] the dirty set, then one key per bump, with
+# ARGV[3i-2..3i] its field, delta and item id): one reply for a batch of logged views.
+_BUMP_MANY = """
+local out = {}
+for i = 2, #KEYS do
+  local a = (i - 2) * 3
+  if redis.call('EXISTS', KEYS[i]) == 0 then
+    out[#out + 1] = false
+  else
+    out[#out + 1] = redis.call('HINCRBY', KEYS[i], ARGV[a + 1], ARGV[a + 2])
+    redis.call('HINCRBY', KEYS[i], '_ops', 1)
+    redis.call('PERSIST', KEYS[i])
+    redis.call('SADD', KEYS[1], ARGV[a + 3])
+  end
+end
+return out
+"""
 # Seed a counter from the row's values (unless a racing writer did already), then bump; a
 # seeded counter becomes a candidate for a recount (KEYS[3]), since the row may be stale.
 _SEED_AND_BUMP = """
@@ -151,18 +168,19 @@ async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -
 
 
 async def bump_many(redis: Redis, kind: Kind, deltas: Sequence[tuple[int, str, int]]) -> None:
-    """Many `bump`s in one round trip (a batch of logged views); a counter Redis does not
+    """Many `bump`s in one script call (a batch of logged views); a counter Redis does not
     hold yet is seeded one by one, as `bump` does."""
     if not deltas:
         return
+    for _, field, _ in deltas:
+        assert field in SPECS[kind].fields, field
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for item_id, field, delta in deltas:
-                assert field in SPECS[kind].fields, field
-                pipe.eval(
-                    _BUMP, 2, _key(kind, item_id), _dirty(kind), field, str(delta), str(item_id)
-                )
-            results = await pipe.execute()
+        results = await _eval(
+            redis,
+            _BUMP_MANY,
+            [_dirty(kind), *(_key(kind, item_id) for item_id, _, _ in deltas)],
+            [part for item_id, field, delta in deltas for part in (field, delta, item_id)],
+        )
     except Exception:
         await _recount_later((kind, item_id) for item_id, _, _ in deltas)
         raise
