@@ -16,6 +16,7 @@ from bench.ranking import evaluate_synthetic
 from domain.ranking import artifact
 from domain.ranking.log import Event, Item, LogError, build, read_csv
 from domain.ranking.ranker import Funnel
+from domain.ranking.recommend import read_users
 from domain.ranking.rerank import rerank
 from domain.ranking.sources.coengagement import CoEngagement
 from domain.ranking.sources.factors import Factors
@@ -262,3 +263,12 @@ def test_a_post_newer_than_the_model_is_judged_by_its_tags_author_and_age() -> N
     assert rows[1, names.index("author_affinity")] == 1.0
     value = funnel.value(rows)  # no ranker on 2 viewers: the cold-start heuristic
     assert value[1] > value[0]
+
+
+def test_the_users_file_lists_each_user_once(tmp_path: Path) -> None:
+    path = tmp_path / "users.txt"
+    path.write_text("ana\n\nbo\nana\n  bo  \n")
+    assert read_users(path) == ["ana", "bo"]
+    path.write_text("\n\n")
+    with pytest.raises(LogError, match="lists no users"):
+        read_users(path)

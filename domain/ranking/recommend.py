@@ -29,15 +29,12 @@ class Summary:
 
 
 def read_users(path: Path) -> list[str]:
-    users: list[str] = []
+    """The listed users, one per line, each once (blank lines skipped)."""
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            user = line.strip()
-            if user and user not in users[-1:]:
-                users.append(user)
+        users = list(dict.fromkeys(line.strip() for line in handle if line.strip()))
     if not users:
         raise LogError(f"{path} lists no users")
-    return list(dict.fromkeys(users))
+    return users
 
 
 def popular_at_end(log: InteractionLog) -> np.ndarray:
