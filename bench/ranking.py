@@ -240,10 +240,6 @@ SECRET = "ranking-bench-secret-0123456789-0123456"
 EXPLORE = "{ explore(first: 10) { edges { node { id author { username } } } } }"
 FLOOR = "{ viewer { id } }"
 VIEW_COLUMNS = ["id", "user_id", "post_id", "surface", "watched_ms", "completed", "created_at"]
-POST_COLUMNS = [
-    "id", "author_id", "kind", "caption", "media_ids", "hashtags", "mention_ids", "like_count",
-    "comment_count", "save_count", "view_count", "play_count", "created_at", "edited_at", "hidden",
-]  # fmt: skip
 
 
 async def seed_world(database_url: str, users: int) -> tuple[int, int, int]:
@@ -254,7 +250,7 @@ async def seed_world(database_url: str, users: int) -> tuple[int, int, int]:
 
     import asyncpg
 
-    from bench.services import USER_COLUMNS, user_record
+    from bench.services import POST_COLUMNS, USER_COLUMNS, user_record
     from domain.ids import next_id
 
     _, catalog, impressions = synthetic_world(11, users, 10)

@@ -187,6 +187,12 @@ USER_COLUMNS = [
 ]  # fmt: skip
 
 
+POST_COLUMNS = [
+    "id", "author_id", "kind", "caption", "media_ids", "hashtags", "mention_ids", "like_count",
+    "comment_count", "save_count", "view_count", "play_count", "created_at", "edited_at", "hidden",
+]  # fmt: skip
+
+
 def user_record(user_id: int, username: str, now: Any) -> tuple[Any, ...]:
     """An active public account with no counts, in USER_COLUMNS order (for COPY)."""
     return (user_id, username, f"{username}@bench.test", "x", "", "", False, 0, 0, 0, now, now,

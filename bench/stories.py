@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.feed import MEDIA_COLUMNS, _photo
 from bench.services import (
+    POST_COLUMNS,
     USER_COLUMNS,
     load,
     request_bodies,
@@ -124,23 +125,7 @@ async def seed(database_url: str, redis_url: str, *, followed: int, live: int, r
                 )
                 for i, (m, a) in enumerate(videos)
             ],
-            columns=[
-                "id",
-                "author_id",
-                "kind",
-                "caption",
-                "media_ids",
-                "hashtags",
-                "mention_ids",
-                "like_count",
-                "comment_count",
-                "save_count",
-                "view_count",
-                "play_count",
-                "created_at",
-                "edited_at",
-                "hidden",
-            ],
+            columns=POST_COLUMNS,
         )
         reel_ids = [r["id"] for r in await conn.fetch("SELECT id FROM posts LIMIT 100")]
         return {"viewer": viewer, "reels": reel_ids}

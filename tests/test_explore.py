@@ -14,7 +14,6 @@ import numpy as np
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.graph import flows as graph_flows
-from domain.posts import flows as post_flows
 from domain.posts.models import Like, Post
 from domain.ranking import service as ranking
 from domain.ranking import training
@@ -23,24 +22,14 @@ from domain.reels.models import NotInterested, Surface, ViewEvent
 from domain.users.models import User
 from resolvers.global_ids import parse_global_id, to_global_id
 from tests.client import GraphQLClient
-from tests.factories import fan_out, follow, make_media, make_user, token_for
+from tests.factories import fan_out, follow, make_user, token_for
 from tests.jobs import drain
+from tests.test_feed import new_post
 from workers.queues import RANKING_QUEUE
 
 EXPLORE = """query($after: String) { explore(first: 50, after: $after) { edges { cursor
   node { id author { username } } } pageInfo { hasNextPage endCursor } } }"""
 TOPICS = ("cats", "cars", "food", "surf")
-
-
-async def _post(runtime: Runtime, author: User, caption: str = "") -> int:
-    photo = await make_media(author)
-    return await post_flows.create_post(
-        author_id=author.id,
-        media_ids=[photo.id],
-        caption=caption,
-        stores=runtime.post_stores,
-        ports=runtime.ports,
-    )
 
 
 async def _explore(client: GraphQLClient, token: str) -> tuple[list[int], dict[str, Any]]:
@@ -61,15 +50,15 @@ async def test_explore_shows_only_posts_from_outside_the_graph_the_viewer_may_se
         await make_user("blocker"),
     )
     gone = await make_user("gone")
-    good = [await _post(runtime, stranger, f"fine #{t}") for t in TOPICS]
-    seen, refused, reported = [await _post(runtime, stranger) for _ in range(3)]
+    good = [await new_post(runtime, stranger, f"fine #{t}") for t in TOPICS]
+    seen, refused, reported = [await new_post(runtime, stranger) for _ in range(3)]
     never = [
-        await _post(runtime, friend),
-        await _post(runtime, secret),
-        await _post(runtime, blocked),
-        await _post(runtime, blocker),
-        await _post(runtime, viewer),
-        await _post(runtime, gone),
+        await new_post(runtime, friend),
+        await new_post(runtime, secret),
+        await new_post(runtime, blocked),
+        await new_post(runtime, blocker),
+        await new_post(runtime, viewer),
+        await new_post(runtime, gone),
         seen,
         refused,
         reported,
@@ -125,7 +114,7 @@ async def _world(runtime: Runtime, *, viewers: int = 30) -> tuple[list[User], di
     for n, author in enumerate(authors):
         topic = TOPICS[n % len(TOPICS)]
         for k in range(4):
-            posts[topic].append(await _post(runtime, author, f"{topic} {k} #{topic}"))
+            posts[topic].append(await new_post(runtime, author, f"{topic} {k} #{topic}"))
     rng = np.random.default_rng(7)
     people = [await make_user(f"viewer{n}") for n in range(viewers)]
     every = [p for t in TOPICS for p in posts[t]]
@@ -186,9 +175,9 @@ async def test_explore_keeps_an_author_to_one_in_four(
 ) -> None:
     prolific, other = await make_user("prolific"), await make_user("other")
     for n in range(6):
-        await _post(runtime, prolific, f"mine {n}")
+        await new_post(runtime, prolific, f"mine {n}")
     for n in range(2):
-        await _post(runtime, other, f"theirs {n}")
+        await new_post(runtime, other, f"theirs {n}")
     token = token_for(await make_user("viewer"), settings)
     body = await client.query(EXPLORE, token=token)
     names = [e["node"]["author"]["username"] for e in body["explore"]["edges"]]
@@ -288,7 +277,7 @@ async def test_explore_cursor_pages_through_the_snapshot_once(
     client: GraphQLClient, settings: Settings, runtime: Runtime
 ) -> None:
     authors = [await make_user(f"a{n}") for n in range(12)]
-    made = [await _post(runtime, a, "hello") for a in authors for _ in range(5)]
+    made = [await new_post(runtime, a, "hello") for a in authors for _ in range(5)]
     token = token_for(await make_user("pager"), settings)
     query = """query($after: String) { explore(first: 7, after: $after) {
       edges { node { id } } pageInfo { hasNextPage endCursor } } }"""
