@@ -36,6 +36,7 @@ from domain.pagination import Page
 from domain.posts import counters
 from domain.ranking import explore
 from domain.ranking.items import Item, tags_of
+from domain.ranking.rerank import rerank
 from domain.ranking.served import ServedModel
 from domain.reels.models import Surface
 
@@ -207,19 +208,6 @@ def _item(row: dict[str, Any]) -> Item:
     )
 
 
-def _interleave(ranked: list[tuple[int, int]]) -> list[int]:
-    """Never two in a row by one author: the next best by someone else goes between."""
-    out: list[int] = []
-    pending = list(ranked)
-    last_author = None
-    while pending:
-        pick = next((i for i, (_, a) in enumerate(pending) if a != last_author), 0)
-        post, author = pending.pop(pick)
-        out.append(post)
-        last_author = author
-    return out
-
-
 async def _ranked(user_id: int, served: ServedModel | None) -> list[int]:
     rows = await connections.get("default").execute_query_dict(
         "/* reels.candidates */ SELECT p.id, p.author_id, p.created_at, p.like_count, p.hashtags,"
@@ -243,7 +231,9 @@ async def _ranked(user_id: int, served: ServedModel | None) -> list[int]:
         ranked = sorted(rows, key=lambda r: (-values[str(r["id"])], -int(r["id"])))
     else:
         ranked = sorted(rows, key=lambda r: (-_score(r, now), -int(r["id"])))
-    return _interleave([(int(r["id"]), int(r["author_id"])) for r in ranked])
+    # Never two in a row by one author: the next best by someone else goes between.
+    order = rerank(range(len(ranked)), [int(r["author_id"]) for r in ranked], spacing=2)
+    return [int(ranked[i]["id"]) for i in order]
 
 
 async def page(
