@@ -115,11 +115,11 @@ def load(blob: bytes) -> tuple[Funnel, dict[str, Any]]:
         funnel = Funnel(seed=meta["seed"], per_source=meta["per_source"], sources=sources)
         funnel.models = models
         empty = np.empty(0, dtype=np.int32)
-        funnel.log = InteractionLog(
+        funnel.use_log(InteractionLog(
             users=empty, items=empty, times=np.empty(0), weights=np.empty(0, np.float32),
             user_ids=meta["user_ids"], item_ids=meta["item_ids"],
             item_authors=arrays["item_authors"], author_ids=meta["author_ids"],
-        )  # fmt: skip
+        ))  # fmt: skip
         funnel.item_counts, funnel.user_counts = arrays["item_counts"], arrays["user_counts"]
         funnel.now, funnel.seen = arrays["now"], seen
         funnel.item_created = arrays["item_created"]

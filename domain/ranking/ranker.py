@@ -180,7 +180,7 @@ class Funnel:
         self._fit_sources(log)
 
     def _fit_sources(self, log: InteractionLog) -> None:
-        self.log = log
+        self.use_log(log)
         for source in self.sources:
             source.fit(log)
         self.item_counts = np.bincount(log.items, minlength=log.n_items).astype(np.float32)
@@ -266,12 +266,9 @@ class Funnel:
 
     # --- serving ------------------------------------------------------------------------
 
-    def candidates(self, users: np.ndarray, exclude: np.ndarray | None = None) -> Candidates:
-        """Each viewer's candidates (every source's top unseen items) with their features.
-        `exclude` (viewers x items, true = never) leaves out more than what they engaged with."""
-        seen = self.seen[users].toarray() > 0
-        if exclude is not None:
-            seen |= exclude
+    def candidates(self, users: np.ndarray) -> Candidates:
+        """Each viewer's candidates (every source's top unseen items) with their features."""
+        seen = self._seen(users, include_seen=False)
         per_source = [source.scores(users, self.now[users]) for source in self.sources]
         n_items = self.log.n_items
         k = min(self.per_source, n_items)
@@ -284,7 +281,7 @@ class Funnel:
                 picked.append(top[np.isfinite(row[top]) & (row[top] > 0)])
             picks.append(picked)
         items = [np.unique(np.concatenate(p)) if p else np.empty(0, np.int64) for p in picks]
-        out = self._features(users, items, per_source)
+        out = self._features(users, items, per_source, seen)
         for v, picked in enumerate(picks):
             tags = np.zeros(items[v].size, dtype=np.int64)
             for bit, top in enumerate(picked):
@@ -299,7 +296,8 @@ class Funnel:
         ranks the sources' lists over every item (training on impressions, whose items the
         viewer may since have engaged with), not only the viewer's unseen ones."""
         per_source = [source.scores(users, self.now[users]) for source in self.sources]
-        rows = self._features(users, items, per_source, include_seen=include_seen).features
+        seen = self._seen(users, include_seen=include_seen)
+        rows = self._features(users, items, per_source, seen).features
         return np.vstack(rows) if rows else np.empty((0, len(self.feature_names)), np.float32)
 
     def viewer_rows(
@@ -317,19 +315,17 @@ class Funnel:
         users = np.array([user])
         now = self.now[users]
         per_source = [source.scores(users, now) for source in self.sources]
-        rows = self._features(users, [known], per_source, include_seen=include_seen).features[0]
+        seen = self._seen(users, include_seen=include_seen)
+        rows = self._features(users, [known], per_source, seen).features[0]
         if not new:
             return rows
-        seen = np.zeros(self.log.n_items, dtype=bool)
-        if not include_seen:
-            seen = self.seen[user].toarray().ravel() > 0
         cols = []
         for source, scores in zip(self.sources, per_source, strict=True):
             fresh = new_item_scores(source, user, float(now[0]), new)
-            row = np.sort(np.where(seen, 0.0, scores[0]))[::-1]
+            row = np.sort(np.where(seen[0], 0.0, scores[0]))[::-1]
             above = np.searchsorted(-row, -fresh, side="left").astype(np.float32)
             cols += [fresh, np.where(fresh > 0, above, np.nan)]
-        authors = {a: n for n, a in enumerate(self.log.author_ids)}
+        authors = self.author_index
         author_index = np.array(
             [authors.get(i.author, -1) if i.author is not None else -1 for i in new]
         )
@@ -354,22 +350,30 @@ class Funnel:
         ]
         return np.vstack([rows, np.column_stack(cols).astype(np.float32)])
 
+    def use_log(self, log: InteractionLog) -> None:
+        """The id space the model works in (and the author index derived from it)."""
+        self.log = log
+        self.author_index = {a: n for n, a in enumerate(log.author_ids)}
+
+    def _seen(self, users: np.ndarray, *, include_seen: bool) -> np.ndarray:
+        """Viewers x items: what each viewer engaged with (all false with `include_seen`: the
+        sources' lists are then ranked over every item)."""
+        if include_seen:
+            return np.zeros((len(users), self.log.n_items), dtype=bool)
+        return np.asarray(self.seen[users].toarray() > 0)
+
     def _features(
         self,
         users: np.ndarray,
         items: list[np.ndarray],
         per_source: list[np.ndarray],
-        *,
-        include_seen: bool = False,
+        seen: np.ndarray,
     ) -> Candidates:
         last = next((s for s in self.sources if isinstance(s, CoEngagement)), None)
         last_scores = last.last_item_scores(users) if last else None
         affinity = self._author_affinity(users)
         popular = next((n for n, s in enumerate(self.sources) if s.name == "popular"), None)
         kind_shares = self.kind_table(users)
-        seen = self.seen[users].toarray() > 0
-        if include_seen:
-            seen[:] = False
         out = Candidates([], [], [])
         for v, user in enumerate(users):
             chosen = items[v]

@@ -48,7 +48,6 @@ class Model:
     trained_at: float  # seconds since the epoch
     users: dict[str, int]
     items: dict[str, int]
-    authors: dict[str, int]
 
     def user_index(self, user_id: int) -> int | None:
         return self.users.get(str(user_id))
@@ -66,7 +65,7 @@ class Model:
             return {}
         out = {}
         for author in author_ids:
-            column = self.authors.get(str(author))
+            column = self.funnel.author_index.get(str(author))
             if column is not None and column < table.shape[1] and table[0, column] > 0:
                 out[author] = float(table[0, column])
         return out
@@ -104,7 +103,6 @@ def _build(blob: bytes) -> Model:
         trained_at=float(np.nanmax(funnel.now)) if funnel.now.size else 0.0,
         users={u: n for n, u in enumerate(funnel.log.user_ids)},
         items={i: n for n, i in enumerate(funnel.log.item_ids)},
-        authors={a: n for n, a in enumerate(funnel.log.author_ids)},
     )
 
 

@@ -109,15 +109,16 @@ async def collect(days: int = WINDOW_DAYS) -> tuple[InteractionLog, Impressions]
         " WHERE id >= $1 LIMIT $2",
         [since, MAX_ROWS],
     )
+    made = _seconds(np.array([int(p["id"]) for p in posts], dtype=np.int64))
     catalog = [
         Item(
             str(p["id"]),
             author=str(p["author_id"]),
-            created=float(_seconds(np.array([int(p["id"])]))[0]),
+            created=float(at),
             tags=tags_of(p["hashtags"]),
             kind=str(p["kind"]),
         )
-        for p in posts
+        for p, at in zip(posts, made, strict=True)
     ]
     times = _seconds(np.array([int(r["id"]) for r in engaged], dtype=np.int64))
     events = [
