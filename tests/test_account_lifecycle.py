@@ -26,7 +26,7 @@ from tests.factories import (
     token_for,
 )
 from tests.jobs import drain
-from tests.ws import connect, listening, receive
+from tests.ws import connect, listening, receive, subscribe
 from workers.queues import DEFAULT_QUEUE
 
 NEW_PASSWORD = "a much better passphrase"
@@ -252,15 +252,7 @@ async def test_a_new_password_ends_open_subscriptions_at_their_next_event(
     session = await _login(client, "ana", PASSWORD)
     ws = await connect(live_server, session["accessToken"])
     try:
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "m",
-                    "type": "subscribe",
-                    "payload": {"query": "subscription { messageReceived { text } }"},
-                }
-            )
-        )
+        await subscribe(ws, "subscription { messageReceived { text } }", op_id="m")
         await listening(redis, messages_channel(ana.id))
         changed = await client.mutate(
             "changePassword",

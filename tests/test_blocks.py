@@ -20,7 +20,7 @@ from resolvers.global_ids import parse_global_id, to_global_id
 from tests.client import GraphQLClient
 from tests.factories import create_post, follow, gid, make_media, make_user, token_for
 from tests.jobs import drain
-from tests.ws import connect, listening, receive
+from tests.ws import connect, listening, receive, subscribe
 from workers.queues import DEFAULT_QUEUE
 
 SEND = "message { id thread { id } }"
@@ -152,27 +152,12 @@ async def test_a_group_made_before_a_block_hides_each_side_from_the_other(
     unread_before = read["node"]["unreadCount"]
     ws = await connect(live_server, ana_t)
     try:
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "m",
-                    "type": "subscribe",
-                    "payload": {"query": "subscription { messageReceived { text } }"},
-                }
-            )
-        )
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "t",
-                    "type": "subscribe",
-                    "payload": {
-                        "query": "subscription($t: ID!) { typing(threadId: $t)"
-                        " { user { username } } }",
-                        "variables": {"t": group},
-                    },
-                }
-            )
+        await subscribe(ws, "subscription { messageReceived { text } }", op_id="m")
+        await subscribe(
+            ws,
+            "subscription($t: ID!) { typing(threadId: $t) { user { username } } }",
+            {"t": group},
+            op_id="t",
         )
         await listening(redis, messages_channel(ana.id))
         await listening(redis, typing_channel(parse_global_id(group)[1]))

@@ -3,7 +3,6 @@ viewers for the owner within 48 hours, highlights past expiry, replies as direct
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
 from tests.factories import gid, make_media, make_user, media_gid, token_for
 from tests.jobs import drain
-from tests.ws import connect, listening, receive
+from tests.ws import connect, listening, receive, subscribe
 from workers.queues import DEFAULT_QUEUE
 
 STORY = "story { id audience expiresAt }"
@@ -307,17 +306,10 @@ async def test_replies_arrive_as_direct_messages_and_mentions_are_told(
     assert told == [story_id]
     ws = await connect(live_server, token_for(ana, settings))
     try:
-        await ws.send(
-            json.dumps(
-                {
-                    "id": "m",
-                    "type": "subscribe",
-                    "payload": {
-                        "query": "subscription { messageReceived"
-                        " { text isStoryReply story { caption } } }"
-                    },
-                }
-            )
+        await subscribe(
+            ws,
+            "subscription { messageReceived { text isStoryReply story { caption } } }",
+            op_id="m",
         )
         await listening(redis, messages_channel(ana.id))
         reply = await client.mutate(
