@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve test lint format migrations bench clean
+.PHONY: install serve test test-cluster lint format migrations bench clean
 
 install: $(STAMP)
 
@@ -21,8 +21,13 @@ $(STAMP): pyproject.toml config/graphiql/package-lock.json tests/frontend/packag
 serve: $(STAMP)
 	$(BIN)/shutter serve
 
+# The whole suite, then its `topology` tests again on a 6-node Redis Cluster of their own.
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-cluster
+
+test-cluster: $(STAMP)
+	TEST_REDIS_TOPOLOGY=cluster $(BIN)/python -m pytest -m topology $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ client so (`UNAVAILABLE`, retryable), unlike a bug, which is neither.
 from __future__ import annotations
 
 import asyncpg.exceptions as pg
+from redis.exceptions import ClusterDownError, ClusterError, ResponseError, SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise.exceptions import DBConnectionError
@@ -24,7 +25,13 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     DBConnectionError,
     ConnectionError,  # the socket itself: refused, reset, broken pipe
     TimeoutError,  # asyncio's, for a bounded wait
+    # A Redis Cluster between masters (a failover): no master serves a slot for a moment.
+    ClusterDownError,
+    ClusterError,  # redis-py's retries over a moving slot map ran out
+    SlotNotCoveredError,
 )
+# The same said in a reply read by the pipelined reader (config/redis_reads.py).
+_CLUSTER_MOMENTS = ("CLUSTERDOWN", "TRYAGAIN", "MOVED ", "ASK ", "MASTERDOWN")
 
 
 def is_outage(error: BaseException | None) -> bool:
@@ -32,6 +39,8 @@ def is_outage(error: BaseException | None) -> bool:
     seen = 0
     while error is not None and seen < 8:
         if isinstance(error, _OUTAGES):
+            return True
+        if isinstance(error, ResponseError) and str(error).startswith(_CLUSTER_MOMENTS):
             return True
         error = error.__cause__ or error.__context__
         seen += 1

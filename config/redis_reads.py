@@ -21,13 +21,16 @@ and the batches on it sent again once (they hold reads and EXPIREs, which may ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections import deque
 from collections.abc import Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import hiredis
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -60,12 +63,16 @@ def _limit(start: int | None, num: int | None) -> tuple[Any, ...]:
     return () if start is None or num is None else ("LIMIT", start, num)
 
 
+class _Runs(Protocol):
+    async def run(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]: ...
+
+
 class PipelinedBatch:
-    """A domain.reads.ReadBatch on PipelinedReads' connection."""
+    """A domain.reads.ReadBatch on PipelinedReads' connection (or ClusterReads' ones)."""
 
     __slots__ = ("_commands", "_reads", "_replies")
 
-    def __init__(self, reads: PipelinedReads) -> None:
+    def __init__(self, reads: _Runs) -> None:
         self._reads = reads
         self._commands: list[tuple[Any, ...]] = []
         self._replies: list[Reply[Any]] = []
@@ -357,3 +364,128 @@ class PipelinedReads:
         if self._pipeline is not None:
             self._pipeline.close()
             self._pipeline = None
+
+
+# Replies that mean "ask again, elsewhere or in a moment": the slot moved (MOVED, ASK), or the
+# cluster is between masters (a failover: CLUSTERDOWN, TRYAGAIN).
+_REROUTE = ("MOVED ", "ASK ", "CLUSTERDOWN", "TRYAGAIN")
+REROUTE_ATTEMPTS = 5
+REROUTE_PAUSE_SECONDS = 0.1
+
+
+class ClusterReads:
+    """The pipelined reads over a Redis Cluster: one PipelinedReads per master, each command
+    sent to the master of its key's slot, by the slot map redis-py's cluster client keeps
+    (`cluster`, the process's RedisCluster). A batch's commands are split by master and the
+    masters asked at once; MGET and EXISTS over keys of several slots are asked key by key
+    and put back together. A reply saying the slot moved, or a master that cannot be reached
+    (a failover), makes it read the slot map again and ask once more, a few times, before the
+    error goes to the caller.
+    """
+
+    def __init__(self, cluster: Any, url: str, *, timeout: float = 2.0) -> None:
+        self._cluster = cluster
+        self._address = RedisAddress.from_url(url)
+        self._timeout = timeout
+        self._nodes: dict[str, PipelinedReads] = {}
+        self._refreshing: asyncio.Task[None] | None = None
+
+    def batch(self) -> PipelinedBatch:
+        return PipelinedBatch(self)
+
+    def _reads_for(self, host: str, port: int) -> PipelinedReads:
+        name = f"{host}:{port}"
+        reads = self._nodes.get(name)
+        if reads is None:
+            address = self._address
+            auth = ""
+            if address.password is not None:
+                auth = f"{quote(address.username or '')}:{quote(address.password)}@"
+            scheme = "rediss" if address.tls else "redis"
+            query = "" if address.verify_tls or not address.tls else "?ssl_cert_reqs=none"
+            reads = PipelinedReads(
+                f"{scheme}://{auth}{host}:{port}/0{query}", timeout=self._timeout
+            )
+            self._nodes[name] = reads
+        return reads
+
+    def _route(
+        self, commands: Sequence[tuple[Any, ...]]
+    ) -> tuple[dict[str, tuple[PipelinedReads, list[tuple[Any, ...]], list[int]]], list[Any]]:
+        """Split into per-master commands; `parts` says how to put the replies together: for
+        each command, the index of its one reply, or a (kind, indexes) for a split one."""
+        slots = self._cluster.nodes_manager
+        per_node: dict[str, tuple[PipelinedReads, list[tuple[Any, ...]], list[int]]] = {}
+        count = 0
+
+        def send(key: str, command: tuple[Any, ...]) -> int:
+            nonlocal count
+            node = slots.get_node_from_slot(key_slot(key.encode()))
+            entry = per_node.get(node.name)
+            if entry is None:
+                entry = per_node[node.name] = (self._reads_for(node.host, node.port), [], [])
+            entry[1].append(command)
+            entry[2].append(count)
+            count += 1
+            return count - 1
+
+        parts: list[Any] = []
+        for command in commands:
+            name = command[0]
+            if name in ("MGET", "EXISTS") and len(command) > 2:
+                one = "GET" if name == "MGET" else "EXISTS"
+                parts.append((name, [send(key, (one, key)) for key in command[1:]]))
+            else:
+                parts.append(send(command[1], command))
+        return per_node, parts
+
+    async def run(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        for attempt in range(1, REROUTE_ATTEMPTS + 1):
+            per_node, parts = self._route(commands)
+            total = sum(len(entry[1]) for entry in per_node.values())
+            flat: list[Any] = [None] * total
+            try:
+                answers = await asyncio.gather(
+                    *(reads.run(some) for reads, some, _ in per_node.values())
+                )
+            except (RedisConnectionError, RedisTimeoutError):
+                if attempt == REROUTE_ATTEMPTS:
+                    raise
+                await self._refresh()  # a master gone: its replica may have taken over
+                continue
+            for (_, _, positions), replies in zip(per_node.values(), answers, strict=True):
+                for position, reply in zip(positions, replies, strict=True):
+                    flat[position] = reply
+            rerouted = any(
+                isinstance(reply, ResponseError) and str(reply).startswith(_REROUTE)
+                for reply in flat
+            )
+            if rerouted and attempt < REROUTE_ATTEMPTS:
+                await self._refresh()
+                continue
+            return [
+                flat[part]
+                if isinstance(part, int)
+                else [flat[i] for i in part[1]]
+                if part[0] == "MGET"
+                else sum(int(flat[i]) for i in part[1])
+                for part in parts
+            ]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _refresh(self) -> None:
+        """Read the slot map again (one caller does; the others wait for it), after a pause
+        that lets a failover finish."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.ensure_future(self._reinitialize())
+        with contextlib.suppress(Exception):  # the next attempt says how it went
+            await asyncio.shield(self._refreshing)
+
+    async def _reinitialize(self) -> None:
+        await asyncio.sleep(REROUTE_PAUSE_SECONDS)
+        await self._cluster.nodes_manager.initialize()
+
+    async def close(self) -> None:
+        for reads in self._nodes.values():
+            await reads.close()
+        self._nodes.clear()

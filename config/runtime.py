@@ -14,20 +14,21 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 from aiocache import RedisCache
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from tortoise import Tortoise
 
 from config.database import tortoise_config
-from config.redis_reads import PipelinedReads
+from config.redis_reads import ClusterReads, PipelinedReads
 from config.redis_url import RedisAddress
-from config.settings import Settings
+from config.settings import ConfigError, Settings
 from domain import ids
 from domain.budgets import Budgets, parse_budgets
 from domain.cache import OrjsonSerializer
@@ -63,7 +64,7 @@ class Runtime:
     hub: Hub
     budgets: Budgets
     ranking: ServedModel  # the hot-loaded ranking model (loaded on first use)
-    reads: PipelinedReads
+    reads: PipelinedReads | ClusterReads
     _cache: RedisCache
     _id_holder: str
     _id_keeper: asyncio.Task[None]
@@ -120,14 +121,28 @@ def _fast(redis_url: str) -> dict[str, Any]:
     return {"connection_class": HiredisPackedConnection} if redis_url.startswith("redis://") else {}
 
 
-def _cache_for(redis_url: str, *, timeout: float | None = None) -> RedisCache:
+def _cache_for(redis_url: str, *, timeout: float | None, cluster: bool) -> RedisCache:
     cache = RedisCache(namespace="c", serializer=OrjsonSerializer())
     # aiocache builds its client from host, port, db and password alone (no ACL user, no
-    # unix socket): give it one made from the URL by redis-py itself, as every other client.
-    cache.client = Redis.from_url(
+    # unix socket, no cluster): give it one made from the URL by redis-py itself, as every
+    # other client.
+    make = RedisCluster.from_url if cluster else Redis.from_url
+    cache.client = make(
         redis_url, decode_responses=False, socket_timeout=timeout, socket_connect_timeout=timeout
     )
     return cache
+
+
+async def is_cluster(redis_url: str, *, wait_seconds: float) -> bool:
+    """Whether the Redis of this URL is a node of a Redis Cluster (INFO cluster)."""
+    probe = Redis.from_url(
+        redis_url, socket_timeout=wait_seconds, socket_connect_timeout=wait_seconds
+    )
+    try:
+        info = await probe.info("cluster")
+    finally:
+        await probe.aclose()
+    return bool(info.get("cluster_enabled"))
 
 
 def arq_settings(redis_url: str, **overrides: Any) -> RedisSettings:
@@ -158,19 +173,40 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
         _enable_global_fallback=True,
     )
     timeout = settings.redis_timeout_ms / 1000
-    redis = Redis.from_url(
-        redis_url,
-        decode_responses=True,
-        health_check_interval=30,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        **_fast(redis_url),
-    )
+    cluster = settings.redis_cluster
+    if cluster is None:
+        cluster = await is_cluster(redis_url, wait_seconds=timeout)
+    if cluster and not settings.redis_queue_url:
+        raise ConfigError(
+            "REDIS_URL is a Redis Cluster, which arq's job queues cannot use: set REDIS_QUEUE_URL"
+            " to a standalone Redis (or a Sentinel-managed one) for them"
+        )
+    redis: Redis
+    reads: PipelinedReads | ClusterReads
+    if cluster:
+        node = RedisCluster.from_url(
+            redis_url,
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        await node.initialize()
+        redis = cast(Redis, node)
+        reads = ClusterReads(node, redis_url, timeout=timeout)
+    else:
+        redis = Redis.from_url(
+            redis_url,
+            decode_responses=True,
+            health_check_interval=30,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            **_fast(redis_url),
+        )
+        reads = PipelinedReads(redis_url, timeout=timeout)
     holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     ids.install_generator(await ids.lease_slot(holder))
     keeper = asyncio.create_task(ids.keep_slot(holder), name="id-slot-lease")
-    cache = _cache_for(redis_url, timeout=timeout)
-    reads = PipelinedReads(redis_url, timeout=timeout)
+    cache = _cache_for(redis_url, timeout=timeout, cluster=cluster)
     queue = await create_pool(arq_settings(settings.queue_url(redis_url), conn_timeout=timeout))
     # arq bounds connecting only; an enqueue on the request path must not hang either.
     queue.connection_pool.connection_kwargs["socket_timeout"] = timeout

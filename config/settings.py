@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # The job queues' Redis (arq has no Redis Cluster support): a standalone Redis of its own,
     # or unset for the same one as REDIS_URL.
     redis_queue_url: str | None = None
+    # REDIS_URL names a node of a Redis Cluster (true), a single Redis (false), or unset: ask
+    # the server (INFO cluster). On a cluster, REDIS_QUEUE_URL is required.
+    redis_cluster: bool | None = None
     database_pool_size: int = Field(default=10, ge=1, le=500)
     data_dir: Path = PROJECT_ROOT / ".data"
 

@@ -25,6 +25,7 @@ from aiocache.serializers import BaseSerializer
 from redis.asyncio import Redis
 from tortoise import connections
 
+from domain.keyspace import NodeScript
 from domain.reads import ReadBatch, Reads, read_alone
 
 
@@ -156,30 +157,35 @@ class RowCache(Generic[V]):
         self._sql = select_sql
         self._from_row = from_row
         self._ttl = ttl_seconds
-        self._fill = redis.register_script(FILL_VALUES)
+        self._fill = NodeScript(redis, FILL_VALUES)
         # aiocache's key for an id is its namespace, then `key(id)`: the part before the id is
         # worked out once.
-        self._prefix = str(cache.build_key(self.key(0)))[: -len("0")]
-        assert f"{self._prefix}7" == cache.build_key(self.key(7))
+        self._prefix = str(cache.build_key(self.key(0)))[: -len("0}")]
+        assert f"{self._prefix}7}}" == cache.build_key(self.key(7))
         # Views decoded lately, by the bytes Redis held (and the live values applied): a hot
         # row read again unchanged is not decoded again. Views are frozen, so sharing is safe.
         self._decoded: dict[tuple[str, tuple[tuple[str, Any], ...]], V] = {}
         self._last: dict[int, V] = {}  # the view of each id read last (see last_read)
 
     def key(self, item_id: int) -> str:
-        return f"{self._kind}:{item_id}"
+        # the id as a hash tag: the row's key and its lease share a slot on a cluster
+        return f"{self._kind}:{{{item_id}}}"
 
     def _redis_key(self, item_id: int) -> str:
-        return f"{self._prefix}{item_id}"
+        return f"{self._prefix}{item_id}}}"
 
     async def fill(self, token: str, views: Sequence[V]) -> None:
         """Cache these views where the lease `token` still stands (see the module's notes)."""
-        keys = []
-        for view in views:
-            key = self._redis_key(view.id)
-            keys += [lease_key(key), key]
         dumps = self._cache.serializer.dumps
-        await self._fill(keys, [token, self._ttl, *(dumps(to_json(v)) for v in views)])
+
+        def call(some: list[V]) -> tuple[list[str], list[Any]]:
+            keys = []
+            for view in some:
+                key = self._redis_key(view.id)
+                keys += [lease_key(key), key]
+            return keys, [token, self._ttl, *(dumps(to_json(v)) for v in some)]
+
+        await self._fill.run(views, lambda view: self._redis_key(view.id), call)
 
     def last_read(self, item_id: int) -> V | None:
         """The view of this id this process read last, if it still remembers it: stale, maybe,

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
+from typing import cast
 
 from redis.asyncio import Redis
 
 from domain.errors import DomainError, ErrorCode
+
+# KEYS: the window's counter; ARGV: its lifetime. One hit, and the window's end set with it.
+_HIT = """
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return hits
+"""
 
 
 class RateLimited(DomainError):
@@ -33,10 +42,7 @@ async def check_rate(
     `refund`."""
     window = int(time.time()) // window_seconds
     key = f"rl:{{{bucket}}}:{window}"
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, window_seconds + 1)
-        hits, _ = await pipe.execute()
+    hits = await cast(Awaitable[int], redis.eval(_HIT, 1, key, str(window_seconds + 1)))
     if int(hits) > limit:
         wait = window_seconds - int(time.time()) % window_seconds
         raise RateLimited(wait, message.format(seconds=wait) if message else None)

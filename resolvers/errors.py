@@ -16,5 +16,8 @@ class ClientError(GraphQLError):
 
 
 def should_mask(error: GraphQLError) -> bool:
+    """Mask what a resolver raised by mistake; keep what speaks of the client's own request:
+    a ClientError, and graphql-core's coercion errors (a variable of a wrong value, say: the
+    GraphQLError it raised is the original of the one it reports)."""
     original = error.original_error
-    return original is not None and not isinstance(original, ClientError)
+    return original is not None and not isinstance(original, GraphQLError)

@@ -3,6 +3,10 @@
 TEST_DATABASE_URL / TEST_REDIS_URL point at servers to use (CI sets them to the machine's); when
 unset, the embedded servers under .data/test are started. Each run makes its own database, and
 each test starts from empty tables and an empty Redis database.
+
+TEST_REDIS_TOPOLOGY=cluster runs the suite (`make test-cluster`: the tests marked `topology`) on
+a 6-node Redis Cluster of its own on loopback ports, with the job queues on the Redis of
+TEST_REDIS_URL (database 2).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from config.runtime import Runtime, build_store, start
 from config.settings import PROJECT_ROOT, Settings
 from domain.media.object_store import S3Store
 from tests.client import GraphQLClient
-from tests.servers import free_port
+from tests.servers import RedisClusterServers, free_port
 
 TABLES = (
     "refresh_tokens",
@@ -76,8 +80,24 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
 
 
+CLUSTER = os.environ.get("TEST_REDIS_TOPOLOGY") == "cluster"
+
+
 @pytest.fixture(scope="session")
-def service_urls() -> Iterator[tuple[str, str]]:
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers | None]:
+    """The Redis Cluster the suite runs on with TEST_REDIS_TOPOLOGY=cluster, else None."""
+    if not CLUSTER:
+        yield None
+        return
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("cluster")).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def service_urls(redis_cluster: RedisClusterServers | None) -> Iterator[tuple[str, str]]:
     """(database URL of a fresh database, Redis URL) for this test run."""
     admin_url = os.environ.get("TEST_DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL")
@@ -112,6 +132,11 @@ def service_urls() -> Iterator[tuple[str, str]]:
             await conn.close()
 
     asyncio.run(create())
+    if redis_cluster is not None:
+        # the job queues stay on a standalone Redis (arq has no cluster support)
+        parts = urlsplit(redis_url)
+        redis_cluster.queue_url = urlunsplit((*parts[:2], "/2", "", ""))
+        redis_url = redis_cluster.url
     try:
         yield _with_database(admin_url, name), redis_url
     finally:
@@ -131,13 +156,20 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings(service_urls: tuple[str, str], live_port: int, media_root: Path) -> Settings:
+def settings(
+    service_urls: tuple[str, str],
+    redis_cluster: RedisClusterServers | None,
+    live_port: int,
+    media_root: Path,
+) -> Settings:
     """The settings of the in-process runtime; they match the live server's."""
     database_url, redis_url = service_urls
     return Settings(
         environment="test",
         database_url=database_url,
         redis_url=redis_url,
+        redis_queue_url=redis_cluster.queue_url if redis_cluster else None,
+        redis_cluster=CLUSTER or None,
         media_root=media_root,
         public_base_url=f"http://127.0.0.1:{live_port}",
         ranking_model_check_seconds=0,  # a model a test publishes serves at once
@@ -162,6 +194,8 @@ async def clean_state(runtime: Runtime) -> None:
         f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"
     )
     await runtime.redis.flushdb()
+    if CLUSTER:
+        await runtime.queue.flushdb()
 
 
 @pytest.fixture
@@ -231,6 +265,11 @@ def live_env(settings: Settings) -> dict[str, str]:
         "AUTH_RATE_LIMIT_PER_MINUTE": str(LIVE_AUTH_RATE_LIMIT),
         "GRAPHQL_MAX_DEPTH": str(LIVE_MAX_DEPTH),
         "CORS_ALLOW_ORIGINS": FRONTEND_ORIGIN,
+        **(
+            {"REDIS_CLUSTER": "true", "REDIS_QUEUE_URL": settings.redis_queue_url or ""}
+            if CLUSTER
+            else {}
+        ),
         "RANKING_MODEL_CHECK_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
     }

@@ -4,6 +4,7 @@ killed, frozen and restarted without touching the machine's own services."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -135,4 +136,154 @@ class PostgresServer:
 
     def remove(self) -> None:
         self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (the port + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10_000 > 65_535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+
+
+class RedisClusterServers:
+    """A Redis Cluster of the test's own: `masters` masters with one replica each, on free
+    loopback ports, made by `redis-cli --cluster create`; `node_timeout_ms` is how long a master
+    may be silent before its replica takes over."""
+
+    def __init__(self, folder: Path, *, masters: int = 3, node_timeout_ms: int = 2_000) -> None:
+        binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if binary is None or cli is None:
+            pytest.skip("no redis-server / redis-cli binary on this machine")
+        version = subprocess.run(  # noqa: S603
+            [binary, "--version"], capture_output=True, text=True, check=True
+        ).stdout
+        found = re.search(r"v=(\d+)\.", version)
+        if found is None or int(found.group(1)) < 7:
+            pytest.skip(f"Shutter on a cluster needs Redis 7 or newer: {version.strip()}")
+        self.binary, self.cli = binary, cli
+        self.folder = folder
+        self.node_timeout_ms = node_timeout_ms
+        self.ports = [_cluster_port() for _ in range(masters * 2)]
+        self.masters = masters
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.queue_url: str | None = None  # the standalone Redis its users queue jobs on
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def _start_node(self, port: int) -> None:
+        node = self.folder / str(port)
+        node.mkdir(parents=True, exist_ok=True)
+        self.processes[port] = subprocess.Popen(  # noqa: S603 - the machine's own redis-server
+            [
+                self.binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(node / "nodes.conf"),
+                "--cluster-node-timeout",
+                str(self.node_timeout_ms),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(node),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(self) -> RedisClusterServers:
+        for port in self.ports:
+            self._start_node(port)
+        for port in self.ports:
+            wait_for_port(port)
+        subprocess.run(  # noqa: S603
+            [
+                self.cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{port}" for port in self.ports),
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        self.wait_healthy()
+        return self
+
+    def _cli(self, port: int, *args: str) -> str:
+        done = subprocess.run(  # noqa: S603
+            [self.cli, "-p", str(port), *args], capture_output=True, text=True, timeout=5
+        )
+        return done.stdout
+
+    def wait_healthy(self, *, timeout: float = 30.0) -> None:
+        """Until every live node says the cluster is ok and all slots are served."""
+        deadline = time.monotonic() + timeout
+        while True:
+            infos = [self._cli(port, "cluster", "info") for port in self.processes]
+            if all("cluster_state:ok" in info for info in infos):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the cluster did not come up: {infos}")
+            time.sleep(0.2)
+
+    def wait_failover(self, *, timeout: float = 30.0) -> float:
+        """After a master was killed: until a replica has taken its place and the cluster is
+        ok again; returns how long that took."""
+        began = time.monotonic()
+        deadline = began + timeout
+        while len(self.master_ports()) < self.masters:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no replica took over")
+            time.sleep(0.1)
+        self.wait_healthy(timeout=max(0.0, deadline - time.monotonic()))
+        return time.monotonic() - began
+
+    def master_ports(self) -> list[int]:
+        """The ports of the nodes that are masters now."""
+        return [
+            port
+            for port in self.processes
+            if "role:master" in self._cli(port, "info", "replication")
+        ]
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node."""
+        process = self.processes.pop(port)
+        process.kill()
+        process.wait(10)
+
+    def error_stats(self) -> dict[int, str]:
+        """Each live node's `INFO errorstats` and `INFO commandstats`."""
+        return {
+            port: self._cli(port, "info", "errorstats") + self._cli(port, "info", "commandstats")
+            for port in self.processes
+        }
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -7,6 +7,7 @@ import time
 
 import httpx
 import jwt
+import pytest
 
 from config.settings import Settings
 from domain.users.models import RefreshToken, User
@@ -14,6 +15,8 @@ from domain.users.tokens import create_access_token
 from tests.client import GraphQLClient
 from tests.conftest import LIVE_AUTH_RATE_LIMIT
 from tests.factories import PASSWORD, make_user, token_for
+
+pytestmark = pytest.mark.topology  # runs on the Redis Cluster too (make test-cluster)
 
 AUTH = "accessToken refreshToken user { id username fullName followerCount }"
 VIEWER = "{ viewer { username bio isPrivate } }"

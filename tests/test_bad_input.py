@@ -55,6 +55,28 @@ async def test_ids_outside_64_bits_or_ascii_digits_are_invalid_id(
     assert [e["code"] for e in payload["errors"]] == ["INVALID_ID"], payload
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("RECENT", "Value 'RECENT' does not exist in 'FeedOrder' enum."),
+        (5, "Enum 'FeedOrder' cannot represent non-string value: 5."),
+    ],
+)
+async def test_a_variable_of_a_wrong_value_is_told_so(
+    client: GraphQLClient, settings: Settings, value: Any, says: str
+) -> None:
+    ana = await make_user("ana")
+    body = await client.raw(
+        "query($order: FeedOrder) { feed(order: $order) { edges { node { id } } } }",
+        {"order": value},
+        token=token_for(ana, settings),
+    )
+    assert [e["message"] for e in body["errors"]] == [
+        f"Variable '$order' has invalid value: {says}"
+    ], body
+    assert body.get("data") is None
+
+
 @pytest.mark.parametrize("raw", ["c:99999999999999999999", "c:²", "c:9223372036854775808"])
 async def test_cursors_outside_64_bits_are_invalid_cursor(client: GraphQLClient, raw: str) -> None:
     await make_user("ana")

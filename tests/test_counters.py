@@ -50,7 +50,9 @@ async def test_a_counter_seeded_after_redis_lost_it_is_recounted(runtime: Runtim
     await likes_by(runtime, post_id, 5)
     await counters.flush(runtime.redis, "post")
     await likes_by(runtime, post_id, 3)
-    await runtime.redis.delete(f"cnt:post:{post_id}")  # as a Redis restart without AOF does
+    await runtime.redis.delete(
+        counters.counter_key("post", post_id)
+    )  # as a Redis restart without AOF does
 
     # when: one more like seeds the counter from the (stale) row
     await likes_by(runtime, post_id, 1)
@@ -102,7 +104,7 @@ async def test_a_counter_that_keeps_moving_is_not_recounted_until_it_rests(
     await likes_by(runtime, post_id, 1)
     await counters.flush(runtime.redis, "post")
     await likes_by(runtime, post_id, 2)
-    await runtime.redis.delete(f"cnt:post:{post_id}")
+    await runtime.redis.delete(counters.counter_key("post", post_id))
     await likes_by(runtime, post_id, 1)
     assert await like_count(runtime, post_id) == 2  # 4 rows
     for _ in range(3):

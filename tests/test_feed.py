@@ -7,13 +7,14 @@ import dataclasses
 from typing import Any
 
 import pytest
+from redis.asyncio.cluster import RedisCluster
 from tortoise import connections
 
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.feed import service as feed
 from domain.feed import store as feed_store
-from domain.feed.store import FEED_SIZE, FeedStore, Position
+from domain.feed.store import FEED_SIZE, PULLED_AUTHORS, FeedStore, Position
 from domain.ids import next_id
 from domain.media.models import Media
 from domain.posts import flows as posts
@@ -24,6 +25,8 @@ from tests.client import GraphQLClient
 from tests.factories import create_post, fan_out, follow, gid, make_media, make_user, token_for
 from tests.jobs import drain
 from workers.queues import FANOUT_QUEUE
+
+pytestmark = pytest.mark.topology  # runs on the Redis Cluster too (make test-cluster)
 
 FEED = """query($after: String, $first: Int) { feed(first: $first, after: $after) {
   edges { cursor node { id caption author { username } } } pageInfo { hasNextPage endCursor } } }"""
@@ -204,7 +207,11 @@ async def test_requests_arriving_together_read_the_pulled_authors_once(
     runtime: Runtime,
 ) -> None:
     async def smembers_calls() -> int:
-        stats = await runtime.redis.info("commandstats")
+        if isinstance(runtime.redis, RedisCluster):  # the node of the key
+            node = runtime.redis.get_node_from_key(PULLED_AUTHORS)
+            stats = await runtime.redis.info("commandstats", target_nodes=node)
+        else:
+            stats = await runtime.redis.info("commandstats")
         return int(stats.get("cmdstat_smembers", {}).get("calls", 0))
 
     # given: a process whose copy of the pulled authors is due to be read again

@@ -115,7 +115,7 @@ async def test_health_readiness_and_metrics(live_server: str) -> None:
 async def test_unexpected_errors_are_masked(client: GraphQLClient, redis: Redis) -> None:
     # A corrupt cache entry makes the user loader fail inside the server.
     ana = await make_user("ana")
-    await redis.set(f"c:user:{ana.id}", '{"password_hash": "secret-internal-detail"}')
+    await redis.set(f"c:user:{{{ana.id}}}", '{"password_hash": "secret-internal-detail"}')
     body = await client.raw('{ user(username: "ana") { username } }')
     assert body["errors"] == [
         {

@@ -22,6 +22,8 @@ from tests.client import GraphQLClient
 from tests.factories import follow, gid, make_user, token_for
 from tests.ws import connect, listening, receive
 
+pytestmark = pytest.mark.topology  # runs on the Redis Cluster too (make test-cluster)
+
 SEND = "message { id text clientId thread { id unreadCount isRequest } sender { username } }"
 THREADS = """{ threads { unreadCount edges { node { id kind unreadCount isRequest
   participants { username } lastMessage { text createdAt } createdAt updatedAt } } }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from config.runtime import Runtime
@@ -20,6 +21,8 @@ from tests.factories import create_post, gid, make_media, make_user, token_for
 from tests.jobs import drain
 from tests.ws import connect, listening, receive
 from workers.queues import DEFAULT_QUEUE
+
+pytestmark = pytest.mark.topology  # runs on the Redis Cluster too (make test-cluster)
 
 LIST = """{ notifications { unreadCount edges { node { id kind actorCount read
   actors(first: 3) { edges { node { username } } totalCount } post { id }

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.media.models import Media
+from domain.posts import counters
 from domain.posts.models import Comment, Hashtag, Like, Post
 from domain.users.models import User
 from tests import factories
@@ -15,6 +18,8 @@ from tests.client import GraphQLClient
 from tests.factories import follow, gid, make_media, make_user, media_gid, token_for
 from tests.jobs import drain
 from workers.queues import DEFAULT_QUEUE
+
+pytestmark = pytest.mark.topology  # runs on the Redis Cluster too (make test-cluster)
 
 POST = """post { id kind caption hashtags likeCount commentCount viewerHasLiked viewerHasSaved
   author { username postCount } mentions { username } media { id url } }"""
@@ -217,7 +222,7 @@ async def test_likes_are_idempotent_and_exact(
     await drain(DEFAULT_QUEUE, settings=settings, runtime=runtime)
     assert (await Post.get()).like_count == 29
     # With the Redis counter gone (evicted, or Redis lost), the row answers exactly.
-    await runtime.redis.delete(f"cnt:post:{(await Post.get()).id}")
+    await runtime.redis.delete(counters.counter_key("post", (await Post.get()).id))
     assert (await client.query(GET_POST, {"id": post["id"]}))["post"]["likeCount"] == 29
     liked = await client.mutate(
         "likePost", "post { likeCount }", {"postId": post["id"]}, token=token_for(fans[1], settings)

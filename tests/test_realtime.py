@@ -22,8 +22,10 @@ from tests import media_files
 from tests.client import GraphQLClient
 from tests.factories import make_user, token_for
 from tests.jobs import drain
-from tests.ws import connect, listening, receive, subscribe
+from tests.ws import connect, listening, publish, receive, subscribe, subscribers
 from workers.queues import MEDIA_QUEUE
+
+pytestmark = pytest.mark.topology  # runs on the Redis Cluster too (make test-cluster)
 
 MEDIA_PROCESSED = "subscription($id: ID!) { mediaProcessed(mediaId: $id) { id status } }"
 
@@ -136,15 +138,15 @@ async def test_one_redis_subscription_per_process_and_none_left_behind(
         sockets.append(ws)
     await listening(redis, channel)
     await asyncio.sleep(0.5)  # the other four listeners, which Redis would see if they subscribed
-    assert await redis.pubsub_numsub(channel) == [(channel, 1)]
+    assert await subscribers(redis, channel) == 1
 
     for ws in sockets:
         await ws.close()
     for _ in range(50):  # the server notices the disconnects and lets the channel go
-        if await redis.pubsub_numsub(channel) == [(channel, 0)]:
+        if await subscribers(redis, channel) == 0:
             break
         await asyncio.sleep(0.1)
-    assert await redis.pubsub_numsub(channel) == [(channel, 0)]
+    assert await subscribers(redis, channel) == 0
 
 
 async def test_someone_elses_media_cannot_be_watched(
@@ -210,7 +212,7 @@ async def test_a_slow_subscriber_loses_its_oldest_events_not_memory(redis: Redis
     try:
         async with hub.subscribe("bench:slow") as queue:
             for i in range(25):
-                await redis.publish("bench:slow", json.dumps({"n": i}))
+                await publish(redis, "bench:slow", json.dumps({"n": i}))
             for _ in range(50):
                 if queue.full() and (queue._queue[-1]["n"] == 24):  # type: ignore[attr-defined]
                     break

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
+
 from config.runtime import Runtime
 from config.settings import Settings
 from domain.graph import service as graph
@@ -17,6 +19,8 @@ from domain.users.models import User
 from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
 from tests.factories import make_media, make_user, token_for
+
+pytestmark = pytest.mark.topology  # runs on the Redis Cluster too (make test-cluster)
 
 REELS = """query($after: String) { reels(first: 5, after: $after) { edges { node { id
   author { username } } } pageInfo { hasNextPage endCursor } } }"""

@@ -26,6 +26,8 @@ from tests.jobs import drain
 from tests.ws import connect, listening, receive, subscribe
 from workers.queues import DEFAULT_QUEUE
 
+pytestmark = pytest.mark.topology  # runs on the Redis Cluster too (make test-cluster)
+
 STORY = "story { id audience expiresAt }"
 TRAY = "{ storyTray { user { username } hasUnseen stories { caption viewerHasSeen } } }"
 

@@ -22,7 +22,7 @@ async def test_a_loaded_user_is_cached_and_the_second_read_runs_no_sql(
     ana = await make_user("ana", bio="hello")
     await runtime.users.get(ana.id)
 
-    cached = await redis.get(f"c:user:{ana.id}")
+    cached = await redis.get(f"c:user:{{{ana.id}}}")
     assert cached is not None
     assert json.loads(cached)["bio"] == "hello"
     assert "password_hash" not in json.loads(cached)
@@ -44,7 +44,7 @@ async def test_writes_invalidate_the_cached_copy(runtime: Runtime, redis: Redis)
     await users.update_profile(user_id=ana.id, users=runtime.users, bio="changed")
     await follow(bo, ana, runtime.users)
 
-    assert await redis.exists(f"c:user:{ana.id}", f"c:user:{bo.id}") == 0
+    assert await redis.exists(f"c:user:{{{ana.id}}}", f"c:user:{{{bo.id}}}") == 0
     fresh = await runtime.users.get_many([ana.id, bo.id])
     assert fresh[ana.id].bio == "changed"
     assert fresh[ana.id].follower_count == 1
@@ -60,7 +60,7 @@ async def test_missing_users_are_simply_absent(runtime: Runtime) -> None:
 async def test_a_fill_that_raced_a_write_is_dropped(runtime: Runtime, redis: Redis) -> None:
     # given: a reader missed ana, took its lease and read her row from Postgres...
     ana = await make_user("ana", bio="before")
-    key = f"c:user:{ana.id}"
+    key = f"c:user:{{{ana.id}}}"
     token = await take_leases(redis, [key])
     read_before_the_write = await runtime.users.get(ana.id)
     await redis.delete(key)  # (that read cached her; this reader's copy is not in Redis yet)
@@ -83,11 +83,11 @@ async def test_a_fill_with_its_lease_standing_is_stored(runtime: Runtime, redis:
     assert view is not None
     await runtime.users.invalidate(ana.id)
 
-    token = await take_leases(redis, [f"c:user:{ana.id}"])
+    token = await take_leases(redis, [f"c:user:{{{ana.id}}}"])
     await runtime.users.rows.fill(token, [view])
 
-    assert json.loads(await redis.get(f"c:user:{ana.id}"))["bio"] == "hello"
-    assert await redis.exists(f"c:user:{ana.id}:lease") == 0  # used up
+    assert json.loads(await redis.get(f"c:user:{{{ana.id}}}"))["bio"] == "hello"
+    assert await redis.exists(f"c:user:{{{ana.id}}}:lease") == 0  # used up
 
 
 async def test_whom_a_user_follows_is_not_cached_stale(runtime: Runtime, redis: Redis) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import websockets
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from websockets.asyncio.client import ClientConnection
 
 
@@ -52,12 +53,26 @@ async def subscribe(
     )
 
 
+async def publish(redis: Redis, channel: str, data: str) -> None:
+    """Publish as Shutter does: sharded pub/sub on a cluster, plain on one Redis."""
+    command = "SPUBLISH" if isinstance(redis, RedisCluster) else "PUBLISH"
+    await redis.execute_command(command, channel, data)
+
+
+async def subscribers(redis: Redis, channel: str) -> int:
+    if isinstance(redis, RedisCluster):  # a sharded channel, on the master of its slot
+        node = redis.get_node_from_key(channel)
+        reply = await redis.execute_command("PUBSUB", "SHARDNUMSUB", channel, target_nodes=node)
+        return int(reply[1])
+    return int((await redis.pubsub_numsub(channel))[0][1])
+
+
 async def listening(redis: Redis, channel: str) -> None:
     """Wait until a server process has subscribed `channel` in Redis: from then on, whatever is
     published to it reaches that process's subscriptions (a fixed sleep is not enough on a
     loaded machine)."""
     async with asyncio.timeout(15):
         for _ in itertools.count():
-            if (await redis.pubsub_numsub(channel))[0][1] > 0:
+            if await subscribers(redis, channel) > 0:
                 return
             await asyncio.sleep(0.02)

@@ -29,6 +29,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from domain.keyspace import NodeScript
 from domain.reads import ReadBatch, Reads
 
 FEED_SIZE = 1_000
@@ -54,7 +55,7 @@ local turn = tonumber(ARGV[4])
 local added = 0
 for first = 1, n, 1000 do
   local last = math.min(first + 999, n)
-  local kept = call('MGET', unpack(KEYS, n + first, n + last))
+  local kept = mget(KEYS, n + first, n + last)
   for j = 1, last - first + 1 do
     if kept[j] then
       local feed = KEYS[first + j - 1]
@@ -88,6 +89,17 @@ end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ARGV[1]))
 return #ARGV - 4
+"""
+
+# KEYS: the snapshot, its "at" mark; ARGV: TTL, the mark, then score, member, score, member...
+# Replaces the snapshot at once (readers never see it half-written).
+_WRITE_RANKING = """
+redis.call('DEL', KEYS[1])
+for i = 3, #ARGV, 5000 do
+  redis.call('ZADD', KEYS[1], unpack(ARGV, i, math.min(i + 4999, #ARGV)))
+end
+if #ARGV > 2 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ARGV[1]))
 """
 
 # A member below every entry ("0" sorts before any padded post id), kept in every feed's set.
@@ -160,23 +172,21 @@ class FeedStore:
         self.redis = redis
         self.reads = reads
         self.ttl = active_days * 86_400
-        self._fanout = redis.register_script(_FANOUT)
+        self._fanout = NodeScript(redis, _FANOUT)
         self._replace = redis.register_script(_REPLACE)
+        self._write_ranking = redis.register_script(_WRITE_RANKING)
         self._pulled: set[int] = set()
         self._pulled_read_at = float("-inf")
 
     async def insert(self, user_ids: Sequence[int], post_id: int, author_id: int) -> int:
         """Add a post to the feeds of these users that exist; returns how many took it."""
-        if not user_ids:
-            return 0
-        keys = [feed_key(u) for u in user_ids] + [floor_key(u) for u in user_ids]
-        added = await cast(
-            Awaitable[Any],
-            self._fanout(
-                keys, [member(post_id, author_id), FEED_SIZE, TRIM_SLACK, random.randrange(16)]
-            ),
+        args = [member(post_id, author_id), FEED_SIZE, TRIM_SLACK, random.randrange(16)]
+        added = await self._fanout.run(
+            user_ids,
+            feed_key,
+            lambda users: ([feed_key(u) for u in users] + [floor_key(u) for u in users], args),
         )
-        return int(added)
+        return sum(int(n) for n in added)
 
     async def replace(self, user_id: int, entries: Sequence[Entry], *, floor: int) -> None:
         await cast(
@@ -284,13 +294,17 @@ class FeedStore:
 
     async def write_ranking(self, user_id: int, scores: dict[str, float], *, oldest: int) -> None:
         """Replace the user's ranking snapshot (entries by member) at once."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(rank_key(user_id))
-            if scores:
-                pipe.zadd(rank_key(user_id), scores)
-                pipe.expire(rank_key(user_id), RANK_TTL_SECONDS)
-            pipe.set(rank_at_key(user_id), f"{int(time.time())}:{oldest}", ex=RANK_TTL_SECONDS)
-            await pipe.execute()
+        await cast(
+            Awaitable[Any],
+            self._write_ranking(
+                [rank_key(user_id), rank_at_key(user_id)],
+                [
+                    RANK_TTL_SECONDS,
+                    f"{int(time.time())}:{oldest}",
+                    *(part for entry, score in scores.items() for part in (repr(score), entry)),
+                ],
+            ),
+        )
 
     async def drop_ranking(self, user_id: int) -> None:
         """Forget the user's snapshot: their RANKED feed is newest first until the next."""
@@ -315,7 +329,7 @@ class FeedStore:
 
     async def remember_author_post(self, author_id: int, post_id: int) -> None:
         key = author_key(author_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:  # one node, in order
             pipe.zadd(key, {pad(post_id): 0})
             pipe.zremrangebyrank(key, 0, -(AUTHOR_POSTS + 1))
             await pipe.execute()

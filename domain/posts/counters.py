@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -32,7 +33,10 @@ from tortoise import connections
 from domain.reads import ReadBatch
 
 Kind = Literal["post", "comment"]
-FLUSH_BATCH = 1_000
+FLUSH_BATCH = 1_000  # per shard
+# Counters live in SHARDS hash tags per kind, each with its own dirty set and recount notes
+# beside its counters (a bump and its dirty mark are one script, so one slot on a cluster).
+SHARDS = 16
 IDLE_TTL_SECONDS = 7 * 86_400
 
 
@@ -84,8 +88,8 @@ redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[3])
 return value
 """
-# `_BUMP` over many counters in one call (KEYS[1] the dirty set, then one key per bump, with
-# ARGV[3i-2..3i] its field, delta and item id): one reply for a batch of logged views.
+# `_BUMP` over many counters of one shard in one call (KEYS[1] the shard's dirty set, then one
+# key per bump, with ARGV[3i-2..3i] its field, delta and item id).
 _BUMP_MANY = """
 local out = {}
 for i = 2, #KEYS do
@@ -129,16 +133,26 @@ async def _eval(redis: Redis, script: str, keys: list[str], args: Sequence[objec
     return await cast(Awaitable[Any], redis.eval(script, len(keys), *keys, *map(str, args)))
 
 
-def _key(kind: Kind, item_id: int) -> str:
-    return f"cnt:{kind}:{item_id}"
+def _shard(item_id: int) -> int:
+    # crc32, not the id's low bits: those are a per-millisecond sequence, mostly 0.
+    return zlib.crc32(b"%d" % item_id) % SHARDS
 
 
-def _dirty(kind: Kind) -> str:
-    return f"cnt:dirty:{kind}"
+def _tag(kind: Kind, shard: int) -> str:
+    return f"cnt:{{{kind[0]}{shard}}}"
 
 
-def _recount(kind: Kind) -> str:
-    return f"cnt:recount:{kind}"
+def counter_key(kind: Kind, item_id: int) -> str:
+    """The counter hash of one item (its shard's hash tag: beside the shard's dirty set)."""
+    return f"{_tag(kind, _shard(item_id))}:{item_id}"
+
+
+def _dirty(kind: Kind, shard: int) -> str:
+    return f"{_tag(kind, shard)}:dirty"
+
+
+def _recount(kind: Kind, shard: int) -> str:
+    return f"{_tag(kind, shard)}:recount"
 
 
 async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -> int:
@@ -146,7 +160,8 @@ async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -
     the increment fails, the counter is recounted from the rows later (see `reconcile`)."""
     spec = SPECS[kind]
     assert field in spec.fields, field
-    keys = [_key(kind, item_id), _dirty(kind), _recount(kind)]
+    shard = _shard(item_id)
+    keys = [counter_key(kind, item_id), _dirty(kind, shard), _recount(kind, shard)]
     try:
         value = await _eval(redis, _BUMP, keys[:2], [field, delta, item_id])
         if value is None:
@@ -168,25 +183,32 @@ async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -
 
 
 async def bump_many(redis: Redis, kind: Kind, deltas: Sequence[tuple[int, str, int]]) -> None:
-    """Many `bump`s in one script call (a batch of logged views); a counter Redis does not
-    hold yet is seeded one by one, as `bump` does."""
+    """Many `bump`s in one round trip (a batch of logged views): one script call per shard;
+    a counter Redis does not hold yet is seeded one by one, as `bump` does."""
     if not deltas:
         return
     for _, field, _ in deltas:
         assert field in SPECS[kind].fields, field
+    shards: dict[int, list[tuple[int, str, int]]] = {}
+    for delta in deltas:
+        shards.setdefault(_shard(delta[0]), []).append(delta)
     try:
-        results = await _eval(
-            redis,
-            _BUMP_MANY,
-            [_dirty(kind), *(_key(kind, item_id) for item_id, _, _ in deltas)],
-            [part for item_id, field, delta in deltas for part in (field, delta, item_id)],
-        )
+        async with redis.pipeline(transaction=False) as pipe:
+            for shard, some in shards.items():
+                keys = [
+                    _dirty(kind, shard),
+                    *(counter_key(kind, item_id) for item_id, _, _ in some),
+                ]
+                args = [part for item_id, field, delta in some for part in (field, delta, item_id)]
+                pipe.eval(_BUMP_MANY, len(keys), *keys, *map(str, args))
+            results = await pipe.execute()
     except Exception:
         await _recount_later((kind, item_id) for item_id, _, _ in deltas)
         raise
-    for (item_id, field, delta), value in zip(deltas, results, strict=True):
-        if value is None:
-            await bump(redis, kind, item_id, field, delta)
+    for some, values in zip(shards.values(), results, strict=True):
+        for (item_id, field, change), value in zip(some, values, strict=True):
+            if value is None:
+                await bump(redis, kind, item_id, field, change)
 
 
 async def _recount_later(items: Iterable[tuple[Kind, int]]) -> None:
@@ -207,57 +229,72 @@ async def reconcile(redis: Redis, kind: Kind, *, quiet_seconds: float = QUIET_SE
     """Recount from the rows the candidates that may be wrong (seeded from a row, an increment
     that failed, a sample of recently changed ones) once they are quiet; returns how many were
     set (see the module's notes). A candidate is noted as "<increments>@<ms>"."""
-    spec = SPECS[kind]
-    db = connections.get("default")
-    asked = await db.execute_query_dict(
+    asked = await connections.get("default").execute_query_dict(
         "/* counters.recounts_taken */ DELETE FROM counter_recounts WHERE counter IN"
         " (SELECT counter FROM counter_recounts WHERE counter LIKE $1 LIMIT $2"
         " FOR UPDATE SKIP LOCKED) RETURNING counter",
         [f"{kind}:%", RECOUNT_BATCH],
     )
     failed = [int(row["counter"].split(":")[1]) for row in asked]
-    candidates = _recount(kind)
+    by_shard: dict[int, list[int]] = {shard: [] for shard in range(SHARDS)}
+    for item_id in failed:
+        by_shard[_shard(item_id)].append(item_id)
     try:
-        sample = await cast(Awaitable[list[str]], redis.srandmember(_dirty(kind), RECOUNT_SAMPLE))
-        now_ms = int(time.time() * 1000)
-        new = sorted({*failed, *(int(i) for i in sample or [])})
-        for item_id, ops in zip(new, await _ops(redis, kind, new), strict=True):
-            # an older note stands: the counter has been moving (or quiet) since then
-            await cast(Awaitable[int], redis.hsetnx(candidates, str(item_id), f"{ops}@{now_ms}"))
-        noted = await cast(Awaitable[dict[str, str]], redis.hgetall(candidates))
-        ids = [int(i) for i in list(noted)[:RECOUNT_BATCH]]
-        quiet, still = [], now_ms - quiet_seconds * 1000
-        for item_id, ops in zip(ids, await _ops(redis, kind, ids), strict=True):
-            seen_ops, _, seen_at = noted[str(item_id)].partition("@")
-            if seen_ops != ops:  # moving: quiet from now on, perhaps
-                await cast(Awaitable[int], redis.hset(candidates, str(item_id), f"{ops}@{now_ms}"))
-            elif int(seen_at or 0) <= still:
-                quiet.append((item_id, ops))
-        if not quiet:
-            return 0
-        rows = await db.execute_query_dict(spec.recount_sql, [[i for i, _ in quiet]])
-        counted = {int(row["id"]): row for row in rows}
         done = 0
-        for item_id, ops in quiet:
-            row = counted.get(item_id)
-            if row is not None:  # else deleted meanwhile
-                values = [part for name in spec.fields for part in (name, int(row[name]))]
-                keys = [_key(kind, item_id), _dirty(kind)]
-                if not await _eval(redis, _SET_IF_UNMOVED, keys, [ops, item_id, *values]):
-                    continue  # an increment came while it was counted: look again next time
-                done += 1
-            await cast(Awaitable[int], redis.hdel(candidates, str(item_id)))
+        for shard, failed_here in by_shard.items():
+            done += await _reconcile_shard(redis, kind, shard, failed_here, quiet_seconds)
         return done
     except BaseException:
         await _recount_later((kind, item_id) for item_id in failed)
         raise
 
 
+async def _reconcile_shard(
+    redis: Redis, kind: Kind, shard: int, failed: list[int], quiet_seconds: float
+) -> int:
+    spec = SPECS[kind]
+    candidates = _recount(kind, shard)
+    sample = await cast(
+        Awaitable[list[str]], redis.srandmember(_dirty(kind, shard), RECOUNT_SAMPLE)
+    )
+    now_ms = int(time.time() * 1000)
+    new = sorted({*failed, *(int(i) for i in sample or [])})
+    for item_id, ops in zip(new, await _ops(redis, kind, new), strict=True):
+        # an older note stands: the counter has been moving (or quiet) since then
+        await cast(Awaitable[int], redis.hsetnx(candidates, str(item_id), f"{ops}@{now_ms}"))
+    noted = await cast(Awaitable[dict[str, str]], redis.hgetall(candidates))
+    ids = [int(i) for i in list(noted)[:RECOUNT_BATCH]]
+    quiet, still = [], now_ms - quiet_seconds * 1000
+    for item_id, ops in zip(ids, await _ops(redis, kind, ids), strict=True):
+        seen_ops, _, seen_at = noted[str(item_id)].partition("@")
+        if seen_ops != ops:  # moving: quiet from now on, perhaps
+            await cast(Awaitable[int], redis.hset(candidates, str(item_id), f"{ops}@{now_ms}"))
+        elif int(seen_at or 0) <= still:
+            quiet.append((item_id, ops))
+    if not quiet:
+        return 0
+    rows = await connections.get("default").execute_query_dict(
+        spec.recount_sql, [[i for i, _ in quiet]]
+    )
+    counted = {int(row["id"]): row for row in rows}
+    done = 0
+    for item_id, ops in quiet:
+        row = counted.get(item_id)
+        if row is not None:  # else deleted meanwhile
+            values = [part for name in spec.fields for part in (name, int(row[name]))]
+            keys = [counter_key(kind, item_id), _dirty(kind, shard)]
+            if not await _eval(redis, _SET_IF_UNMOVED, keys, [ops, item_id, *values]):
+                continue  # an increment came while it was counted: look again next time
+            done += 1
+        await cast(Awaitable[int], redis.hdel(candidates, str(item_id)))
+    return done
+
+
 async def _ops(redis: Redis, kind: Kind, ids: Sequence[int]) -> list[str]:
     """How many increments each counter has taken ('' for one Redis does not hold)."""
     async with redis.pipeline(transaction=False) as pipe:
         for item_id in ids:
-            pipe.hget(_key(kind, item_id), OPS)
+            pipe.hget(counter_key(kind, item_id), OPS)
         return [ops or "" for ops in await pipe.execute()]
 
 
@@ -266,7 +303,7 @@ def queue_read(
 ) -> Callable[[], dict[int, dict[str, int]]]:
     """Queue the read of these counters in `pipe`; once it has run, the returned function gives
     the live values of the counters Redis holds (ids it does not hold are absent)."""
-    replies = [(item_id, pipe.hgetall(_key(kind, item_id))) for item_id in ids]
+    replies = [(item_id, pipe.hgetall(counter_key(kind, item_id))) for item_id in ids]
     return lambda: _live((item_id, reply.value) for item_id, reply in replies)
 
 
@@ -282,13 +319,13 @@ async def read(redis: Redis, kind: Kind, ids: Sequence[int]) -> dict[int, dict[s
     """Live values of the counters Redis holds; ids it does not hold are absent."""
     async with redis.pipeline(transaction=False) as pipe:
         for item_id in ids:
-            pipe.hgetall(_key(kind, item_id))
+            pipe.hgetall(counter_key(kind, item_id))
         return _live(zip(ids, await pipe.execute(), strict=True))
 
 
 async def forget(redis: Redis, kind: Kind, ids: Iterable[int]) -> None:
     """Drop counters of deleted items."""
-    keys = [_key(kind, i) for i in ids]
+    keys = [counter_key(kind, i) for i in ids]
     if keys:
         await redis.delete(*keys)
 
@@ -299,8 +336,11 @@ async def flush(redis: Redis, kind: Kind) -> list[int]:
     Idempotent (absolute values, not deltas). Ids whose write failed go back into the dirty set.
     """
     spec = SPECS[kind]
-    popped = await cast(Awaitable[list[str] | None], redis.spop(_dirty(kind), FLUSH_BATCH))
-    ids = [int(i) for i in popped or []]
+    async with redis.pipeline(transaction=False) as pipe:
+        for shard in range(SHARDS):
+            pipe.spop(_dirty(kind, shard), FLUSH_BATCH)
+        popped = await pipe.execute()
+    ids = [int(i) for some in popped for i in some or []]
     if not ids:
         return []
     try:
@@ -318,9 +358,13 @@ async def flush(redis: Redis, kind: Kind) -> list[int]:
             )
             async with redis.pipeline(transaction=False) as pipe:
                 for item_id in present:
-                    pipe.expire(_key(kind, item_id), IDLE_TTL_SECONDS)
+                    pipe.expire(counter_key(kind, item_id), IDLE_TTL_SECONDS)
                 await pipe.execute()
     except BaseException:
-        await cast(Awaitable[int], redis.sadd(_dirty(kind), *ids))
+        async with redis.pipeline(transaction=False) as pipe:
+            for shard, some in enumerate(popped):
+                if some:
+                    pipe.sadd(_dirty(kind, shard), *some)
+            await pipe.execute()
         raise
     return present

@@ -10,22 +10,26 @@ import json
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+# Each channel names its user, thread or media in a hash tag: on a Redis Cluster it is a sharded
+# channel, heard on the master of that slot (see domain/realtime/hub).
 
 
 def messages_channel(user_id: int) -> str:
-    return f"user:{user_id}:messages"
+    return f"user:{{{user_id}}}:messages"
 
 
 def typing_channel(thread_id: int) -> str:
-    return f"thread:{thread_id}:typing"
+    return f"thread:{{{thread_id}}}:typing"
 
 
 def notifications_channel(user_id: int) -> str:
-    return f"user:{user_id}:notifications"
+    return f"user:{{{user_id}}}:notifications"
 
 
 def media_channel(media_id: int) -> str:
-    return f"media:{media_id}"
+    return f"media:{{{media_id}}}"
 
 
 class Events(Protocol):
@@ -41,13 +45,15 @@ class Events(Protocol):
 
 
 class RedisEvents:
-    """Events as JSON on Redis pub/sub, heard by every API process's hub."""
+    """Events as JSON on Redis pub/sub (sharded pub/sub on a cluster), heard by every API
+    process's hub."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._command = "SPUBLISH" if isinstance(redis, RedisCluster) else "PUBLISH"
 
     async def _publish(self, channel: str, event: dict[str, Any]) -> None:
-        await self._redis.publish(channel, json.dumps(event))
+        await self._redis.execute_command(self._command, channel, json.dumps(event))
 
     async def message_sent(
         self, *, member_ids: list[int], thread_id: int, message: dict[str, Any]
