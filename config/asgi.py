@@ -25,9 +25,15 @@ from config.body_limit import BodyLimit
 from config.database import StatementLog, current_statements
 from config.graphql_view import PREFLIGHT_HEADERS, ShutterGraphQL, graphiql_page
 from config.logging import configure_logging
-from config.metrics import MetricsMiddleware, metrics_endpoint, ranking_gauges, realtime_gauges
+from config.metrics import (
+    MetricsMiddleware,
+    metrics_endpoint,
+    ranking_gauges,
+    realtime_gauges,
+    replica_gauges,
+)
 from config.proxies import TrustedProxies
-from config.runtime import settle_heap, start
+from config.runtime import Runtime, settle_heap, start
 from config.settings import ConfigError, Settings, load_settings
 from config.shedding import LoadShedding
 from config.uploads import PublicMedia, upload_endpoint
@@ -50,6 +56,11 @@ class SQLStatementCount(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {"sqlStatements": self._log.count}
+
+
+async def _refresh_gauges(runtime: Runtime) -> None:
+    replica_gauges()
+    await ranking_gauges(runtime.redis)
 
 
 async def healthz(_: Request) -> JSONResponse:
@@ -120,7 +131,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route(
                 "/metrics",
                 metrics_endpoint(
-                    settings.metrics_token, lambda: ranking_gauges(holder["runtime"].redis)
+                    settings.metrics_token, lambda: _refresh_gauges(holder["runtime"])
                 ),
             )
         )

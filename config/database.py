@@ -37,10 +37,43 @@ SLOW_QUERY_SECONDS = 0.2
 
 
 def tortoise_config(
-    database_url: str, *, pool_size: int = 10, timeout_ms: int | None = None
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    timeout_ms: int | None = None,
+    pgbouncer: bool = False,
 ) -> dict[str, Any]:
-    """Tortoise's config for this URL; with `timeout_ms`, a connect and every statement that
-    take longer fail (asyncpg's timeout and command_timeout: the statement is cancelled)."""
+    """Tortoise's config for this URL (the connection `default`); with `timeout_ms`, a
+    connect and every statement that take longer fail (asyncpg's timeout and command_timeout:
+    the statement is cancelled). With `pgbouncer`, asyncpg keeps no prepared statements (a
+    pooler in transaction mode hands each transaction a different server connection)."""
+    return {
+        "connections": {"default": _connection(database_url, pool_size, timeout_ms, pgbouncer)},
+        "apps": {
+            "shutter": {
+                "models": MODEL_MODULES,
+                "migrations": "migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def replica_client(
+    name: str, url: str, *, pool_size: int, timeout_ms: int | None, pgbouncer: bool
+) -> AsyncpgDBClient:
+    """A client of a read replica, beside Tortoise's own connections (so that Tortoise's
+    transactions, which take the one connection there is, never reach a replica); it connects
+    on first use, and its statements are counted as every other's."""
+    credentials = _connection(url, pool_size, timeout_ms, pgbouncer)["credentials"]
+    return AsyncpgDBClient(connection_name=name, **credentials)
+
+
+def _connection(
+    database_url: str, pool_size: int, timeout_ms: int | None, pgbouncer: bool
+) -> dict[str, Any]:
     parts = urlsplit(database_url)
     query = parse_qs(parts.query)
     # asyncpg reads a Unix socket directory from ?host=/path, as the embedded server uses.
@@ -56,20 +89,9 @@ def tortoise_config(
     }
     if timeout_ms is not None:
         credentials["timeout"] = credentials["command_timeout"] = timeout_ms / 1000
-    return {
-        "connections": {
-            "default": {"engine": "tortoise.backends.asyncpg", "credentials": credentials}
-        },
-        "apps": {
-            "shutter": {
-                "models": MODEL_MODULES,
-                "migrations": "migrations",
-                "default_connection": "default",
-            }
-        },
-        "use_tz": True,
-        "timezone": "UTC",
-    }
+    if pgbouncer:
+        credentials["statement_cache_size"] = 0
+    return {"engine": "tortoise.backends.asyncpg", "credentials": credentials}
 
 
 # Read by `tortoise makemigrations`; only the model list matters there.

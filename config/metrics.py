@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.ranking.served import FAILURES_KEY, served_info
+from domain.replicas import installed
 
 REQUESTS = Counter(
     "shutter_http_requests_total", "HTTP requests by route and status", ["route", "status"]
@@ -102,6 +103,25 @@ async def ranking_gauges(redis: Any) -> None:
     else:
         trained = datetime.fromisoformat(info["trained_at"])
         RANKING_MODEL_AGE.set((datetime.now(UTC) - trained).total_seconds())
+
+
+REPLICA_USABLE = Gauge(
+    "shutter_replica_usable", "1 while this process reads from the replica", ["replica"]
+)
+REPLICA_LAG = Gauge(
+    "shutter_replica_lag_seconds",
+    "The replica's replay lag at the last check (-1: it did not answer)",
+    ["replica"],
+)
+
+
+def replica_gauges() -> None:
+    """The read replicas as this process sees them (domain/replicas)."""
+    replica_set = installed()
+    usable = set(replica_set.usable)
+    for name, lag in replica_set.lags.items():
+        REPLICA_USABLE.labels(name).set(1.0 if name in usable else 0.0)
+        REPLICA_LAG.labels(name).set(-1.0 if lag is None else lag)
 
 
 def realtime_gauges(channels: Callable[[], int]) -> None:

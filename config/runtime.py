@@ -25,11 +25,11 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from tortoise import Tortoise
 
-from config.database import tortoise_config
+from config.database import replica_client, tortoise_config
 from config.redis_reads import ClusterReads, PipelinedReads
 from config.redis_url import RedisAddress
 from config.settings import ConfigError, Settings
-from domain import ids
+from domain import ids, replicas
 from domain.budgets import Budgets, parse_budgets
 from domain.cache import OrjsonSerializer
 from domain.feed.service import FeedStores
@@ -98,6 +98,7 @@ class Runtime:
         await self.redis.aclose()
         await self.reads.close()
         self._id_keeper.cancel()
+        await replicas.installed().close()
         with contextlib.suppress(Exception):  # a lease not given back ends by itself
             await ids.release_slot(self._id_holder)
         await Tortoise.close_connections()
@@ -169,9 +170,29 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
             database_url,
             pool_size=settings.database_pool_size,
             timeout_ms=settings.database_timeout_ms,
+            pgbouncer=settings.database_pgbouncer,
         ),
         _enable_global_fallback=True,
     )
+    lag_bound = settings.database_replica_max_lag_ms / 1000
+    replica_set = replicas.Replicas(
+        {
+            f"replica{n}": replica_client(
+                f"replica{n}",
+                url,
+                pool_size=settings.database_pool_size,
+                timeout_ms=settings.database_timeout_ms,
+                pgbouncer=settings.database_pgbouncer,
+            )
+            for n, url in enumerate(settings.replica_urls)
+        },
+        max_lag_seconds=lag_bound,
+        sticky_seconds=lag_bound + replicas.CHECK_SECONDS + 1,
+    )
+    replicas.install(replica_set)
+    if replica_set.names:
+        await replica_set.check()
+        replica_set.watch()
     timeout = settings.redis_timeout_ms / 1000
     cluster = settings.redis_cluster
     if cluster is None:

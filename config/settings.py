@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # the server (INFO cluster). On a cluster, REDIS_QUEUE_URL is required.
     redis_cluster: bool | None = None
     database_pool_size: int = Field(default=10, ge=1, le=500)
+    # Read replicas (comma-separated URLs) for reads that may be a moment stale; a replica
+    # further behind than the lag bound is skipped (see domain/replicas).
+    database_replica_urls: str = ""
+    database_replica_max_lag_ms: int = Field(default=2_000, ge=0, le=600_000)
+    # Through PgBouncer in transaction mode: no prepared statements kept per connection.
+    database_pgbouncer: bool = False
     data_dir: Path = PROJECT_ROOT / ".data"
 
     # Object storage: S3 when S3_BUCKET is set, else the local folder MEDIA_ROOT under /media.
@@ -182,6 +188,18 @@ class Settings(BaseSettings):
                     " comma-separated"
                 )
         return value
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _check_replica_urls(cls, value: str) -> str:
+        for url in (part.strip() for part in value.split(",")):
+            if url and urlsplit(url).scheme not in {"postgres", "postgresql"}:
+                raise ValueError(f"{url!r} is not a postgresql:// URL (comma-separated URLs)")
+        return value
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [url.strip() for url in self.database_replica_urls.split(",") if url.strip()]
 
     def queue_url(self, redis_url: str) -> str:
         """Where the job queues live: REDIS_QUEUE_URL, or the given REDIS_URL."""

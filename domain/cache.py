@@ -23,8 +23,8 @@ import orjson
 from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer
 from redis.asyncio import Redis
-from tortoise import connections
 
+from domain import replicas
 from domain.keyspace import NodeScript
 from domain.reads import ReadBatch, Reads, read_alone
 
@@ -81,6 +81,8 @@ def remember(memo: dict[K, T], key: K, value: T, *, limit: int) -> None:
 
 DECODED_VIEWS = 4_096  # per kind of row, in each process
 
+# Before a cached value read from a replica (JSON never starts with it).
+REPLICA_MARK = "~"
 LEASE_MS = 10_000  # a fill that takes longer than this (a stalled reader) is dropped
 
 
@@ -174,16 +176,22 @@ class RowCache(Generic[V]):
     def _redis_key(self, item_id: int) -> str:
         return f"{self._prefix}{item_id}}}"
 
-    async def fill(self, token: str, views: Sequence[V]) -> None:
-        """Cache these views where the lease `token` still stands (see the module's notes)."""
+    async def fill(self, token: str, views: Sequence[V], *, from_replica: bool = False) -> None:
+        """Cache these views where the lease `token` still stands (see the module's notes).
+        Views read from a replica may be a moment old: they are cached for the replicas'
+        sticky window only, marked, and a read that must see the primary's rows (a viewer who
+        just wrote, a job) passes them by (see `queue_get`)."""
         dumps = self._cache.serializer.dumps
+        lifetime, mark = self._ttl, ""
+        if from_replica:
+            lifetime, mark = max(1, int(replicas.installed().sticky_seconds)), REPLICA_MARK
 
         def call(some: list[V]) -> tuple[list[str], list[Any]]:
             keys = []
             for view in some:
                 key = self._redis_key(view.id)
                 keys += [lease_key(key), key]
-            return keys, [token, self._ttl, *(dumps(to_json(v)) for v in some)]
+            return keys, [token, lifetime, *(mark + dumps(to_json(v)) for v in some)]
 
         await self._fill.run(views, lambda view: self._redis_key(view.id), call)
 
@@ -207,12 +215,17 @@ class RowCache(Generic[V]):
         loads = self._cache.serializer.loads
 
         decoded, last = self._decoded, self._last
+        stale_ok = replicas.stale_reads_allowed()
 
         def parse(changes: dict[int, dict[str, Any]] | None = None) -> Awaitable[dict[int, V]]:
             found = {}
             for item_id, data in zip(wanted, reply.value if reply else [], strict=True):
                 if data is None:
                     continue
+                if data[0] == REPLICA_MARK:  # read from a replica: a moment old, maybe
+                    if not stale_ok:
+                        continue  # read again, from the primary
+                    data = data[1:]
                 change = changes.get(item_id) if changes else None
                 key = (data, tuple(change.items()) if change else ())
                 view = decoded.get(key)
@@ -234,12 +247,12 @@ class RowCache(Generic[V]):
         missing = [i for i in wanted if i not in found]
         if missing:
             token = await take_leases(self._redis, map(self._redis_key, missing))
-            rows = await connections.get("default").execute_query_dict(self._sql, [missing])
+            rows, stale = await replicas.fetch(self._sql, [missing])
             fresh = [self._from_row(row) for row in rows]
             for view in fresh:
                 remember(self._last, view.id, view, limit=DECODED_VIEWS)
             if fresh:
-                await self.fill(token, fresh)
+                await self.fill(token, fresh, from_replica=stale)
             changes = changes or {}
             found.update(
                 (v.id, dataclasses.replace(v, **changes[v.id]) if v.id in changes else v)  # type: ignore[type-var]

@@ -42,6 +42,7 @@ from schema.notifications import Notification, NotificationMutation, Notificatio
 from schema.post_mutations import PostMutation
 from schema.posts import Comment, Hashtag, Post
 from schema.query import UserQuery
+from schema.read_routing import ReadRouting
 from schema.realtime import Subscription
 from schema.reels import ReelsMutation, ReelsQuery
 from schema.stories import Highlight, Story, StoryMutation, StoryQuery
@@ -320,6 +321,7 @@ def build_schema(
         # and validations can be remembered.
         extensions=[
             partial(Guards, guard_rules, limits, should_mask),
+            *((ReadRouting,) if settings.replica_urls else ()),
             *extra_extensions,
         ],
     )

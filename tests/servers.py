@@ -100,11 +100,13 @@ class PostgresServer:
     and pg_ctl refuse root), on a free port, trust auth, no fsync (nothing here must outlive
     the test). `stop()` is an immediate shutdown, as a crash is; `start()` brings it back."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, primary: PostgresServer | None = None) -> None:
+        """A new cluster, or with `primary`, a streaming replica of it (pg_basebackup -R)."""
         initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
         if initdb is None or pg_ctl is None:
             pytest.skip("no PostgreSQL binaries on this machine")
         self.pg_ctl = pg_ctl
+        self.bin = Path(os.path.realpath(pg_ctl)).parent  # beside it: pg_basebackup, psql
         # Its own folder under /tmp: pytest's are private to root, where `postgres` cannot go.
         self.folder = Path(tempfile.mkdtemp(prefix="shutter-pg-"))
         self.data = self.folder / "pgdata"
@@ -112,7 +114,15 @@ class PostgresServer:
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
-        init = [*self._as, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"]
+        if primary is None:
+            init = [*self._as, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"]
+        else:  # a copy of the primary that streams its WAL from then on
+            init = [
+                *self._as,
+                str(self.bin / "pg_basebackup"),
+                *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+                *("-D", str(self.data), "-R", "-X", "stream", "-c", "fast"),
+            ]
         subprocess.run(init, check=True, capture_output=True)  # noqa: S603
 
     @property
@@ -124,9 +134,11 @@ class PostgresServer:
         subprocess.run(command, check=check, capture_output=True)  # noqa: S603
 
     def start(self) -> PostgresServer:
+        # No fsync: nothing here must outlive the test. Full-page writes stay on, which a base
+        # backup of it needs.
         options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            " -c fsync=off -c synchronous_commit=off"
         )
         self._ctl("-o", options, "-l", str(self.folder / "server.log"), "-w", "start", check=True)
         return self

@@ -10,6 +10,7 @@ from functools import partial
 
 from tortoise import connections
 
+from domain import replicas
 from domain.feed.store import FEED_SIZE, Entry, FeedStore, Position, RankedRead
 from domain.ids import MAX_ID
 from domain.media.store import MediaStore, MediaView
@@ -204,7 +205,7 @@ async def _newest_posts(
     at_least <= id < below, then the newest `limit` of those."""
     if not authors:
         return []
-    rows = await connections.get("default").execute_query_dict(
+    rows = await replicas.rows(
         "/* feed.newest_by_authors */ SELECT p.id, p.author_id"
         " FROM unnest($1::bigint[]) AS a(id) CROSS JOIN LATERAL ("
         "   SELECT id, author_id FROM posts WHERE author_id = a.id AND id < $3 AND id >= $4"

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tortoise import connections
-
+from domain import replicas
 from domain.graph.visibility import not_blocked_sql, visible_authors_sql
 from domain.ids import MAX_ID
 from domain.pagination import MAX_SEARCH_RESULTS, Page
 
 
 async def _page(sql: str, args: list[object], first: int) -> Page:
-    rows = await connections.get("default").execute_query_dict(sql, args)
+    rows = await replicas.rows(sql, args)
     return Page.from_rows([(row["pos"], row["item"]) for row in rows], first)
 
 
@@ -38,7 +37,7 @@ class HashtagView:
 
 
 async def hashtag_by_name(name: str) -> HashtagView | None:
-    rows = await connections.get("default").execute_query_dict(
+    rows = await replicas.rows(
         "/* hashtags.by_name */ SELECT id, name, post_count FROM hashtags WHERE name = $1",
         [name.strip().lstrip("#").lower()],
     )
@@ -46,7 +45,7 @@ async def hashtag_by_name(name: str) -> HashtagView | None:
 
 
 async def hashtags_by_ids(ids: Sequence[int]) -> dict[int, HashtagView]:
-    rows = await connections.get("default").execute_query_dict(
+    rows = await replicas.rows(
         "/* hashtags.by_ids */ SELECT id, name, post_count FROM hashtags"
         " WHERE id = ANY($1::bigint[])",
         [list(ids)],
@@ -65,7 +64,7 @@ async def search_hashtags(
         return Page([], False), {}
     take = min(first, MAX_SEARCH_RESULTS - start)
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = await connections.get("default").execute_query_dict(
+    rows = await replicas.rows(
         "/* hashtags.search */ SELECT id, name, post_count FROM hashtags WHERE name LIKE $1"
         " AND post_count > 0 ORDER BY (name = $2) DESC, post_count DESC, name"
         " LIMIT $3 OFFSET $4",
@@ -116,7 +115,7 @@ async def comments(
     `backward` reads the `first` comments just newer than `after` (a `last`/`before` page), or
     the oldest ones without it."""
     newer = backward
-    rows = await connections.get("default").execute_query_dict(
+    rows = await replicas.rows(
         "/* comments.top_level */ SELECT c.id AS pos, c.id AS item FROM comments c"
         f" WHERE c.post_id = $1 AND c.reply_to_id IS NULL AND c.id {'>' if newer else '<'} $2"
         f" AND {not_blocked_sql('$4', 'c.author_id')}"
@@ -143,7 +142,7 @@ async def replies(
 
 
 async def _members(sql: str, user_id: int, ids: Sequence[int]) -> set[int]:
-    rows = await connections.get("default").execute_query_dict(sql, [user_id, list(ids)])
+    rows = await replicas.rows(sql, [user_id, list(ids)])
     return {row["item"] for row in rows}
 
 

@@ -31,8 +31,8 @@ from typing import Any, cast
 
 import numpy as np
 from redis.asyncio import Redis
-from tortoise import connections
 
+from domain import replicas
 from domain.graph.visibility import not_blocked_sql
 from domain.ids import min_id_at
 from domain.pagination import Page
@@ -104,7 +104,7 @@ async def _eligible(user_id: int, post_ids: list[int]) -> dict[int, int]:
     """The eligible ones among these posts: post id -> author id."""
     if not post_ids:
         return {}
-    rows = await connections.get("default").execute_query_dict(
+    rows = await replicas.rows(
         "/* explore.eligible */ SELECT p.id, p.author_id FROM posts p"
         " JOIN users a ON a.id = p.author_id"
         f" WHERE p.id = ANY($2::bigint[]) AND {ELIGIBLE_SQL}",
@@ -114,7 +114,7 @@ async def _eligible(user_id: int, post_ids: list[int]) -> dict[int, int]:
 
 
 async def _newest(user_id: int, *, since_id: int, limit: int) -> list[dict[str, Any]]:
-    rows = await connections.get("default").execute_query_dict(
+    rows = await replicas.rows(
         "/* explore.newest */ SELECT p.id, p.author_id, p.created_at, p.like_count,"
         " p.comment_count, p.save_count, p.hashtags, p.kind"
         " FROM posts p JOIN users a ON a.id = p.author_id"
