@@ -115,6 +115,11 @@ REPLICA_LAG = Gauge(
 )
 
 
+REPLICA_READS = Gauge(
+    "shutter_replica_reads", "Reads this process has had served by the replica", ["replica"]
+)
+
+
 def replica_gauges() -> None:
     """The read replicas as this process sees them (domain/replicas)."""
     replica_set = installed()
@@ -122,6 +127,7 @@ def replica_gauges() -> None:
     for name, lag in replica_set.lags.items():
         REPLICA_USABLE.labels(name).set(1.0 if name in usable else 0.0)
         REPLICA_LAG.labels(name).set(-1.0 if lag is None else lag)
+        REPLICA_READS.labels(name).set(float(replica_set.reads[name]))
 
 
 def realtime_gauges(channels: Callable[[], int]) -> None:

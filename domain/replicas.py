@@ -76,6 +76,7 @@ class Replicas:
         self.sticky_seconds = sticky_seconds
         self._usable: list[str] = []
         self._lag: dict[str, float | None] = dict.fromkeys(self.names)
+        self.reads: dict[str, int] = dict.fromkeys(self.names, 0)  # served by each, so far
         self._watcher: asyncio.Task[None] | None = None
 
     @property
@@ -169,6 +170,7 @@ async def fetch(sql: str, args: Sequence[Any] = ()) -> tuple[list[dict[str, Any]
         if name is not None:
             try:
                 found = await _replicas.clients[name].execute_query_dict(sql, list(args))
+                _replicas.reads[name] += 1
                 return found, True
             except _GONE:
                 _replicas.mark_down(name)

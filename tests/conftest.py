@@ -5,8 +5,9 @@ unset, the embedded servers under .data/test are started. Each run makes its own
 each test starts from empty tables and an empty Redis database.
 
 TEST_REDIS_TOPOLOGY=cluster runs the suite (`make test-cluster`: the tests marked `topology`) on
-a 6-node Redis Cluster of its own on loopback ports, with the job queues on the Redis of
-TEST_REDIS_URL (database 2).
+the scaled-out topology, all of its own on loopback ports: a 6-node Redis Cluster, the job
+queues on the Redis of TEST_REDIS_URL (database 2), and a Postgres primary with a streaming
+replica that the API reads through.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from config.runtime import Runtime, build_store, start
 from config.settings import PROJECT_ROOT, Settings
 from domain.media.object_store import S3Store
 from tests.client import GraphQLClient
-from tests.servers import RedisClusterServers, free_port
+from tests.servers import PostgresServer, RedisClusterServers, free_port
 
 TABLES = (
     "refresh_tokens",
@@ -97,9 +98,36 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
 
 
 @pytest.fixture(scope="session")
-def service_urls(redis_cluster: RedisClusterServers | None) -> Iterator[tuple[str, str]]:
+def postgres_pair() -> Iterator[tuple[PostgresServer, PostgresServer] | None]:
+    """With TEST_REDIS_TOPOLOGY=cluster, a Postgres primary of the run's own and its streaming
+    replica, which the API reads through (DATABASE_REPLICA_URLS); else None. Commits on the
+    primary wait until the replica has applied them (synchronous_commit = remote_apply), so
+    that a test that writes and then reads sees its write wherever the read goes."""
+    if not CLUSTER:
+        yield None
+        return
+    primary = PostgresServer(synchronous_commit="remote_apply").start()
+    replica = None
+    try:
+        replica = PostgresServer(primary=primary).start()
+        # the replica is the synchronous standby from now on
+        primary.execute(
+            "ALTER SYSTEM SET synchronous_standby_names = '*'", "SELECT pg_reload_conf()"
+        )
+        yield primary, replica
+    finally:
+        if replica is not None:
+            replica.remove()
+        primary.remove()
+
+
+@pytest.fixture(scope="session")
+def service_urls(
+    redis_cluster: RedisClusterServers | None,
+    postgres_pair: tuple[PostgresServer, PostgresServer] | None,
+) -> Iterator[tuple[str, str]]:
     """(database URL of a fresh database, Redis URL) for this test run."""
-    admin_url = os.environ.get("TEST_DATABASE_URL")
+    admin_url = postgres_pair[0].url if postgres_pair else os.environ.get("TEST_DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL")
     embedded = None
     if not admin_url or not redis_url:
@@ -159,14 +187,19 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(
     service_urls: tuple[str, str],
     redis_cluster: RedisClusterServers | None,
+    postgres_pair: tuple[PostgresServer, PostgresServer] | None,
     live_port: int,
     media_root: Path,
 ) -> Settings:
     """The settings of the in-process runtime; they match the live server's."""
     database_url, redis_url = service_urls
+    replica = ""
+    if postgres_pair is not None:
+        replica = _with_database(postgres_pair[1].url, urlsplit(database_url).path.lstrip("/"))
     return Settings(
         environment="test",
         database_url=database_url,
+        database_replica_urls=replica,
         redis_url=redis_url,
         redis_queue_url=redis_cluster.queue_url if redis_cluster else None,
         redis_cluster=CLUSTER or None,
@@ -266,7 +299,11 @@ def live_env(settings: Settings) -> dict[str, str]:
         "GRAPHQL_MAX_DEPTH": str(LIVE_MAX_DEPTH),
         "CORS_ALLOW_ORIGINS": FRONTEND_ORIGIN,
         **(
-            {"REDIS_CLUSTER": "true", "REDIS_QUEUE_URL": settings.redis_queue_url or ""}
+            {
+                "REDIS_CLUSTER": "true",
+                "REDIS_QUEUE_URL": settings.redis_queue_url or "",
+                "DATABASE_REPLICA_URLS": settings.database_replica_urls,
+            }
             if CLUSTER
             else {}
         ),

@@ -3,6 +3,7 @@ killed, frozen and restarted without touching the machine's own services."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 
@@ -100,8 +102,13 @@ class PostgresServer:
     and pg_ctl refuse root), on a free port, trust auth, no fsync (nothing here must outlive
     the test). `stop()` is an immediate shutdown, as a crash is; `start()` brings it back."""
 
-    def __init__(self, *, primary: PostgresServer | None = None) -> None:
-        """A new cluster, or with `primary`, a streaming replica of it (pg_basebackup -R)."""
+    def __init__(
+        self, *, primary: PostgresServer | None = None, synchronous_commit: str = "off"
+    ) -> None:
+        """A new cluster, or with `primary`, a streaming replica of it (pg_basebackup -R).
+        `synchronous_commit` is its setting (`remote_apply`: with a synchronous standby named,
+        a commit returns once the standby has applied it)."""
+        self.synchronous_commit = synchronous_commit
         initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
         if initdb is None or pg_ctl is None:
             pytest.skip("no PostgreSQL binaries on this machine")
@@ -138,13 +145,26 @@ class PostgresServer:
         # backup of it needs.
         options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c synchronous_commit=off"
+            f" -c fsync=off -c synchronous_commit={self.synchronous_commit}"
         )
         self._ctl("-o", options, "-l", str(self.folder / "server.log"), "-w", "start", check=True)
         return self
 
     def stop(self) -> None:
         self._ctl("-m", "immediate", "-w", "stop", check=False)
+
+    def execute(self, *statements: str) -> None:
+        """Run these statements, one by one, outside a transaction (ALTER SYSTEM, say)."""
+
+        async def run() -> None:
+            conn = await asyncpg.connect(self.url)
+            try:
+                for statement in statements:
+                    await conn.execute(statement)
+            finally:
+                await conn.close()
+
+        asyncio.run(run())
 
     def remove(self) -> None:
         self.stop()

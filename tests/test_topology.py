@@ -1,6 +1,8 @@
-"""Shutter on a Redis Cluster (run by `make test-cluster`, TEST_REDIS_TOPOLOGY=cluster): every
-path that touches Redis stays within one slot per command and script, and the cluster's own
-error counters prove it."""
+"""Shutter scaled out (run by `make test-cluster`, TEST_REDIS_TOPOLOGY=cluster): on a Redis
+Cluster every path that touches Redis stays within one slot per command and script, and the
+cluster's own error counters prove it; the API reads through a Postgres replica meanwhile; and
+a Redis master killed under load is taken over by its replica with no request failing but with
+a typed, retryable error."""
 
 from __future__ import annotations
 
@@ -158,6 +160,11 @@ async def test_no_command_or_script_crosses_slots(
     before = _errors(cluster.error_stats())
     await asyncio.wait_for(_everything(runtime, settings, client, live_server), 240)
     after = _errors(cluster.error_stats())
+    # the API's reads went to the Postgres replica too
+    metrics = (await client.http.get("/metrics")).text
+    served = re.search(r'^shutter_replica_reads\{replica="replica0"\} (\S+)$', metrics, re.M)
+    assert served, metrics
+    assert float(served.group(1)) > 0
     new = {kind: n - before.get(kind, 0) for kind, n in after.items() if n > before.get(kind, 0)}
     assert "CROSSSLOT" not in new, new
     # a script's first call on a node is NOSCRIPT, then it is loaded there
