@@ -34,7 +34,7 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feed import CONCURRENCY, QUERY, make_active, seed
+from feed import CONCURRENCY, QUERY, make_active, seed, warm
 from services import request_bodies, scratch_database, serve
 
 from config.runtime import Runtime, start
@@ -114,13 +114,14 @@ async def fanout_rate(
     return inserted / (time.perf_counter() - began)
 
 
-async def node_clients(urls: list[str]) -> int:
-    """Client connections the nodes hold now, all told."""
+async def node_clients(urls: list[str], *, db: int | None = None) -> int:
+    """Client connections the nodes hold now, all told (with `db`: those on that database)."""
     total = 0
     for url in urls:
         node = Redis.from_url(url)
         try:
-            total += int((await node.info("clients"))["connected_clients"])
+            clients = await node.client_list()
+            total += sum(1 for c in clients if db is None or int(c["db"]) == db)
         finally:
             await node.aclose()
     return total
@@ -130,7 +131,7 @@ async def run(args: argparse.Namespace) -> None:
     quick = args.quick
     users, posts, star_followers = (2_000, 10_000, 20_000) if quick else (5_000, 50_000, 100_000)
     seconds = 4.0 if quick else 10.0
-    rounds = 2 if quick else 3
+    rounds = 3 if quick else 5
     folder = Path(tempfile.mkdtemp(prefix="shutter-bench-cluster-"))
     cluster = RedisClusterServers(folder, masters=3, node_timeout_ms=2_000).start()
     try:
@@ -152,12 +153,6 @@ async def _run(
     seconds: float,
     rounds: int,
 ) -> None:
-    conn = await asyncpg.connect(database_url)
-    world = await seed(
-        conn, users=users, posts=posts, star_followers=star_followers, heavy_users=10
-    )
-    await conn.close()
-    log(f"seeded {users:,} users, {posts:,} posts, a star with {star_followers:,} followers")
     queue_url = re.sub(r"/\d+$", "", redis_url) + "/8"
     topologies = {
         "standalone": {"REDIS_URL": redis_url},
@@ -180,6 +175,12 @@ async def _run(
             settings, database_url=database_url, redis_url=env["REDIS_URL"]
         )
         await runtimes[name].redis.flushdb()
+    conn = await asyncpg.connect(database_url)
+    world = await seed(
+        conn, users=users, posts=posts, star_followers=star_followers, heavy_users=10
+    )
+    await conn.close()
+    log(f"seeded {users:,} users, {posts:,} posts, a star with {star_followers:,} followers")
     secret = runtimes["standalone"].settings.jwt_secret
     tokens = [
         create_access_token(user_id=u, secret=secret, ttl_seconds=3600)
@@ -209,14 +210,20 @@ async def _run(
     }
     nodes = [f"redis://127.0.0.1:{port}/0" for port in cluster.ports]
     before = await node_clients(nodes)
+    standalone_db = int(redis_url.rsplit("/", 1)[1] or 0)
+    before_standalone = await node_clients([redis_url], db=standalone_db)
     servers = {
         name: serve("config.asgi:create_app", {**base, **env}) for name, env in topologies.items()
     }
     try:
         for _, port in servers.values():
-            await feed_rps(port, tokens, 1.0)  # warm: feeds built, caches filled
+            await warm(port, tokens)  # every reader's feed built, the caches filled
         connections = await node_clients(nodes) - before
-        log(f"connections of one API process to the cluster (6 nodes), after load: {connections}")
+        alone = await node_clients([redis_url], db=standalone_db) - before_standalone
+        log(
+            f"connections of one API process after load: {connections} to the cluster's 6 nodes,"
+            f" {alone} to the standalone Redis"
+        )
         rps: dict[str, list[float]] = {name: [] for name in topologies}
         for _ in range(rounds):
             for name, (_, port) in servers.items():
@@ -238,7 +245,7 @@ async def _run(
         )
         await asyncio.sleep(2)
         killed = time.perf_counter()
-        cluster.kill(cluster.master_ports()[0])
+        cluster.kill(cluster.victim())
         promoted = await asyncio.to_thread(cluster.wait_failover)
         await loading
         failures = [at for at, ok in outcomes if not ok and at >= killed]

@@ -134,6 +134,23 @@ def _cache_for(redis_url: str, *, timeout: float | None, cluster: bool) -> Redis
     return cache
 
 
+async def _cluster_client(redis_url: str, *, wait_seconds: float, decode_responses: bool) -> Any:
+    """A RedisCluster client that has read the slot map and learnt every node (so that it
+    finds the cluster again when the node of the URL is gone)."""
+    client = RedisCluster.from_url(
+        redis_url,
+        decode_responses=decode_responses,
+        socket_timeout=wait_seconds,
+        socket_connect_timeout=wait_seconds,
+    )
+    if redis_url.startswith("redis://"):  # hiredis packing, as for one Redis
+        client.connection_kwargs["connection_class"] = HiredisPackedConnection
+        for known in client.get_nodes():
+            known.connection_class = HiredisPackedConnection
+    await client.initialize()
+    return client
+
+
 async def is_cluster(redis_url: str, *, wait_seconds: float) -> bool:
     """Whether the Redis of this URL is a node of a Redis Cluster (INFO cluster)."""
     probe = Redis.from_url(
@@ -205,13 +222,7 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     redis: Redis
     reads: PipelinedReads | ClusterReads
     if cluster:
-        node = RedisCluster.from_url(
-            redis_url,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-        )
-        await node.initialize()
+        node = await _cluster_client(redis_url, wait_seconds=timeout, decode_responses=True)
         redis = cast(Redis, node)
         reads = ClusterReads(node, redis_url, timeout=timeout)
     else:
@@ -228,6 +239,8 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     ids.install_generator(await ids.lease_slot(holder))
     keeper = asyncio.create_task(ids.keep_slot(holder), name="id-slot-lease")
     cache = _cache_for(redis_url, timeout=timeout, cluster=cluster)
+    if cluster:  # its nodes learnt now, while the node of the URL answers
+        await cache.client.initialize()
     queue = await create_pool(arq_settings(settings.queue_url(redis_url), conn_timeout=timeout))
     # arq bounds connecting only; an enqueue on the request path must not hang either.
     queue.connection_pool.connection_kwargs["socket_timeout"] = timeout

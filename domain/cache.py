@@ -193,7 +193,7 @@ class RowCache(Generic[V]):
                 keys += [lease_key(key), key]
             return keys, [token, lifetime, *(mark + dumps(to_json(v)) for v in some)]
 
-        await self._fill.run(views, lambda view: self._redis_key(view.id), call)
+        await self._fill.run(views, lambda view: b"%d" % view.id, call)
 
     def last_read(self, item_id: int) -> V | None:
         """The view of this id this process read last, if it still remembers it: stale, maybe,

@@ -288,6 +288,11 @@ class RedisClusterServers:
         self.wait_healthy(timeout=max(0.0, deadline - time.monotonic()))
         return time.monotonic() - began
 
+    def victim(self) -> int:
+        """A master to kill: not the node of `url`, which processes started later still find
+        the cluster through."""
+        return next(port for port in self.master_ports() if port != self.ports[0])
+
     def master_ports(self) -> list[int]:
         """The ports of the nodes that are masters now."""
         return [

@@ -274,7 +274,7 @@ async def test_a_master_dies_and_its_replica_takes_over_under_load(
 
     # when: one master is killed a few seconds in
     await asyncio.sleep(3)
-    victim = cluster.master_ports()[0]
+    victim = cluster.victim()
     killed_at = time.monotonic() - started
     cluster.kill(victim)
     await asyncio.to_thread(cluster.wait_failover)  # its replica was promoted

@@ -125,10 +125,9 @@ async def fanout_post(*, target: FanoutTarget, stores: FeedStores) -> int:
         while page:
             follower_ids, last = page
             next_page = asyncio.ensure_future(_follower_page(author_id, after=last))
-            chunks = [
-                follower_ids[i : i + FANOUT_CHUNK]
-                for i in range(0, len(follower_ids), FANOUT_CHUNK)
-            ]
+            # a chunk's feeds are split between the Redis masters: each takes FANOUT_CHUNK
+            size = FANOUT_CHUNK * stores.feeds.masters
+            chunks = [follower_ids[i : i + size] for i in range(0, len(follower_ids), size)]
             progress = [last, len(chunks)]
             pages.append(progress)
             for chunk in chunks:

@@ -29,7 +29,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from domain.keyspace import NodeScript
+from domain.keyspace import NodeScript, masters
 from domain.reads import ReadBatch, Reads
 
 FEED_SIZE = 1_000
@@ -143,6 +143,11 @@ def parse_member(value: str) -> Entry:
     return int(value[:19]), int(value[20:])
 
 
+def user_tag(user_id: int) -> bytes:
+    """The hash tag of a user's keys (between the braces of `home:{7}`)."""
+    return b"%d" % user_id
+
+
 def feed_key(user_id: int) -> str:
     return f"home:{{{user_id}}}"
 
@@ -178,12 +183,17 @@ class FeedStore:
         self._pulled: set[int] = set()
         self._pulled_read_at = float("-inf")
 
+    @property
+    def masters(self) -> int:
+        """How many Redis masters share the feeds (1 on a single Redis)."""
+        return masters(self.redis)
+
     async def insert(self, user_ids: Sequence[int], post_id: int, author_id: int) -> int:
         """Add a post to the feeds of these users that exist; returns how many took it."""
         args = [member(post_id, author_id), FEED_SIZE, TRIM_SLACK, random.randrange(16)]
         added = await self._fanout.run(
             user_ids,
-            feed_key,
+            user_tag,
             lambda users: ([feed_key(u) for u in users] + [floor_key(u) for u in users], args),
         )
         return sum(int(n) for n in added)
