@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/realtime.py --quick
 	$(BIN)/python bench/stories.py --quick
 	$(BIN)/python bench/ranking.py --quick
+	$(BIN)/python bench/cluster.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

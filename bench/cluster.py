@@ -40,6 +40,7 @@ from services import request_bodies, scratch_database, serve
 from config.runtime import Runtime, start
 from config.settings import Settings
 from domain.feed import flows as feed_flows
+from domain.feed.store import FEED_SIZE, feed_key
 from domain.ids import next_id
 from domain.users.tokens import create_access_token
 from tests.servers import RedisClusterServers
@@ -186,6 +187,18 @@ async def _run(
         create_access_token(user_id=u, secret=secret, ttl_seconds=3600)
         for u in world["user_ids"][1:201]
     ]
+
+    # What a full feed holds in memory (the capacity figure of the README's 100 million users).
+    store = runtimes["standalone"].feeds
+    reader = world["user_ids"][1]
+    entries = [(next_id(), world["star"]) for _ in range(FEED_SIZE)]
+    await store.replace(reader, sorted(entries, reverse=True), floor=min(e[0] for e in entries))
+    feed_bytes = await runtimes["standalone"].redis.memory_usage(feed_key(reader), samples=0)
+    log(
+        f"a full feed ({FEED_SIZE:,} entries): {feed_bytes:,} bytes in Redis,"
+        f" {feed_bytes / FEED_SIZE:.0f} bytes per entry"
+    )
+    await store.drop_feed(reader)
 
     # Fan-out, alternating.
     rates: dict[str, list[float]] = {name: [] for name in topologies}
