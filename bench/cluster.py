@@ -31,12 +31,16 @@ from pathlib import Path
 import asyncpg
 from redis.asyncio import Redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feed import CONCURRENCY, QUERY, make_active, seed, warm
-from services import request_bodies, scratch_database, serve
-
+from bench.feed import CONCURRENCY, QUERY, make_active, seed, warm
+from bench.services import (
+    insert_post,
+    read_reply,
+    request_bodies,
+    scratch_database,
+    serve,
+)
 from config.runtime import Runtime, start
 from config.settings import Settings
 from domain.feed import flows as feed_flows
@@ -68,10 +72,7 @@ async def tolerant_worker(
                 i += 1
                 writer.write(body)
                 await writer.drain()
-                head = await reader.readuntil(b"\r\n\r\n")
-                match = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
-                assert match, head
-                answer = await reader.readexactly(int(match.group(1)))
+                head, answer = await read_reply(reader)
                 ok = head.startswith(b"HTTP/1.1 200") and b'"errors"' not in answer
                 outcomes.append((time.perf_counter(), ok))
         except (OSError, asyncio.IncompleteReadError):
@@ -100,13 +101,7 @@ async def fanout_rate(
     conn = await asyncpg.connect(database_url)
     try:
         post_id = next_id()
-        await conn.execute(
-            "INSERT INTO posts (id, author_id, kind, caption, media_ids, hashtags,"
-            " mention_ids, like_count, comment_count, save_count, created_at) VALUES"
-            " ($1, $2, 'PHOTO', 'fan me out', '[]', '[]', '[]', 0, 0, 0, now())",
-            post_id,
-            author,
-        )
+        await insert_post(conn, author, post_id)
     finally:
         await conn.close()
     stores = dataclasses.replace(runtime.feed_stores, max_followers=10**9)

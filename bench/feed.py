@@ -36,7 +36,14 @@ from argon2 import PasswordHasher
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.services import http_worker, request_bodies, run_load, scratch_database, serve  # noqa: E402
+from bench.services import (  # noqa: E402
+    http_worker,
+    insert_post,
+    request_bodies,
+    run_load,
+    scratch_database,
+    serve,
+)
 from config.runtime import Runtime, start  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from domain.feed import flows as feed_flows  # noqa: E402
@@ -495,13 +502,7 @@ async def _run(
             "UPDATE users SET follower_count = follower_count + 100000 WHERE id = $1", author
         )
     post_id = next_id()
-    await conn.execute(
-        "INSERT INTO posts (id, author_id, kind, caption, media_ids, hashtags,"
-        " mention_ids, like_count, comment_count, save_count, created_at) VALUES"
-        " ($1, $2, 'PHOTO', 'fan me out', '[]', '[]', '[]', 0, 0, 0, now())",
-        post_id,
-        author,
-    )
+    await insert_post(conn, author, post_id)
     t = time.perf_counter()
     inserted = await feed_flows.fan_out(post_id=post_id, stores=big_stores, ports=runtime.ports)
     fanout_s = time.perf_counter() - t

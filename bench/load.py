@@ -19,7 +19,6 @@ import itertools
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.feed import MEDIA_COLUMNS, _photo, make_active, seed
-from bench.services import ROOT, scratch_database, serve
+from bench.services import ROOT, read_reply, scratch_database, serve
 from config.runtime import start
 from config.settings import Settings
 from domain.ids import next_id
@@ -159,10 +158,7 @@ async def client(port: int, world: World, deadline: float, tally: Tally, seed_: 
             started = time.perf_counter()
             writer.write(request)
             await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
-            assert length, head
-            body = await reader.readexactly(int(length.group(1)))
+            head, body = await read_reply(reader)
             elapsed = time.perf_counter() - started
             if head.startswith(b"HTTP/1.1 503"):
                 tally.shed += 1

@@ -109,6 +109,25 @@ def serve(
     raise RuntimeError(f"{app} did not start")
 
 
+async def insert_post(conn: asyncpg.Connection, author_id: int, post_id: int) -> None:
+    """A bare photo post of `author_id` (no media), written straight to the table."""
+    await conn.execute(
+        "INSERT INTO posts (id, author_id, kind, caption, media_ids, hashtags,"
+        " mention_ids, like_count, comment_count, save_count, created_at) VALUES"
+        " ($1, $2, 'PHOTO', 'fan me out', '[]', '[]', '[]', 0, 0, 0, now())",
+        post_id,
+        author_id,
+    )
+
+
+async def read_reply(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One HTTP/1.1 response off a keep-alive connection: (head, body)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    match = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+    assert match, head
+    return head, await reader.readexactly(int(match.group(1)))
+
+
 async def http_worker(
     host: str,
     port: int,
@@ -128,10 +147,7 @@ async def http_worker(
             started = time.perf_counter()
             writer.write(body)
             await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            match = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
-            assert match, head
-            await reader.readexactly(int(match.group(1)))
+            head, _ = await read_reply(reader)
             assert head.startswith(b"HTTP/1.1 200"), head
             latencies.append(time.perf_counter() - started)
     finally:

@@ -27,7 +27,7 @@ from tortoise import Tortoise
 
 from config.database import replica_client, tortoise_config
 from config.redis_reads import ClusterReads, PipelinedReads
-from config.redis_url import RedisAddress
+from config.redis_url import RedisAddress, SentinelAddress, is_sentinel
 from config.settings import ConfigError, Settings
 from domain import ids, replicas
 from domain.budgets import Budgets, parse_budgets
@@ -92,6 +92,7 @@ class Runtime:
     async def close(self) -> None:
         await self.hub.close()
         await self.store.close()
+        await close_sentinels(self.queue)
         await self.queue.aclose()
         # aiocache's own close() calls redis-py's deprecated close(); close the client directly.
         await self._cache.client.aclose()
@@ -163,8 +164,29 @@ async def is_cluster(redis_url: str, *, wait_seconds: float) -> bool:
     return bool(info.get("cluster_enabled"))
 
 
+async def close_sentinels(queue: Any) -> None:
+    """arq closes a Sentinel-found pool's connections to the Redis, not those to the
+    Sentinels themselves: close them too."""
+    manager = getattr(getattr(queue, "connection_pool", None), "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", ()):
+        await sentinel.aclose()
+
+
 def arq_settings(redis_url: str, **overrides: Any) -> RedisSettings:
-    """arq's settings for the Redis of this URL, read as redis-py reads it."""
+    """arq's settings for the Redis of this URL, read as redis-py reads it (or, for a
+    `redis+sentinel://` URL, the Redis its Sentinels name the master)."""
+    if is_sentinel(redis_url):
+        watched = SentinelAddress.from_url(redis_url)
+        return RedisSettings(
+            host=list(watched.sentinels),
+            sentinel=True,
+            sentinel_master=watched.master,
+            database=watched.db,
+            username=watched.username,
+            password=watched.password,
+            ssl=watched.tls,
+            **overrides,
+        )
     address = RedisAddress.from_url(redis_url)
     return RedisSettings(
         host=address.host,

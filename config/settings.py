@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from config.redis_url import RedisAddress
+from config.redis_url import RedisAddress, SentinelAddress, is_sentinel
 from domain.budgets import parse_budgets
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -137,9 +137,20 @@ class Settings(BaseSettings):
 
     @field_validator("redis_url", "redis_queue_url")
     @classmethod
-    def _check_redis_url(cls, value: str | None) -> str | None:
+    def _check_redis_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if not value:
             return None
+        if is_sentinel(value):
+            if info.field_name != "redis_queue_url":
+                raise ValueError("a Sentinel URL is for REDIS_QUEUE_URL (the job queues) only")
+            try:
+                SentinelAddress.from_url(value)
+            except ValueError as error:
+                raise ValueError(
+                    "must look like redis+sentinel://[user:password@]host:26379[,host:26379]"
+                    f"/mymaster/0 ({error})"
+                ) from None
+            return value
         try:
             RedisAddress.from_url(value)  # as every client will read it
         except ValueError as error:

@@ -97,6 +97,41 @@ class RedisServer:
             self.process = None
 
 
+class RedisSentinel:
+    """A Redis Sentinel of the test's own (redis-server --sentinel) watching `master` under
+    `name`."""
+
+    def __init__(self, folder: Path, master: RedisServer, *, name: str = "queue") -> None:
+        self.binary = master.binary
+        self.folder = folder
+        self.master = master
+        self.name = name
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.port}/{self.name}/{db}"
+
+    def start(self) -> RedisSentinel:
+        config = self.folder / f"sentinel-{self.port}.conf"  # Sentinel rewrites it
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\n"
+            f"sentinel monitor {self.name} 127.0.0.1 {self.master.port} 1\n"
+            f"sentinel down-after-milliseconds {self.name} 1000\n"
+        )
+        self.process = subprocess.Popen(  # noqa: S603 - the machine's own redis-server
+            [self.binary, str(config), "--sentinel"], stdout=subprocess.DEVNULL
+        )
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
 class PostgresServer:
     """A PostgreSQL of the test's own: initdb'd into a folder the `postgres` user owns (initdb
     and pg_ctl refuse root), on a free port, trust auth, no fsync (nothing here must outlive

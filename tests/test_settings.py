@@ -62,3 +62,24 @@ def test_the_cli_stops_at_start_with_the_message() -> None:
     assert result.returncode == 2
     assert "Config 'REDIS_URL' is malformed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sentinels_name_the_queue_redis_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    watched = "redis+sentinel://:secret@10.0.0.1:26379,10.0.0.2:26379/queues/3"
+    monkeypatch.setenv("REDIS_QUEUE_URL", watched)
+    assert load_settings().redis_queue_url == watched
+    monkeypatch.setenv("REDIS_QUEUE_URL", "redis+sentinel://10.0.0.1:26379")
+    with pytest.raises(ConfigError, match=r"REDIS_QUEUE_URL.*the master.s name"):
+        load_settings()
+    monkeypatch.delenv("REDIS_QUEUE_URL")
+    monkeypatch.setenv("REDIS_URL", watched)
+    with pytest.raises(ConfigError, match=r"REDIS_URL.*for REDIS_QUEUE_URL"):
+        load_settings()
+
+
+def test_replica_urls_are_postgres_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_REPLICA_URLS", "postgresql://r1/shutter, postgresql://r2/shutter")
+    assert load_settings().replica_urls == ["postgresql://r1/shutter", "postgresql://r2/shutter"]
+    monkeypatch.setenv("DATABASE_REPLICA_URLS", "mysql://r1/shutter")
+    with pytest.raises(ConfigError, match="DATABASE_REPLICA_URLS"):
+        load_settings()

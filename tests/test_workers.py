@@ -6,9 +6,11 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from arq import create_pool
+from redis.asyncio import Redis
 
-from config.runtime import Runtime, arq_settings
+from config.runtime import Runtime, arq_settings, close_sentinels
 from config.settings import Settings
 from domain.graph import flows as graph_flows
 from domain.notifications.models import Notification
@@ -17,7 +19,7 @@ from domain.users.models import RefreshToken
 from domain.users.tokens import issue_tokens
 from tests.factories import make_user
 from tests.jobs import drain
-from tests.servers import RedisServer
+from tests.servers import RedisSentinel, RedisServer
 from workers.queues import DEFAULT_QUEUE, ArqJobs
 
 
@@ -54,14 +56,18 @@ async def test_purge_job_removes_only_long_expired_refresh_tokens(
     assert await RefreshToken.all().count() == 1
 
 
+@pytest.mark.parametrize("through", ["url", "sentinel"])
 async def test_jobs_go_to_the_queue_redis_when_it_is_set_apart(
-    settings: Settings, runtime: Runtime, tmp_path: Path
+    settings: Settings, runtime: Runtime, tmp_path: Path, through: str
 ) -> None:
     """REDIS_QUEUE_URL: the flows enqueue on the queue Redis, the workers poll it; the rest
-    (caches, feeds, counters) stays on REDIS_URL."""
+    (caches, feeds, counters) stays on REDIS_URL. The queue Redis is named by its URL, or by
+    the Sentinels that watch it."""
     queue_redis = RedisServer(tmp_path).start()
+    sentinel = RedisSentinel(tmp_path, queue_redis).start() if through == "sentinel" else None
     try:
-        apart = settings.model_copy(update={"redis_queue_url": queue_redis.url})
+        url = sentinel.url() if sentinel else queue_redis.url
+        apart = settings.model_copy(update={"redis_queue_url": url})
         assert settings.redis_url
         pool = await create_pool(arq_settings(apart.queue_url(settings.redis_url)))
         try:
@@ -73,11 +79,17 @@ async def test_jobs_go_to_the_queue_redis_when_it_is_set_apart(
                 follower_id=bo.id, followee_id=ana.id, users=moved.users, ports=moved.ports
             )
             assert await pool.zcard(DEFAULT_QUEUE) == 1  # the notify job
+            direct = Redis.from_url(queue_redis.url)  # on the queue Redis itself
+            assert await direct.zcard(DEFAULT_QUEUE) == 1
+            await direct.aclose()
             assert not await runtime.redis.exists(DEFAULT_QUEUE)
             await drain(DEFAULT_QUEUE, settings=apart, runtime=moved)
             assert await Notification.filter(user_id=ana.id, kind="FOLLOW").exists()
             assert await pool.zcard(DEFAULT_QUEUE) == 0
         finally:
+            await close_sentinels(pool)
             await pool.aclose()
     finally:
+        if sentinel is not None:
+            sentinel.stop()
         queue_redis.stop()

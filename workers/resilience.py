@@ -27,6 +27,7 @@ from arq.worker import Retry, Worker
 from prometheus_client import Counter, Gauge
 
 from config.outages import is_outage
+from config.runtime import close_sentinels
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,12 @@ def backoff(attempt: int, *, first: float = 1.0) -> float:
 
 
 class ResilientWorker(Worker):
+    async def close(self) -> None:
+        pool = self._pool
+        await super().close()
+        if pool is not None:
+            await close_sentinels(pool)
+
     async def _poll_iteration(self) -> None:
         try:
             await super()._poll_iteration()
