@@ -5,6 +5,8 @@ client so (`UNAVAILABLE`, retryable), unlike a bug, which is neither.
 
 from __future__ import annotations
 
+import os
+
 import asyncpg.exceptions as pg
 from redis.exceptions import ClusterDownError, ClusterError, ResponseError, SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -30,15 +32,31 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     ClusterError,  # redis-py's retries over a moving slot map ran out
     SlotNotCoveredError,
 )
+_REDIS_CONNECTION = os.path.join("redis", "asyncio", "connection.py")
 # The same said in a reply read by the pipelined reader (config/redis_reads.py).
 _CLUSTER_MOMENTS = ("CLUSTERDOWN", "TRYAGAIN", "MOVED ", "ASK ", "MASTERDOWN")
+
+
+def _torn_down(error: BaseException) -> bool:
+    """redis-py's asyncio connection used by one command while another tears it down (a
+    Redis node that died under concurrent commands) fails from deep inside the connection
+    with an AttributeError (its writer is gone) or a RuntimeError (its transport is closed),
+    not with its own ConnectionError."""
+    if not isinstance(error, AttributeError | RuntimeError):
+        return False
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename.endswith(_REDIS_CONNECTION):
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def is_outage(error: BaseException | None) -> bool:
     """Whether `error`, or what it was raised from, is a store being unreachable or slow."""
     seen = 0
     while error is not None and seen < 8:
-        if isinstance(error, _OUTAGES):
+        if isinstance(error, _OUTAGES) or _torn_down(error):
             return True
         if isinstance(error, ResponseError) and str(error).startswith(_CLUSTER_MOMENTS):
             return True

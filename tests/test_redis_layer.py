@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from arq import create_pool
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from config.outages import is_outage
 from config.redis_reads import PipelinedReads as Reads
 from config.redis_url import RedisAddress
 from config.runtime import _cache_for, arq_settings
@@ -266,3 +268,14 @@ def test_tls_urls_are_read_alike() -> None:
         "me",
         2,
     )
+
+
+async def test_a_connection_torn_down_under_a_command_is_an_outage() -> None:
+    """A node that dies under concurrent commands: redis-py's connection, disconnected by one
+    command while another writes on it, fails from inside with an AttributeError; that is an
+    outage (UNAVAILABLE, retried), a bug of ours is not."""
+    connection = Connection(host="127.0.0.1", port=1)
+    with pytest.raises(AttributeError) as raised:
+        await connection._send_packed_command([b"PING"])
+    assert is_outage(raised.value)
+    assert not is_outage(AttributeError("'NoneType' object has no attribute 'writelines'"))
