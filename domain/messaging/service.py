@@ -122,16 +122,17 @@ async def hidden_from(user_id: int, member_ids: list[int]) -> set[int]:
 
 
 async def _new_thread(
-    conn: BaseDBAsyncClient, *, sender_id: int, recipients: list[int], direct: bool
+    conn: BaseDBAsyncClient, *, sender_id: int, recipients: list[int], direct: bool, at: datetime
 ) -> int:
-    """Create a thread; recipients who do not follow the sender get it as a request."""
+    """Create a thread, made `at` (its first message's time); recipients who do not follow
+    the sender get it as a request."""
     thread_id = next_id()
     key = f"{min(sender_id, recipients[0])}:{max(sender_id, recipients[0])}" if direct else None
     inserted = await conn.execute_query_dict(
         "/* threads.insert */ INSERT INTO threads (id, kind, direct_key, created_by,"
-        " created_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT (direct_key) DO NOTHING"
+        " created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (direct_key) DO NOTHING"
         " RETURNING id",
-        [thread_id, "DIRECT" if direct else "GROUP", key, sender_id],
+        [thread_id, "DIRECT" if direct else "GROUP", key, sender_id, at],
     )
     if not inserted:  # a concurrent first message made the 1:1 thread: use it
         rows = await conn.execute_query_dict(
@@ -251,14 +252,29 @@ async def send_message(
     async with in_transaction() as tx:
         if new_thread_for is not None:
             thread_id = await _new_thread(
-                tx, sender_id=sender_id, recipients=new_thread_for, direct=len(new_thread_for) == 1
+                tx,
+                sender_id=sender_id,
+                recipients=new_thread_for,
+                direct=len(new_thread_for) == 1,
+                at=id_created_at(message_id),
             )
         inserted = await tx.execute_query_dict(
             "/* messages.insert */ INSERT INTO messages (id, thread_id, sender_id, text,"
             " media_id, post_id, client_id, story_id, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             " ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING id",
-            [message_id, thread_id, sender_id, text, media_id, post_id, client_id, story_id],
+            # a message's time is its id's, as its thread's last activity is
+            [
+                message_id,
+                thread_id,
+                sender_id,
+                text,
+                media_id,
+                post_id,
+                client_id,
+                story_id,
+                id_created_at(message_id),
+            ],
         )
         if inserted:
             await tx.execute_query(
