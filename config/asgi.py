@@ -108,7 +108,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        runtime = await start(settings, database_url=database_url, redis_url=redis_url)
+        runtime = await start(
+            settings, database_url=database_url, redis_url=redis_url, read_replicas=True
+        )
         holder["runtime"] = runtime
         holder["view"] = ShutterGraphQL(schema, runtime)
         realtime_gauges(lambda: len(runtime.hub.channels))

@@ -123,13 +123,12 @@ def _fast(redis_url: str) -> dict[str, Any]:
     return {"connection_class": HiredisPackedConnection} if redis_url.startswith("redis://") else {}
 
 
-def _cache_for(redis_url: str, *, timeout: float | None, cluster: bool) -> RedisCache:
+def _cache_for(redis_url: str, *, timeout: float | None) -> RedisCache:
     cache = RedisCache(namespace="c", serializer=OrjsonSerializer())
     # aiocache builds its client from host, port, db and password alone (no ACL user, no
     # unix socket, no cluster): give it one made from the URL by redis-py itself, as every
     # other client.
-    make = RedisCluster.from_url if cluster else Redis.from_url
-    cache.client = make(
+    cache.client = Redis.from_url(
         redis_url, decode_responses=False, socket_timeout=timeout, socket_connect_timeout=timeout
     )
     return cache
@@ -201,7 +200,12 @@ def arq_settings(redis_url: str, **overrides: Any) -> RedisSettings:
     )
 
 
-async def start(settings: Settings, *, database_url: str, redis_url: str) -> Runtime:
+async def start(
+    settings: Settings, *, database_url: str, redis_url: str, read_replicas: bool = False
+) -> Runtime:
+    """The process's clients. `read_replicas`: this process serves GraphQL queries, whose
+    reads may go to DATABASE_REPLICA_URLS (only the API's do: see domain/replicas); the others
+    neither connect to the replicas nor watch their lag."""
     # Global fallback: requests, jobs and DataLoader batches run in tasks other than the one
     # that started the process, and all of them must see the same connections.
     await Tortoise.init(
@@ -223,7 +227,7 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
                 timeout_ms=settings.database_timeout_ms,
                 pgbouncer=settings.database_pgbouncer,
             )
-            for n, url in enumerate(settings.replica_urls)
+            for n, url in enumerate(settings.replica_urls if read_replicas else ())
         },
         max_lag_seconds=lag_bound,
         sticky_seconds=lag_bound + replicas.CHECK_SECONDS + 1,
@@ -260,9 +264,11 @@ async def start(settings: Settings, *, database_url: str, redis_url: str) -> Run
     holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     ids.install_generator(await ids.lease_slot(holder))
     keeper = asyncio.create_task(ids.keep_slot(holder), name="id-slot-lease")
-    cache = _cache_for(redis_url, timeout=timeout, cluster=cluster)
-    if cluster:  # its nodes learnt now, while the node of the URL answers
-        await cache.client.initialize()
+    cache = _cache_for(redis_url, timeout=timeout)
+    if cluster:  # as the commands' client: every node learnt now, while the URL's answers
+        cache.client = await _cluster_client(
+            redis_url, wait_seconds=timeout, decode_responses=False
+        )
     queue = await create_pool(arq_settings(settings.queue_url(redis_url), conn_timeout=timeout))
     # arq bounds connecting only; an enqueue on the request path must not hang either.
     queue.connection_pool.connection_kwargs["socket_timeout"] = timeout

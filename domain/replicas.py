@@ -5,7 +5,7 @@ fall-through to Postgres, and explore's candidates go to a replica when three th
 
 - the request may read stale rows: a GraphQL query (never a mutation, a subscription or a
   job: those read the primary), whose viewer has not written lately (`stale_reads_allowed`);
-- a replica is healthy: every process checks each replica every CHECK_SECONDS (its replay lag,
+- a replica is healthy: every API process checks each replica every CHECK_SECONDS (its replay lag,
   `now() - pg_last_xact_replay_timestamp()`, or 0 when it has replayed all it received) and uses
   only those within `max_lag_seconds`; one that does not answer is skipped until it does;
 - the read on it works: a replica that fails mid-read is marked down and the read goes to the

@@ -234,7 +234,7 @@ async def test_every_url_form_reaches_the_same_database_in_every_client(
         finally:
             await queue.aclose()
         # aiocache (its keys under the namespace the runtime gives it)
-        cache = _cache_for(url, timeout=None, cluster=False)
+        cache = _cache_for(url, timeout=None)
         try:
             await cache.set("k", {"form": form})
             assert await truth.exists(cache.build_key("k")) == 1
