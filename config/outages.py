@@ -32,21 +32,25 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     ClusterError,  # redis-py's retries over a moving slot map ran out
     SlotNotCoveredError,
 )
-_REDIS_CONNECTION = os.path.join("redis", "asyncio", "connection.py")
+_REDIS_INTERNALS = (
+    os.path.join("redis", "asyncio", "connection.py"),
+    os.path.join("redis", "asyncio", "cluster.py"),
+)
 # The same said in a reply read by the pipelined reader (config/redis_reads.py).
 _CLUSTER_MOMENTS = ("CLUSTERDOWN", "TRYAGAIN", "MOVED ", "ASK ", "MASTERDOWN")
 
 
 def _torn_down(error: BaseException) -> bool:
-    """redis-py's asyncio connection used by one command while another tears it down (a
-    Redis node that died under concurrent commands) fails from deep inside the connection
-    with an AttributeError (its writer is gone) or a RuntimeError (its transport is closed),
-    not with its own ConnectionError."""
+    """redis-py's asyncio internals caught mid-change by a Redis node dying under concurrent
+    commands fail from deep inside with an AttributeError or a RuntimeError, not with their
+    own ConnectionError: a connection torn down by one command while another writes on it
+    (its writer gone, its transport closed), or a cluster's node table re-read while another
+    command drops the dead node from it ("dictionary changed size during iteration")."""
     if not isinstance(error, AttributeError | RuntimeError):
         return False
     frame = error.__traceback__
     while frame is not None:
-        if frame.tb_frame.f_code.co_filename.endswith(_REDIS_CONNECTION):
+        if frame.tb_frame.f_code.co_filename.endswith(_REDIS_INTERNALS):
             return True
         frame = frame.tb_next
     return False

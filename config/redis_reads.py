@@ -36,6 +36,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config.redis_url import RedisAddress
+from domain.keyspace import reread_slot_map
 from domain.reads import Reply
 
 T = TypeVar("T")
@@ -483,7 +484,7 @@ class ClusterReads:
 
     async def _reinitialize(self) -> None:
         await asyncio.sleep(REROUTE_PAUSE_SECONDS)
-        await self._cluster.nodes_manager.initialize()
+        await reread_slot_map(self._cluster)
 
     async def close(self) -> None:
         for reads in self._nodes.values():

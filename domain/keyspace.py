@@ -53,6 +53,16 @@ def clustered(redis: Redis) -> bool:
     return isinstance(redis, RedisCluster)
 
 
+async def reread_slot_map(redis: RedisCluster) -> None:
+    """Read the cluster's slot map again (a failover, a slot moved), under the client's own
+    lock: redis-py re-reads it there too, and two readings at once trample each other's node
+    tables ("dictionary changed size during iteration")."""
+    if redis._lock is None:  # made by redis-py on first use, as here
+        redis._lock = asyncio.Lock()
+    async with redis._lock:
+        await redis.nodes_manager.initialize()
+
+
 def masters(redis: Redis) -> int:
     """How many masters share the keys (1 on a single Redis)."""
     if not isinstance(redis, RedisCluster):

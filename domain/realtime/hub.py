@@ -33,6 +33,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from domain.keyspace import reread_slot_map
+
 log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 100
@@ -257,7 +259,7 @@ class _Sharded:
         while self._wanted:
             await self._close_links()
             try:
-                await self._cluster.nodes_manager.initialize()
+                await reread_slot_map(self._cluster)
                 await self._subscribe(sorted(self._wanted))
                 return
             except (RedisError, OSError) as error:
