@@ -114,6 +114,28 @@ def ranked_page_arguments(
     return limit, (score, _position(parts[2]))
 
 
+def page_argument_error(name: str, value: object) -> ClientError | None:
+    """What is wrong with the value of one page argument (`first`, `last`, `after`, `before`),
+    told before the query runs (schema/cost), so that a bad page on a nested list is an error
+    of the request rather than a null in place of the object holding the list."""
+    try:
+        if name in ("first", "last"):
+            if isinstance(value, int) and not isinstance(value, bool):
+                _checked_first(value, name=name)
+        elif isinstance(value, str):
+            ranked_page_arguments(None, value)
+    except ClientError as error:
+        if (
+            name == "before"
+            and (error.extensions or {}).get("code") == ErrorCode.INVALID_CURSOR.value
+        ):
+            return ClientError(
+                "'before' is not a cursor from this list.", code=ErrorCode.INVALID_CURSOR
+            )
+        return error
+    return None
+
+
 def _checked_first(first: int | None, *, name: str = "first") -> int:
     if first is None:
         return DEFAULT_PAGE_SIZE

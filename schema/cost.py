@@ -7,6 +7,12 @@ up to its bound in `LIST_BOUNDS`, anything else one. Connection, edge and page-i
 page's structure, not objects of their own: they count nothing, and a connection's `edges`
 multiply nothing that `first` has not already counted.
 
+The same walk notes every page argument (`first`, `last`, `after`, `before`) with its literal or
+its variable, so that a page out of bounds or a cursor that is no cursor is refused before the
+query runs, wherever the list is: were it found by the list's resolver, the null it leaves
+would climb to the object holding the list (connections are non-null), and `user { followers
+(first: 500) }` would answer a null user.
+
 The count is a formula of the document and its variables (`first: $n`): it is built once per
 document, kept with the document's validation, and evaluated for each request. Fragments are
 worked out once each, however often they are spread, so a document of nested spreads cannot
@@ -18,10 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -48,6 +56,7 @@ from domain.stories.service import (
     MAX_LIVE_PER_DAY,
     MAX_TRAY,
 )
+from resolvers.global_ids import page_argument_error
 
 # The most items a list field without `first` can hold (the domain's own limits), by
 # "Type.field" or by the items' type. A list of objects with no bound here fails
@@ -68,6 +77,7 @@ LIST_BOUNDS = {
     "HttpHeader": 10,
 }
 WRAPPER_SUFFIXES = ("Connection", "Edge")
+PAGE_ARGUMENTS = ("first", "last", "after", "before")
 WRAPPERS = {"PageInfo"}
 
 
@@ -77,6 +87,14 @@ class Term:
 
     count: int = 0
     children: list[tuple[Factor, Term]] = field(default_factory=list)
+    pages: list[PageArgument] = field(default_factory=list)  # of the fields at this level
+
+
+@dataclass(frozen=True)
+class PageArgument:
+    node: ArgumentNode
+    literal: object = None
+    variable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +174,7 @@ class _Builder:
         factor = Factor()
         if "first" in definition.args:
             factor = self.first(node, definition.args["first"].default_value)
+            term.pages.extend(_page_arguments(node))
         elif _is_list(definition.type) and not (name == "edges" and _is_wrapper(parent.name)):
             factor = Factor(constant=list_bound(f"{parent.name}.{name}", named.name))
         child = self.selection(named, node.selection_set)
@@ -176,6 +195,18 @@ class _Builder:
         return Factor(constant=default)
 
 
+def _page_arguments(node: FieldNode) -> list[PageArgument]:
+    found = []
+    for argument in node.arguments or ():
+        if argument.name.value in PAGE_ARGUMENTS:
+            value = argument.value
+            if isinstance(value, VariableNode):
+                found.append(PageArgument(argument, variable=value.name.value))
+            else:
+                found.append(PageArgument(argument, literal=value_from_ast_untyped(value)))
+    return found
+
+
 @dataclass(frozen=True)
 class CostPlan:
     """The cost formula of each operation of a document, by operation name ('' for the only
@@ -190,6 +221,29 @@ class CostPlan:
         if term is None:
             return 0
         return _evaluate(term, variables or {}, {})
+
+    def page_errors(
+        self, operation_name: str | None, variables: dict[str, object] | None
+    ) -> list[GraphQLError]:
+        """The first bad page argument of the operation, as the request's error."""
+        term = self.operations.get(operation_name or "")
+        if term is None and len(self.operations) == 1:
+            term = next(iter(self.operations.values()))
+        pending, seen = [term] if term else [], set()
+        while pending:
+            term = pending.pop()
+            if id(term) in seen:
+                continue
+            seen.add(id(term))
+            for page in term.pages:
+                value = page.literal
+                if page.variable is not None:
+                    value = (variables or {}).get(page.variable)
+                error = page_argument_error(page.node.name.value, value)
+                if error is not None:
+                    return [GraphQLError(error.message, page.node, extensions=error.extensions)]
+            pending.extend(child for _, child in term.children)
+        return []
 
 
 def plan_cost(schema: GraphQLSchema, document: DocumentNode) -> CostPlan:

@@ -149,8 +149,8 @@ class Guards(MaskErrors):
       (schema/input_guard: no NUL characters, no overlong strings), and each document's
       validation is remembered, found by the document's identity (ValidationCache hashes the
       whole document tree on every request);
-    - the query's cost (schema/cost: the objects it can return) is estimated before it runs,
-      and a query past GRAPHQL_MAX_COST is refused;
+    - before it runs, the query's page arguments are checked and its cost (schema/cost: the
+      objects it can return) is estimated; a query past GRAPHQL_MAX_COST is refused;
     - errors that are not the client's are masked (MaskErrors, with a plain look at `errors`
       where MaskErrors checks each result against a runtime-checkable Protocol). Should
       Strawberry rename `_process_result`, its own check simply runs again.
@@ -199,6 +199,8 @@ class Guards(MaskErrors):
             self._validated.put(document, (schema, rules, errors, plan))
         if not errors:
             errors = variable_errors(context.variables)
+        if not errors and plan is not None:
+            errors = plan.page_errors(context.operation_name, context.variables)
         if not errors and plan is not None:
             self._cost = cost = plan.cost(context.operation_name, context.variables)
             limit = self._limits.max_cost

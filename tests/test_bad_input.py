@@ -88,6 +88,55 @@ async def test_cursors_outside_64_bits_are_invalid_cursor(client: GraphQLClient,
     assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", body
 
 
+@pytest.mark.parametrize(
+    ("query", "variables", "code", "says"),
+    [
+        (
+            "followers(first: 500)",
+            {},
+            "INVALID_INPUT",
+            "'first' must be between 0 and 50; got 500.",
+        ),
+        ("followers(first: $n)", {"n": -1}, "INVALID_INPUT", "'first' must be between 0 and 50"),
+        ('followers(after: "nope")', {}, "INVALID_CURSOR", "'after' is not a cursor"),
+        ("posts(after: $cursor)", {"cursor": "x"}, "INVALID_CURSOR", "'after' is not a cursor"),
+    ],
+)
+async def test_a_bad_page_on_a_nested_list_is_refused_before_it_runs(
+    client: GraphQLClient, query: str, variables: dict[str, Any], code: str, says: str
+) -> None:
+    """Connections are non-null (API.md): found by the list's resolver, a bad page would null
+    the user holding the list. It is refused with the request instead, pointing at the
+    argument, and nothing runs; the same document with a good page answers whole."""
+    await make_user("ana")
+    declared = "".join(f"(${name}: {'Int' if name == 'n' else 'String'})" for name in variables)
+    document = (
+        f"query{declared}" + ' { user(username: "ana") { username %s { edges { cursor } } } }'
+    )
+    body = await client.raw(document % query, variables)
+    assert body.get("data") is None, body
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == code, body
+    assert says in error["message"], body
+    column = (document % query).index(query.split("(")[1]) + 1
+    assert error["locations"] == [{"line": 1, "column": column}], body
+    field = query.split("(")[0]
+    body = await client.raw(document.replace(declared, "") % f"{field}(first: 1)", {})
+    assert body["data"] == {"user": {"username": "ana", field: {"edges": []}}}, body
+
+
+async def test_a_bad_before_is_named_as_before(client: GraphQLClient, settings: Settings) -> None:
+    ana = await make_user("ana")
+    made = await create_post(client, token_for(ana, settings), [await make_media(ana)])
+    body = await client.raw(
+        'query($id: ID!) { post(id: $id) { comments(last: 2, before: "zz") { edges { cursor } } }'
+        " }",
+        {"id": made["post"]["id"]},
+    )
+    assert body.get("data") is None, body
+    assert body["errors"][0]["message"] == "'before' is not a cursor from this list.", body
+
+
 async def test_nul_characters_are_refused_before_anything_runs(
     client: GraphQLClient, settings: Settings
 ) -> None:
