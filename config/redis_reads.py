@@ -60,6 +60,10 @@ def _scored(flat: list[Any]) -> list[tuple[Any, float]]:
     return [(member, float(score)) for member, score in zip(flat[::2], flat[1::2], strict=True)]
 
 
+def _scores(values: list[Any]) -> list[float | None]:
+    return [None if value is None else float(value) for value in values]
+
+
 def _limit(start: int | None, num: int | None) -> tuple[Any, ...]:
     return () if start is None or num is None else ("LIMIT", start, num)
 
@@ -100,6 +104,12 @@ class PipelinedBatch:
 
     def smismember(self, key: str, members: Sequence[Any]) -> Reply[list[bool]]:
         return self._queue(Reply(_bools), "SMISMEMBER", key, *members)
+
+    def zmscore(self, key: str, members: Sequence[Any]) -> Reply[list[float | None]]:
+        return self._queue(Reply(_scores), "ZMSCORE", key, *members)
+
+    def zrangebyscore(self, key: str, min: str | float, max: str | float) -> Reply[list[str]]:
+        return self._queue(Reply(), "ZRANGEBYSCORE", key, min, max)
 
     def zrevrangebylex(
         self, key: str, max: str, min: str, start: int | None = None, num: int | None = None
