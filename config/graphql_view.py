@@ -3,6 +3,7 @@ GraphQL-over-HTTP spec's media types and status codes."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 from typing import Any, cast
@@ -19,8 +20,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from config import graphiql
+from config.metrics import TRAY_ANSWERS
 from config.outages import RETRY_AFTER_SECONDS, UNAVAILABLE_EXTENSIONS, is_outage
 from config.runtime import Runtime
 from domain.errors import DomainError, ErrorCode
@@ -29,6 +32,7 @@ from domain.users.tokens import authenticate
 from resolvers.context import Context
 from schema.errors import RATE_LIMITED_FIELDS
 from schema.root import UNAVAILABLE_MESSAGE, parse_document
+from schema.tray_cache import TrayDocument, document_key, tray_document
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-shutter-upload")
@@ -237,6 +241,69 @@ class ShutterGraphQL(GraphQL[Context, None]):
                 "Subscriptions run over a WebSocket to /graphql (graphql-transport-ws or"
                 " graphql-ws), not over HTTP.",
             )
+        context = kwargs.get("context")
+        if (
+            data is not None
+            and data.query
+            and isinstance(context, Context)
+            and context.viewer_id is not None
+            and self.runtime.trays.enabled
+        ):
+            tray = tray_document(
+                cast(Any, self.schema)._schema,
+                data.query,
+                data.operation_name,
+                self.runtime.settings.graphql_max_tokens,
+            )
+            if tray is not None:
+                return await self._tray(tray, request, request_adapter, *args, **kwargs)
+        return await self._execute(request, request_adapter, *args, **kwargs)
+
+    async def _tray(
+        self,
+        tray: TrayDocument,
+        request: Any,
+        request_adapter: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """A story tray query: the kept answer while its fingerprint holds; otherwise run, and
+        keep what it answered (domain/stories/tray_cache)."""
+        data, context, trays = kwargs["request_data"], kwargs["context"], self.runtime.trays
+        viewer = cast(int, context.viewer_id)
+        document = document_key(
+            data.query, data.operation_name, data.variables, str(request.base_url)
+        )
+        try:
+            looked = await trays.look(viewer, document, self.runtime.ranking.version)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            looked = None  # the run reports the outage as any query does
+        if looked is not None and looked.body is not None:
+            TRAY_ANSWERS.labels("kept").inc()
+            extensions = None
+            if self.runtime.settings.environment != "production":
+                cost = tray.cost.cost(data.operation_name, data.variables)
+                extensions = {"cost": cost, "sqlStatements": 0}
+            return ExecutionResult(
+                data={tray.field: orjson.Fragment(looked.body)}, errors=None, extensions=extensions
+            )
+        TRAY_ANSWERS.labels("made").inc()
+        result = await self._execute(request, request_adapter, *args, **kwargs)
+        answered = result.data.get(tray.field) if result.data else None
+        if looked is not None and not result.errors and isinstance(answered, list):
+            with contextlib.suppress(Exception):  # keeping it only saves the next read's work
+                await trays.keep(
+                    viewer,
+                    document,
+                    looked,
+                    orjson.dumps(answered).decode(),
+                    until_ms=context.tray_expires_ms,
+                )
+        return result
+
+    async def _execute(self, request: Any, request_adapter: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().execute_single(request, request_adapter, *args, **kwargs)
         except HTTPException as error:

@@ -81,6 +81,11 @@ def metrics_endpoint(
     return metrics
 
 
+TRAY_ANSWERS = Counter(
+    "shutter_story_trays_total",
+    "Story tray queries by answer: kept (a kept tray still valid) or made (assembled)",
+    ["answer"],
+)
 REALTIME_CHANNELS = Gauge("shutter_realtime_channels", "Redis channels this process listens to")
 ASYNCIO_TASKS = Gauge("shutter_asyncio_tasks", "asyncio tasks alive in this process")
 

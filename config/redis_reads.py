@@ -105,8 +105,17 @@ class PipelinedBatch:
     def smismember(self, key: str, members: Sequence[Any]) -> Reply[list[bool]]:
         return self._queue(Reply(_bools), "SMISMEMBER", key, *members)
 
+    def smembers(self, key: str) -> Reply[list[str]]:
+        return self._queue(Reply(), "SMEMBERS", key)
+
     def zmscore(self, key: str, members: Sequence[Any]) -> Reply[list[float | None]]:
         return self._queue(Reply(_scores), "ZMSCORE", key, *members)
+
+    def zinter_withscores(
+        self, keys: Sequence[str], weights: Sequence[float]
+    ) -> Reply[list[tuple[str, float]]]:
+        command = ("ZINTER", len(keys), *keys, "WEIGHTS", *weights, "WITHSCORES")
+        return self._queue(Reply(_scored), *command)
 
     def zrangebyscore(self, key: str, min: str | float, max: str | float) -> Reply[list[str]]:
         return self._queue(Reply(), "ZRANGEBYSCORE", key, min, max)

@@ -43,6 +43,7 @@ from domain.ranking.served import ServedModel
 from domain.realtime.events import RedisEvents
 from domain.realtime.hub import Hub
 from domain.stories.store import StoryStore
+from domain.stories.tray_cache import TrayCache
 from domain.users.store import UserStore
 from workers.queues import ArqJobs
 
@@ -61,6 +62,7 @@ class Runtime:
     posts: PostStore
     feeds: FeedStore
     stories: StoryStore
+    trays: TrayCache  # assembled story trays, kept while nothing in them changes
     hub: Hub
     budgets: Budgets
     ranking: ServedModel  # the hot-loaded ranking model (loaded on first use)
@@ -279,11 +281,12 @@ async def start(
         queue=queue,
         ports=Ports(jobs=ArqJobs(queue), events=RedisEvents(redis)),
         store=store,
-        users=UserStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
+        users=(users := UserStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds)),
         media=MediaStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         posts=PostStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
         feeds=FeedStore(redis, reads, active_days=settings.feed_active_days),
         stories=StoryStore(cache, redis, reads, ttl_seconds=settings.cache_ttl_seconds),
+        trays=TrayCache(redis, reads, users, max_age_seconds=settings.tray_cache_seconds),
         hub=Hub(redis),
         budgets=Budgets(redis, parse_budgets(settings.action_budgets)),
         ranking=ServedModel(redis, store, check_seconds=settings.ranking_model_check_seconds),

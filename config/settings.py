@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     redis_timeout_ms: int = Field(default=2_000, ge=10, le=60_000)
     database_timeout_ms: int = Field(default=5_000, ge=10, le=600_000)
     cache_ttl_seconds: int = Field(default=3_600, ge=1)
+    # How long a viewer's assembled story tray is kept while nothing in it changes
+    # (domain/stories/tray_cache.py); 0 assembles every tray anew.
+    tray_cache_seconds: int = Field(default=60, ge=0, le=3_600)
     # How often a process looks for a newly published ranking model (domain/ranking/served.py).
     ranking_model_check_seconds: float = Field(default=5.0, ge=0, le=3_600)
 

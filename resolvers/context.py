@@ -35,6 +35,8 @@ class Context:
     token_epoch: int | None = None
     # The ranking model that ordered this response's explore page (extensions.rankingModel).
     ranking_model: str | None = None
+    # When the first story of this response's tray expires (ms): a kept tray must not outlive it.
+    tray_expires_ms: int | None = None
 
     def __post_init__(self) -> None:
         self._new_loaders()

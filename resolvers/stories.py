@@ -67,7 +67,10 @@ async def tray(ctx: Context) -> list[stories.Reel]:
         stories=ctx.runtime.stories,
         served=ctx.runtime.ranking,
     )
-    ctx.loaders.prime(ctx.loaders.story, {s.id: s for r in reels for s in r.stories})
+    shown = {s.id: s for r in reels for s in r.stories}
+    ctx.loaders.prime(ctx.loaders.story, shown)
+    if shown:
+        ctx.tray_expires_ms = min(int(s.expires_at.timestamp() * 1000) for s in shown.values())
     return reels
 
 
@@ -120,7 +123,9 @@ async def reply(
 async def set_close_friend(ctx: Context, *, user_id: str, on: bool) -> int:
     viewer = ctx.signed_in()
     friend = await target_user(ctx, user_id)  # one who blocked the viewer is not there
-    await stories.set_close_friend(owner_id=viewer, friend_id=friend, on=on)
+    await stories.set_close_friend(
+        owner_id=viewer, friend_id=friend, on=on, stories=ctx.runtime.stories
+    )
     return friend
 
 

@@ -253,7 +253,9 @@ async def test_highlights_outlive_expiry_with_their_audience(
     old = datetime.now(UTC) - timedelta(hours=30)
     everyone = await _story(runtime, ana, "trip", at=old)
     close = await _story(runtime, ana, "secret", audience=Audience.CLOSE_FRIENDS, at=old)
-    await stories.set_close_friend(owner_id=ana.id, friend_id=friend.id, on=True)
+    await stories.set_close_friend(
+        owner_id=ana.id, friend_id=friend.id, on=True, stories=runtime.stories
+    )
     ana_t = token_for(ana, settings)
     made = await client.mutate(
         "createHighlight",

@@ -273,8 +273,9 @@ async def archive(*, owner_id: int, first: int, after: int | None) -> Page:
 # Close friends.
 
 
-async def set_close_friend(*, owner_id: int, friend_id: int, on: bool) -> None:
-    """Add or take off someone; nobody is told either way. Idempotent."""
+async def set_close_friend(*, owner_id: int, friend_id: int, on: bool, stories: StoryStore) -> None:
+    """Add or take off someone; nobody is told either way. Idempotent. The friend's tray shows
+    or hides the owner's close friends' stories from their very next read."""
     if owner_id == friend_id:
         raise _refuse("You are always in your own close friends.", "userId")
     conn = connections.get("default")
@@ -292,6 +293,7 @@ async def set_close_friend(*, owner_id: int, friend_id: int, on: bool) -> None:
             " WHERE owner_id = $1 AND friend_id = $2",
             [owner_id, friend_id],
         )
+    await stories.touch(friend_id)
 
 
 async def close_friends(*, owner_id: int, first: int, after: int | None) -> Page:

@@ -9,7 +9,6 @@ score), and a cron job drops what has passed."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ from redis.asyncio import Redis
 from domain.cache import RowCache
 from domain.jsonb import decoded
 from domain.reads import Reads
+from domain.users.store import CHANGED, CHANGED_KEPT_MS, now_ms
 
 STORY_COLUMNS = (
     "id, author_id, media_id, audience, caption, mention_ids, view_count, created_at, expires_at"
@@ -62,10 +62,6 @@ class StoryView:
         return self.expires_at.timestamp() * 1000 > now_ms
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class StoryStore:
     def __init__(self, cache: BaseCache, redis: Redis, reads: Reads, *, ttl_seconds: int) -> None:
         self.redis = redis
@@ -88,6 +84,7 @@ class StoryStore:
             pipe.zadd(stories_key(story.author_id), {str(story.id): expires})
             pipe.pexpireat(stories_key(story.author_id), expires)
             pipe.zadd(LIVE_AUTHORS, {str(story.author_id): expires}, gt=True)
+            pipe.zadd(CHANGED, {str(story.author_id): now_ms()})
             await pipe.execute()
 
     async def live_ids(self, author_ids: Iterable[int], *, at_ms: int) -> dict[int, list[int]]:
@@ -123,10 +120,14 @@ class StoryStore:
             pipe.zadd(key, scores)
             pipe.zremrangebyscore(key, "-inf", at_ms)  # the seen state passes with its story
             pipe.pexpire(key, 86_400_000)  # no story outlives a day from now
+            _touch(pipe, viewer_id)
             await pipe.execute()
 
     async def remove_live(self, author_id: int, story_id: int) -> None:
-        await self.redis.zrem(stories_key(author_id), str(story_id))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(stories_key(author_id), str(story_id))
+            pipe.zadd(CHANGED, {str(author_id): now_ms()})
+            await pipe.execute()
 
     async def expire(self, *, at_ms: int) -> int:
         """Drop passed stories from the authors' sets; returns how many authors were swept."""
@@ -137,8 +138,16 @@ class StoryStore:
             for author in authors:
                 pipe.zremrangebyscore(stories_key(int(author)), "-inf", at_ms)
             pipe.zremrangebyscore(LIVE_AUTHORS, "-inf", at_ms)
+            pipe.zremrangebyscore(CHANGED, "-inf", at_ms - CHANGED_KEPT_MS)
             await pipe.execute()
         return len(authors)
+
+    async def touch(self, *viewer_ids: int) -> None:
+        """What these viewers see in their trays changed (a close friends list)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for viewer in viewer_ids:
+                _touch(pipe, viewer)
+            await pipe.execute()
 
     async def bump_affinity(self, viewer_id: int, author_id: int, weight: float) -> None:
         """The viewer engaged with the author (a like, a comment, a message, a story seen):
@@ -149,6 +158,7 @@ class StoryStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zincrby(key, weight, str(author_id))
             pipe.expire(key, 30 * 86_400)
+            _touch(pipe, viewer_id)
             await pipe.execute()
 
     async def affinity(self, viewer_id: int, author_ids: list[int]) -> dict[int, float]:
@@ -159,3 +169,14 @@ class StoryStore:
             self.redis.zmscore(affinity_key(viewer_id), [str(a) for a in author_ids]),
         )
         return {a: s or 0.0 for a, s in zip(author_ids, scores, strict=True)}
+
+
+def tray_version_key(viewer_id: int) -> str:
+    """The viewer's tray version: what they did that changes their tray bumps it (see
+    domain/stories/tray_cache)."""
+    return f"tray:v:{{{viewer_id}}}"
+
+
+def _touch(pipe: Any, viewer_id: int) -> None:
+    pipe.incr(tray_version_key(viewer_id))
+    pipe.expire(tray_version_key(viewer_id), 86_400)

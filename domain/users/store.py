@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,16 @@ from tortoise import connections
 
 from domain.cache import RowCache, lease_key, take_leases
 from domain.reads import ReadBatch, Reads
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# When each account's row or its stories last changed (ms), for a day: what the story tray's kept
+# answers are checked against (domain/stories/tray_cache).
+CHANGED = "users:changed"
+CHANGED_KEPT_MS = 25 * 3_600_000
 
 USER_COLUMNS = (
     "id, username, full_name, bio, is_private, avatar_media_id, follower_count, following_count,"
@@ -131,12 +142,19 @@ class UserStore:
         await self._cache.delete(f"name:{username.lower()}")
 
     async def invalidate(self, *user_ids: int) -> None:
-        """Drop cached copies (the user and whom they follow) after a write; the next read
-        refills from Postgres."""
+        """Drop cached copies (the user and whom they follow) after a write, and note the
+        change; the next read refills from Postgres."""
         await self.rows.invalidate(*user_ids)
         keys = [following_key(i) for i in user_ids]
         if keys:
             await self._redis.delete(*keys, *map(lease_key, keys))
+            await note_changed(self._redis, *user_ids)
+
+
+async def note_changed(redis: Redis, *user_ids: int) -> None:
+    """These accounts, or their stories, changed now (see CHANGED)."""
+    if user_ids:
+        await cast(Awaitable[int], redis.zadd(CHANGED, {str(i): now_ms() for i in user_ids}))
 
 
 # KEYS: lease, set; ARGV: token, ttl, members. SADD in slices: Lua's unpack has a stack limit.
