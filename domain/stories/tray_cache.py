@@ -81,10 +81,12 @@ class TrayCache:
             if not following.value:
                 return None  # not in Redis
             accounts = [m for m in following.value if m != "0"]
-            batch = self.reads.batch()
-            changed = batch.zmscore(CHANGED, accounts)
-            await batch.execute()
-            stamps = [(a, c) for a, c in zip(accounts, changed.value, strict=True) if c is not None]
+            stamps = []
+            if accounts:
+                batch = self.reads.batch()
+                changed = batch.zmscore(CHANGED, accounts)
+                await batch.execute()
+                stamps = [(a, c) for a, c in zip(accounts, changed.value, strict=True) if c]
         else:  # the intersection is Redis's: the reply holds only accounts that changed
             loaded = batch.exists(following_key(viewer_id))
             both = batch.zinter_withscores([CHANGED, following_key(viewer_id)], [1, 0])
