@@ -19,6 +19,7 @@ async def page(ctx: Context, first: int | None, after: str | None) -> Page:
         first=limit,
         after=position,
         redis=ctx.runtime.redis,
+        reads=ctx.runtime.reads,
         served=ctx.runtime.ranking,
     )
 

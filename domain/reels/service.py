@@ -19,12 +19,12 @@ Redis, `_gone_key`).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 from tortoise import connections
 from tortoise.transactions import in_transaction
@@ -38,6 +38,7 @@ from domain.ranking import explore
 from domain.ranking.items import Item, tags_of
 from domain.ranking.rerank import rerank
 from domain.ranking.served import ServedModel
+from domain.reads import Reads
 from domain.reels.models import Surface
 
 MAX_EVENTS = 100
@@ -237,26 +238,33 @@ async def _ranked(user_id: int, served: ServedModel | None) -> list[int]:
 
 
 async def page(
-    *, user_id: int, first: int, after: int | None, redis: Redis, served: ServedModel | None = None
+    *,
+    user_id: int,
+    first: int,
+    after: int | None,
+    redis: Redis,
+    reads: Reads,
+    served: ServedModel | None = None,
 ) -> Page:
     """A page of the viewer's reels; `after` is a position in their snapshot (its index).
     With a served model that knows the viewer, it orders them (else the heuristic above)."""
     key = _snapshot_key(user_id)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.get(key)
-        pipe.smembers(_gone_key(user_id))
-        raw, gone_since = await pipe.execute()
-    saved = json.loads(raw) if raw is not None else None
+    batch = reads.batch()
+    snapshot, gone_reply = batch.get(key), batch.smembers(_gone_key(user_id))
+    await batch.execute()
+    raw, gone_since = snapshot.value, gone_reply.value
+    saved = orjson.loads(raw) if raw is not None else None
     if isinstance(saved, list):  # a snapshot from before snapshots carried their age
         saved = {"made": 0.0, "order": saved}
     young = saved is not None and time.time() - float(saved["made"]) < FRESH_SECONDS
     if saved is None or (after is None and not young):
         order = await _ranked(user_id, served)
-        await redis.set(key, json.dumps({"made": time.time(), "order": order}), ex=SNAPSHOT_SECONDS)
+        snapshot_json = orjson.dumps({"made": time.time(), "order": order})
+        await redis.set(key, snapshot_json, ex=SNAPSHOT_SECONDS)
         if after is not None:
             after = None  # the snapshot passed: start again at the top
     else:
-        order = [int(p) for p in saved["order"]]
+        order = saved["order"]
     start = 0 if after is None else after + 1
     chosen = order[start : start + first]
     gone = {int(p) for p in gone_since}
