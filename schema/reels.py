@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import strawberry
+from strawberry.types.base import get_object_definition
 
 from domain.errors import ErrorCode
 from domain.reels.models import Surface
@@ -22,6 +26,22 @@ class ViewEventInput:
     watched_ms: int = strawberry.field(description="0 to 600000 (10 minutes).")
     completed: bool = False
     surface: Surface = Surface.FEED
+
+
+def _event(cls: type, value: Mapping[str, Any], _: object) -> ViewEventInput:
+    """A ViewEventInput from its coerced GraphQL value, directly: a logViews batch holds up to
+    100 of them, and Strawberry's general conversion (each field's type resolved and tested
+    anew, for every event) was a quarter of the call's CPU. graphql-core has already checked
+    the value and filled in the defaults; the enum is the Python member already."""
+    return cls(
+        post_id=value["postId"],
+        watched_ms=value["watchedMs"],
+        completed=value["completed"],
+        surface=value["surface"],
+    )
+
+
+get_object_definition(ViewEventInput, strict=True).from_input = _event
 
 
 @strawberry.input

@@ -27,7 +27,6 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 from tortoise import connections
-from tortoise.transactions import in_transaction
 
 from domain.errors import DomainError, ErrorCode
 from domain.graph.visibility import visible_authors_sql
@@ -64,6 +63,39 @@ class Logged:
     rejected: int
 
 
+# One statement, so one round trip and atomic without a transaction around it: the events of
+# posts the viewer may see are kept, the batch row is written with its counts, and only if it
+# is new (not a retry) are the events and the per-post totals written; it answers whether the
+# batch was new, how many were kept, and each post's views, plays and whether one was finished.
+LOG_SQL = f"""/* views.log */
+WITH given AS (
+  SELECT * FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::bool[])
+    AS v(id, post_id, surface, watched, completed)
+), kept AS (
+  SELECT g.*, p.kind FROM given g JOIN posts p ON p.id = g.post_id
+    JOIN users a ON a.id = p.author_id
+  WHERE a.status = 'ACTIVE' AND {visible_authors_sql("p.author_id", "a.is_private", "$1")}
+), batch AS (
+  INSERT INTO view_batches (id, user_id, batch_id, accepted, rejected, created_at)
+  SELECT $8, $1, $2, n, $9 - n, now() FROM (SELECT count(*) AS n FROM kept) c
+  ON CONFLICT (user_id, batch_id) DO NOTHING RETURNING id
+), events AS (
+  INSERT INTO view_events (id, user_id, post_id, surface, watched_ms, completed, created_at)
+  SELECT id, $1, post_id, surface, watched, completed, now() FROM kept
+  WHERE EXISTS (SELECT 1 FROM batch)
+), totals AS (
+  SELECT post_id, count(*) AS views,
+    count(*) FILTER (WHERE kind = 'REEL' AND watched > 0) AS plays, bool_or(completed) AS finished
+  FROM kept WHERE EXISTS (SELECT 1 FROM batch) GROUP BY post_id
+), summed AS (
+  INSERT INTO post_view_totals (post_id, views, plays) SELECT post_id, views, plays FROM totals
+  ON CONFLICT (post_id) DO UPDATE SET views = post_view_totals.views + EXCLUDED.views,
+    plays = post_view_totals.plays + EXCLUDED.plays
+)
+SELECT (SELECT count(*) FROM batch) AS new, (SELECT count(*) FROM kept) AS accepted, t.*
+FROM (SELECT 1) one LEFT JOIN totals t ON true"""
+
+
 async def log_views(
     *, user_id: int, batch_id: str, events: list[ViewInput], redis: Redis
 ) -> Logged:
@@ -76,73 +108,40 @@ async def log_views(
         raise DomainError(
             ErrorCode.INVALID_INPUT, f"At most {MAX_EVENTS} events a call.", field="events"
         )
-    conn = connections.get("default")
-    earlier = await conn.execute_query_dict(
-        "/* views.batch */ SELECT accepted, rejected FROM view_batches"
-        " WHERE user_id = $1 AND batch_id = $2",
-        [user_id, batch_id],
-    )
-    if earlier:
-        return Logged(int(earlier[0]["accepted"]), int(earlier[0]["rejected"]))
     sane = [e for e in events if e.post_id is not None and 0 <= e.watched_ms <= MAX_WATCHED_MS]
-    ids = list({e.post_id for e in sane if e.post_id is not None})
-    visible = await conn.execute_query_dict(
-        "/* views.visible */ SELECT p.id, p.kind FROM posts p JOIN users a ON a.id = p.author_id"
-        f" WHERE p.id = ANY($1::bigint[]) AND a.status = 'ACTIVE'"
-        f" AND {visible_authors_sql('p.author_id', 'a.is_private', '$2')}",
-        [ids, user_id],
+    rows = await connections.get("default").execute_query_dict(
+        LOG_SQL,
+        [
+            user_id,
+            batch_id,
+            [next_id() for _ in sane],
+            [e.post_id for e in sane],
+            [e.surface.value for e in sane],
+            [e.watched_ms for e in sane],
+            [e.completed for e in sane],
+            next_id(),
+            len(events),
+        ],
     )
-    kinds = {int(r["id"]): r["kind"] for r in visible}
-    kept = [e for e in sane if e.post_id in kinds]
-    per_post: dict[int, list[int]] = {}
-    for e in kept:
-        assert e.post_id is not None
-        totals = per_post.setdefault(e.post_id, [0, 0])
-        totals[0] += 1
-        totals[1] += 1 if kinds[e.post_id] == "REEL" and e.watched_ms > 0 else 0
-    logged = Logged(len(kept), len(events) - len(kept))
-    async with in_transaction() as tx:
-        inserted = await tx.execute_query_dict(
-            "/* views.batch_insert */ INSERT INTO view_batches (id, user_id, batch_id, accepted,"
-            " rejected, created_at) VALUES ($1, $2, $3, $4, $5, now())"
-            " ON CONFLICT (user_id, batch_id) DO NOTHING RETURNING id",
-            [next_id(), user_id, batch_id, logged.accepted, logged.rejected],
+    if not rows[0]["new"]:  # a batch logged before (or racing in): its first answer
+        earlier = await connections.get("default").execute_query_dict(
+            "/* views.batch */ SELECT accepted, rejected FROM view_batches"
+            " WHERE user_id = $1 AND batch_id = $2",
+            [user_id, batch_id],
         )
-        if not inserted:  # the same batch raced in: it is counted there
-            return logged
-        if kept:
-            await tx.execute_query(
-                "/* views.insert */ INSERT INTO view_events (id, user_id, post_id, surface,"
-                " watched_ms, completed, created_at) SELECT v.id, $1, v.post_id, v.surface,"
-                " v.watched, v.completed, now() FROM unnest($2::bigint[], $3::bigint[],"
-                " $4::text[], $5::int[], $6::bool[])"
-                " AS v(id, post_id, surface, watched, completed)",
-                [
-                    user_id,
-                    [next_id() for _ in kept],
-                    [e.post_id for e in kept],
-                    [e.surface.value for e in kept],
-                    [e.watched_ms for e in kept],
-                    [e.completed for e in kept],
-                ],
-            )
-            await tx.execute_query(
-                "/* views.totals */ INSERT INTO post_view_totals (post_id, views, plays)"
-                " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[])"
-                " ON CONFLICT (post_id) DO UPDATE SET views = post_view_totals.views"
-                " + EXCLUDED.views, plays = post_view_totals.plays + EXCLUDED.plays",
-                [
-                    list(per_post),
-                    [t[0] for t in per_post.values()],
-                    [t[1] for t in per_post.values()],
-                ],
-            )
+        return Logged(int(earlier[0]["accepted"]), int(earlier[0]["rejected"]))
+    logged = Logged(int(rows[0]["accepted"]), len(events) - int(rows[0]["accepted"]))
+    per_post = {
+        int(r["post_id"]): (int(r["views"]), int(r["plays"]))
+        for r in rows
+        if r["post_id"] is not None
+    }
+    finished = sorted(int(r["post_id"]) for r in rows if r["finished"])
     deltas = [(post, "view_count", t[0]) for post, t in per_post.items()]
     deltas += [(post, "play_count", t[1]) for post, t in per_post.items() if t[1]]
     await counters.bump_many(redis, "post", deltas)
     await explore.mark_gone(redis, user_id, list(per_post))
-    finished = {e.post_id for e in kept if e.completed and e.post_id is not None}
-    await _mark_gone(redis, user_id, sorted(finished))
+    await _mark_gone(redis, user_id, finished)
     return logged
 
 
