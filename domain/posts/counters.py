@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any, Literal, cast
 from redis.asyncio import Redis
 from tortoise import connections
 
+from domain.keyspace import NodeScript
 from domain.reads import ReadBatch
 
 Kind = Literal["post", "comment"]
@@ -88,20 +90,23 @@ redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[3])
 return value
 """
-# `_BUMP` over many counters of one shard in one call (KEYS[1] the shard's dirty set, then one
-# key per bump, with ARGV[3i-2..3i] its field, delta and item id).
+# `_BUMP` over many counters in one call (a NodeScript: one call per node): KEYS[2i-1] a counter,
+# KEYS[2i] its shard's dirty set, ARGV[3i-2..3i] the field, delta and item id; answers each
+# bump's item id, field and new value (false: the counter is not in Redis, to be seeded).
 _BUMP_MANY = """
 local out = {}
-for i = 2, #KEYS do
-  local a = (i - 2) * 3
-  if redis.call('EXISTS', KEYS[i]) == 0 then
-    out[#out + 1] = false
-  else
-    out[#out + 1] = redis.call('HINCRBY', KEYS[i], ARGV[a + 1], ARGV[a + 2])
+for i = 1, #KEYS, 2 do
+  local a = (i - 1) / 2 * 3
+  local value = false
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    value = redis.call('HINCRBY', KEYS[i], ARGV[a + 1], ARGV[a + 2])
     redis.call('HINCRBY', KEYS[i], '_ops', 1)
     redis.call('PERSIST', KEYS[i])
-    redis.call('SADD', KEYS[1], ARGV[a + 3])
+    redis.call('SADD', KEYS[i + 1], ARGV[a + 3])
   end
+  out[#out + 1] = ARGV[a + 3]
+  out[#out + 1] = ARGV[a + 1]
+  out[#out + 1] = value
 end
 return out
 """
@@ -140,6 +145,11 @@ def _shard(item_id: int) -> int:
 
 def _tag(kind: Kind, shard: int) -> str:
     return f"cnt:{{{kind[0]}{shard}}}"
+
+
+def _hash_tag(kind: Kind, shard: int) -> bytes:
+    """What is between the braces of `_tag` (keyspace.by_node groups by it)."""
+    return f"{kind[0]}{shard}".encode()
 
 
 def counter_key(kind: Kind, item_id: int) -> str:
@@ -183,32 +193,44 @@ async def bump(redis: Redis, kind: Kind, item_id: int, field: str, delta: int) -
 
 
 async def bump_many(redis: Redis, kind: Kind, deltas: Sequence[tuple[int, str, int]]) -> None:
-    """Many `bump`s in one round trip (a batch of logged views): one script call per shard;
-    a counter Redis does not hold yet is seeded one by one, as `bump` does."""
+    """Many `bump`s in one round trip (a batch of logged views): one script call per node; a
+    counter Redis does not hold yet is seeded one by one, as `bump` does."""
     if not deltas:
         return
     for _, field, _ in deltas:
         assert field in SPECS[kind].fields, field
-    shards: dict[int, list[tuple[int, str, int]]] = {}
-    for delta in deltas:
-        shards.setdefault(_shard(delta[0]), []).append(delta)
+    script = _bump_many_scripts.get(redis)
+    if script is None:
+        script = _bump_many_scripts[redis] = NodeScript(redis, _BUMP_MANY)
+
+    def call(some: list[tuple[int, str, int]]) -> tuple[list[str], list[Any]]:
+        keys = [
+            key
+            for item_id, _, _ in some
+            for key in (counter_key(kind, item_id), _dirty(kind, _shard(item_id)))
+        ]
+        return keys, [
+            str(part) for item_id, field, delta in some for part in (field, delta, item_id)
+        ]
+
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for shard, some in shards.items():
-                keys = [
-                    _dirty(kind, shard),
-                    *(counter_key(kind, item_id) for item_id, _, _ in some),
-                ]
-                args = [part for item_id, field, delta in some for part in (field, delta, item_id)]
-                pipe.eval(_BUMP_MANY, len(keys), *keys, *map(str, args))
-            results = await pipe.execute()
+        replies = await script.run(
+            deltas, lambda d: b"%s%d" % (kind[0].encode(), _shard(d[0])), call
+        )
     except Exception:
         await _recount_later((kind, item_id) for item_id, _, _ in deltas)
         raise
-    for some, values in zip(shards.values(), results, strict=True):
-        for (item_id, field, change), value in zip(some, values, strict=True):
-            if value is None:
-                await bump(redis, kind, item_id, field, change)
+    changes: dict[tuple[int, str], int] = {}
+    for item_id, field, change in deltas:
+        changes[item_id, field] = changes.get((item_id, field), 0) + change
+    for reply in replies:
+        for i in range(0, len(reply), 3):
+            item_id, field = int(reply[i]), str(reply[i + 1])
+            if reply[i + 2] is None and (item_id, field) in changes:  # once for a repeated one
+                await bump(redis, kind, item_id, field, changes.pop((item_id, field)))
+
+
+_bump_many_scripts: weakref.WeakKeyDictionary[Redis, NodeScript] = weakref.WeakKeyDictionary()
 
 
 async def _recount_later(items: Iterable[tuple[Kind, int]]) -> None:

@@ -16,7 +16,7 @@ Reading: a first page takes the next snapshot if there is one (it becomes the cu
 kept SNAPSHOT_SECONDS, so cursors hold while paging) and asks for another to be computed (with
 no next one, it asks at most every ASK_SECONDS: one is on its way); later pages read the
 current one. A page leaves out what was seen or marked not interested since the snapshot was
-made (`mark_gone`, called by logViews and notInterested: a set in Redis, so a page asks
+made (`queue_gone`, from logViews and notInterested: a set in Redis, so a page asks
 Postgres nothing). With no snapshot at all (a brand-new viewer's first look), the
 heuristic one is computed in the request and a ranked one is asked for.
 """
@@ -90,14 +90,13 @@ def gone_key(user_id: int) -> str:
     return f"explore:{{{user_id}}}:gone"
 
 
-async def mark_gone(redis: Redis, user_id: int, post_ids: list[int]) -> None:
-    """Posts the viewer saw or refused: left out of the explore pages from now on (the next
-    snapshot leaves them out by itself; this covers the current one's lifetime)."""
+def queue_gone(pipe: Any, user_id: int, post_ids: list[int]) -> None:
+    """Queue in `pipe` that the viewer saw or refused these posts: left out of the explore
+    pages from now on (the next snapshot leaves them out by itself; this covers the current
+    one's lifetime)."""
     if post_ids:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(gone_key(user_id), *post_ids)
-            pipe.expire(gone_key(user_id), NEXT_SECONDS + SNAPSHOT_SECONDS)
-            await pipe.execute()
+        pipe.sadd(gone_key(user_id), *post_ids)
+        pipe.expire(gone_key(user_id), NEXT_SECONDS + SNAPSHOT_SECONDS)
 
 
 async def _eligible(user_id: int, post_ids: list[int]) -> dict[int, int]:

@@ -140,8 +140,7 @@ async def log_views(
     deltas = [(post, "view_count", t[0]) for post, t in per_post.items()]
     deltas += [(post, "play_count", t[1]) for post, t in per_post.items() if t[1]]
     await counters.bump_many(redis, "post", deltas)
-    await explore.mark_gone(redis, user_id, list(per_post))
-    await _mark_gone(redis, user_id, finished)
+    await _mark_gone(redis, user_id, seen=list(per_post), finished=finished)
     return logged
 
 
@@ -167,8 +166,7 @@ async def not_interested(*, user_id: int, post_id: int, redis: Redis) -> None:
         " VALUES ($1, $2, $3, now()) ON CONFLICT (user_id, post_id) DO NOTHING",
         [next_id(), user_id, post_id],
     )
-    await explore.mark_gone(redis, user_id, [post_id])
-    await _mark_gone(redis, user_id, [post_id])
+    await _mark_gone(redis, user_id, seen=[post_id], finished=[post_id])
 
 
 def _snapshot_key(user_id: int) -> str:
@@ -181,12 +179,17 @@ def _gone_key(user_id: int) -> str:
     return f"reels:{{{user_id}}}:gone"
 
 
-async def _mark_gone(redis: Redis, user_id: int, post_ids: list[int]) -> None:
-    if post_ids:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(_gone_key(user_id), *post_ids)
+async def _mark_gone(redis: Redis, user_id: int, *, seen: list[int], finished: list[int]) -> None:
+    """Posts seen (or refused) leave explore's pages, and those finished (or refused) leave
+    the reels' pages, from the next page on: one round trip for both."""
+    if not seen and not finished:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        explore.queue_gone(pipe, user_id, seen)
+        if finished:
+            pipe.sadd(_gone_key(user_id), *finished)
             pipe.expire(_gone_key(user_id), SNAPSHOT_SECONDS)
-            await pipe.execute()
+        await pipe.execute()
 
 
 def _score(row: dict[str, Any], now: float) -> float:
