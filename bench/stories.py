@@ -171,6 +171,7 @@ async def main(quick: bool) -> None:
                 warm = await http.post("/graphql", json={"query": TRAY}, headers=headers)
                 assert warm.status_code == 200, warm.text[:300]
                 assert not warm.json().get("errors"), warm.text[:500]
+                sql_cold = warm.json()["extensions"]["sqlStatements"]
                 reels_in_tray = len(warm.json()["data"]["storyTray"])
                 again = (await http.post("/graphql", json={"query": TRAY}, headers=headers)).json()
                 sql_warm = again["extensions"]["sqlStatements"]
@@ -246,6 +247,7 @@ async def main(quick: bool) -> None:
     )
     print(f"story_tray_p99_ms: {tray:.1f}")
     print(f"story_tray_assembled_p99_ms: {assembled:.1f}")
+    print(f"story_tray_sql_cold: {sql_cold}")
     print(f"story_tray_sql_warm: {sql_warm}")
     print(f"reels_p99_ms: {reels:.1f}")
     print(f"log_views_100_cpu_ms: {cpu_ms:.2f}")

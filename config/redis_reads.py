@@ -111,11 +111,9 @@ class PipelinedBatch:
     def zmscore(self, key: str, members: Sequence[Any]) -> Reply[list[float | None]]:
         return self._queue(Reply(_scores), "ZMSCORE", key, *members)
 
-    def zinter_withscores(
-        self, keys: Sequence[str], weights: Sequence[float]
-    ) -> Reply[list[tuple[str, float]]]:
+    def zinter_withscores(self, keys: Sequence[str], weights: Sequence[float]) -> Reply[list[str]]:
         command = ("ZINTER", len(keys), *keys, "WEIGHTS", *weights, "WITHSCORES")
-        return self._queue(Reply(_scored), *command)
+        return self._queue(Reply(), *command)
 
     def zrangebyscore(self, key: str, min: str | float, max: str | float) -> Reply[list[str]]:
         return self._queue(Reply(), "ZRANGEBYSCORE", key, min, max)

@@ -62,9 +62,10 @@ class ReadBatch(Protocol):
 
     def zmscore(self, key: str, members: Sequence[Any]) -> Reply[list[float | None]]: ...
 
-    def zinter_withscores(
-        self, keys: Sequence[str], weights: Sequence[float]
-    ) -> Reply[list[tuple[str, float]]]: ...
+    def zinter_withscores(self, keys: Sequence[str], weights: Sequence[float]) -> Reply[list[str]]:
+        """ZINTER ... WITHSCORES as Redis sends it: member, score, member, score... (scores as
+        Redis writes them), in Redis's order (by score, then member)."""
+        ...
 
     def zrangebyscore(self, key: str, min: str | float, max: str | float) -> Reply[list[str]]: ...
 

@@ -81,24 +81,22 @@ class TrayCache:
             if not following.value:
                 return None  # not in Redis
             accounts = [m for m in following.value if m != "0"]
-            stamps = []
+            stamps: list[str] = []
             if accounts:
                 batch = self.reads.batch()
                 changed = batch.zmscore(CHANGED, accounts)
                 await batch.execute()
-                stamps = [(a, c) for a, c in zip(accounts, changed.value, strict=True) if c]
+                found = [(c, a) for a, c in zip(accounts, changed.value, strict=True) if c]
+                stamps = [part for c, a in sorted(found) for part in (a, f"{c:.0f}")]
         else:  # the intersection is Redis's: the reply holds only accounts that changed
             loaded = batch.exists(following_key(viewer_id))
             both = batch.zinter_withscores([CHANGED, following_key(viewer_id)], [1, 0])
             await batch.execute()
             if not loaded.value:
                 return None
-            stamps = both.value
-        if own.value[0] is not None:
-            stamps.append((str(viewer_id), own.value[0]))
-        text = "|".join(
-            [version.value or "0", model or "", *sorted(f"{a}:{c:.0f}" for a, c in stamps)]
-        )
+            stamps = both.value  # in Redis's order: the same for the same accounts and times
+        mine = own.value[0]
+        text = "|".join([version.value or "0", model or "", f"{mine or 0:.0f}", *stamps])
         fingerprint = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
         body = kept.value
         if body is not None and body.startswith(fingerprint) and body[32:33] == "\n":
