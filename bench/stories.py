@@ -245,9 +245,9 @@ async def main(quick: bool) -> None:
         f"reels p99 / floor: {reels / floor:.2f}"
         f" (spread {min(results['reels']):.1f}-{max(results['reels']):.1f} ms)"
     )
-    print(f"story_tray_p99_ms: {tray:.1f}")
     print(f"story_tray_assembled_p99_ms: {assembled:.1f}")
     print(f"story_tray_sql_cold: {sql_cold}")
+    print(f"story_tray_p99_ms: {tray:.1f}")
     print(f"story_tray_sql_warm: {sql_warm}")
     print(f"reels_p99_ms: {reels:.1f}")
     print(f"log_views_100_cpu_ms: {cpu_ms:.2f}")

@@ -71,6 +71,14 @@ def replica_client(
     return AsyncpgDBClient(connection_name=name, **credentials)
 
 
+async def _keep_session(_connection: object) -> None:
+    """What asyncpg's pool does to a connection handed back, besides rolling back a transaction
+    left open (which it always does): nothing. Its default sends `pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL` on every release, a round trip per statement run outside
+    a transaction (six for a like); Shutter keeps no session state (no session advisory locks,
+    cursors, LISTEN or SET) for it to undo."""
+
+
 def _connection(
     database_url: str, pool_size: int, timeout_ms: int | None, pgbouncer: bool
 ) -> dict[str, Any]:
@@ -86,6 +94,7 @@ def _connection(
         "database": parts.path.lstrip("/"),
         "minsize": 1,
         "maxsize": pool_size,
+        "reset": _keep_session,
     }
     if timeout_ms is not None:
         credentials["timeout"] = credentials["command_timeout"] = timeout_ms / 1000
