@@ -266,20 +266,24 @@ async def check(database_url: str, redis_url: str, tally: Tally) -> int:
         live = await counters.read(redis, "post", touched)
     finally:
         await redis.aclose()
-    miscounted = sum(
-        1
-        for post_id, (likes, comments) in truth.items()
+    differ = {
+        post_id: (counted, rows)
+        for post_id, rows in truth.items()
         if (
-            live.get(post_id, {}).get("like_count", 0),
-            live.get(post_id, {}).get("comment_count", 0),
+            counted := (
+                live.get(post_id, {}).get("like_count", 0),
+                live.get(post_id, {}).get("comment_count", 0),
+            )
         )
-        != (likes, comments)
-    )
+        != rows
+    }
     log(
         f"  acknowledged and missing: {missing};"
-        f" posts whose counters differ from rows: {miscounted}"
+        f" posts whose counters differ from rows: {len(differ)}"
     )
-    return missing + miscounted
+    for post_id, (counted, rows) in list(differ.items())[:5]:
+        log(f"    post {post_id}: (likes, comments) counted {counted}, rows {rows}")
+    return missing + len(differ)
 
 
 def start_workers(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -26,11 +26,13 @@ import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 from tortoise import connections
 
+from domain.ids import min_id_at
 from domain.keyspace import NodeScript
 from domain.reads import ReadBatch
 
@@ -46,7 +48,8 @@ IDLE_TTL_SECONDS = 7 * 86_400
 class CounterSpec:
     table: str
     fields: tuple[str, ...]  # Redis field names, which are also the column names
-    recount_sql: str  # the exact values from the rows, for the ids in $1
+    # the exact values from the rows, for the ids in $1, and the id of the newest row counted
+    recount_sql: str
 
 
 SPECS: dict[Kind, CounterSpec] = {
@@ -61,7 +64,10 @@ SPECS: dict[Kind, CounterSpec] = {
         " coalesce((SELECT v.views FROM post_view_totals v WHERE v.post_id = p.id), 0)"
         " AS view_count,"
         " coalesce((SELECT v.plays FROM post_view_totals v WHERE v.post_id = p.id), 0)"
-        " AS play_count"
+        " AS play_count,"
+        " greatest((SELECT max(l.id) FROM likes l WHERE l.post_id = p.id),"
+        " (SELECT max(c.id) FROM comments c WHERE c.post_id = p.id),"
+        " (SELECT max(s.id) FROM saves s WHERE s.post_id = p.id)) AS newest"
         " FROM posts p WHERE p.id = ANY($1::bigint[])",
     ),
     "comment": CounterSpec(
@@ -70,15 +76,20 @@ SPECS: dict[Kind, CounterSpec] = {
         "/* counters.recount_comments */ SELECT c.id,"
         " (SELECT count(*) FROM comment_likes l WHERE l.comment_id = c.id) AS like_count,"
         " (SELECT count(*) FROM comments r WHERE r.post_id = c.post_id AND r.reply_to_id = c.id)"
-        " AS reply_count FROM comments c WHERE c.id = ANY($1::bigint[])",
+        " AS reply_count,"
+        " greatest((SELECT max(l.id) FROM comment_likes l WHERE l.comment_id = c.id),"
+        " (SELECT max(r.id) FROM comments r WHERE r.post_id = c.post_id AND r.reply_to_id = c.id))"
+        " AS newest FROM comments c WHERE c.id = ANY($1::bigint[])",
     ),
 }
 
 OPS = "_ops"  # the hash field counting the increments a counter has taken
 RECOUNT_BATCH = 200
 RECOUNT_SAMPLE = 20
-# A candidate is recounted once no increment moved it for this long: no increment of a row it
-# counts can then still be on its way.
+# A candidate is recounted once no increment moved it, and no row it counts was added, for this
+# long: an increment of a row it counts can then no longer be on its way (a request's calls are
+# bounded by their timeouts). Without the second half, a recount between a row's commit and its
+# increment counted that row twice (the load bench found it).
 QUIET_SECONDS = 10.0
 
 # Bump a field of a counter that exists; nil when it does not (the caller seeds it).
@@ -299,9 +310,15 @@ async def _reconcile_shard(
         spec.recount_sql, [[i for i, _ in quiet]]
     )
     counted = {int(row["id"]): row for row in rows}
+    # A row this young may still have its increment on the way (its request committed it and
+    # is about to bump): counted now, it would be counted twice. Quiet means the rows too.
+    young = min_id_at(datetime.fromtimestamp(still / 1000, UTC))
     done = 0
     for item_id, ops in quiet:
         row = counted.get(item_id)
+        if row is not None and (row["newest"] or 0) >= young:
+            await cast(Awaitable[int], redis.hset(candidates, str(item_id), f"{ops}@{now_ms}"))
+            continue
         if row is not None:  # else deleted meanwhile
             values = [part for name in spec.fields for part in (name, int(row[name]))]
             keys = [counter_key(kind, item_id), _dirty(kind, shard)]
