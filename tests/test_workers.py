@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from arq import create_pool
+from arq.jobs import Job
 from redis.asyncio import Redis
 
 from config.runtime import Runtime, arq_settings, close_sentinels
@@ -93,3 +94,16 @@ async def test_jobs_go_to_the_queue_redis_when_it_is_set_apart(
         if sentinel is not None:
             sentinel.stop()
         queue_redis.stop()
+
+
+async def test_a_job_is_queued_once_per_id_as_arq_queues_it(runtime: Runtime) -> None:
+    """ArqJobs writes arq's own job records in one script call: arq reads them back, and a
+    second job of the same id is dropped while the first is queued."""
+    jobs = ArqJobs(runtime.queue)
+    assert await jobs._enqueue("rank_feed", 7, job_id="rank-feed:7", queue=DEFAULT_QUEUE)
+    assert not await jobs._enqueue("rank_feed", 7, job_id="rank-feed:7", queue=DEFAULT_QUEUE)
+    assert await runtime.queue.zscore(DEFAULT_QUEUE, "rank-feed:7") is not None
+    info = await Job("rank-feed:7", runtime.queue, _queue_name=DEFAULT_QUEUE).info()
+    assert info is not None
+    assert (info.function, info.args, info.job_try) == ("rank_feed", (7,), None)
+    assert 0 < (await runtime.queue.pttl("arq:job:rank-feed:7")) <= runtime.queue.expires_extra_ms
