@@ -19,6 +19,7 @@ from domain.graph import service as graph
 from domain.stories.models import Audience
 from domain.users import lifecycle
 from domain.users.models import User
+from domain.users.store import CHANGED, note_changed
 from resolvers.global_ids import to_global_id
 from tests.client import GraphQLClient
 from tests.factories import gid, make_user, token_for
@@ -219,3 +220,13 @@ async def test_each_document_and_variables_keep_their_own_answer(
     other = await make_user("other")
     body = await client.raw("{ storyTray { user { username } } }", token=token_for(other, settings))
     assert body["data"] == {"storyTray": []}
+
+
+async def test_two_changes_within_a_millisecond_are_two_changes(runtime: Runtime) -> None:
+    """An account's change note moves forward every time: a tray kept between two changes in
+    one millisecond is not taken for one kept after both."""
+    scores = []
+    for _ in range(3):
+        await note_changed(runtime.redis, 42)
+        scores.append(await runtime.redis.zscore(CHANGED, "42"))
+    assert scores[0] < scores[1] < scores[2]

@@ -20,7 +20,8 @@ from redis.asyncio import Redis
 from domain.cache import RowCache
 from domain.jsonb import decoded
 from domain.reads import Reads
-from domain.users.store import CHANGED, CHANGED_KEPT_MS, now_ms
+from domain.users.store import CHANGED, CHANGED_KEPT_MS, queue_note_changed
+from domain.users.store import now_ms as now_ms  # the stories' clock, read here by the rest
 
 STORY_COLUMNS = (
     "id, author_id, media_id, audience, caption, mention_ids, view_count, created_at, expires_at"
@@ -84,7 +85,7 @@ class StoryStore:
             pipe.zadd(stories_key(story.author_id), {str(story.id): expires})
             pipe.pexpireat(stories_key(story.author_id), expires)
             pipe.zadd(LIVE_AUTHORS, {str(story.author_id): expires}, gt=True)
-            pipe.zadd(CHANGED, {str(story.author_id): now_ms()})
+            queue_note_changed(pipe, story.author_id)
             await pipe.execute()
 
     async def live_ids(self, author_ids: Iterable[int], *, at_ms: int) -> dict[int, list[int]]:
@@ -126,7 +127,7 @@ class StoryStore:
     async def remove_live(self, author_id: int, story_id: int) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrem(stories_key(author_id), str(story_id))
-            pipe.zadd(CHANGED, {str(author_id): now_ms()})
+            queue_note_changed(pipe, author_id)
             await pipe.execute()
 
     async def expire(self, *, at_ms: int) -> int:

@@ -151,10 +151,28 @@ class UserStore:
             await note_changed(self._redis, *user_ids)
 
 
-async def note_changed(redis: Redis, *user_ids: int) -> None:
-    """These accounts, or their stories, changed now (see CHANGED)."""
+# Note accounts as changed now: each one's score moves forward by at least a millisecond, so two
+# changes within one millisecond are two changes to whoever compares scores.
+# KEYS: CHANGED; ARGV: now (ms), then the account ids.
+NOTE_CHANGED = """
+local now = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local was = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i]) or 0)
+  redis.call('ZADD', KEYS[1], math.max(now, was + 1), ARGV[i])
+end
+"""
+
+
+def queue_note_changed(pipe: Any, *user_ids: int) -> None:
+    """Queue in `pipe` that these accounts, or their stories, changed now (see CHANGED)."""
     if user_ids:
-        await cast(Awaitable[int], redis.zadd(CHANGED, {str(i): now_ms() for i in user_ids}))
+        pipe.eval(NOTE_CHANGED, 1, CHANGED, str(now_ms()), *map(str, user_ids))
+
+
+async def note_changed(redis: Redis, *user_ids: int) -> None:
+    if user_ids:
+        args = [str(now_ms()), *map(str, user_ids)]
+        await cast(Awaitable[object], redis.eval(NOTE_CHANGED, 1, CHANGED, *args))
 
 
 # KEYS: lease, set; ARGV: token, ttl, members. SADD in slices: Lua's unpack has a stack limit.
