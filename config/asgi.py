@@ -146,7 +146,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings.media_root.mkdir(parents=True, exist_ok=True)
         routes.append(Mount("/media", PublicMedia(directory=settings.media_root), name="media"))
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight)
+    app.add_middleware(
+        LoadShedding,
+        max_in_flight=settings.max_in_flight,
+        max_running=settings.max_running,
+        max_wait=settings.redis_timeout_ms / 1000,
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         # Outermost but for the metrics: a preflight is answered before any route runs.

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     cors_allow_origins: str = ""
     # GraphQL requests one API process serves at once; past it, 503 UNAVAILABLE at once.
     max_in_flight: int = Field(default=64, ge=1, le=100_000)
+    # How many of those run at once; the others wait their turn (0: all run at once).
+    max_running: int = Field(default=8, ge=0, le=100_000)
     # The largest /graphql request body, uploads apart (they may add the largest media file).
     max_body_bytes: int = Field(default=1_048_576, ge=4_096, le=1_073_741_824)
     rate_limit_per_minute: int = Field(default=600, ge=1)

@@ -226,6 +226,47 @@ async def test_requests_during_a_redis_freeze_are_unavailable_within_the_timeout
         _stop(server)
 
 
+async def test_requests_waiting_their_turn_behind_a_frozen_redis_end_within_the_timeout(
+    settings: Settings, own_redis: RedisServer
+) -> None:
+    # given: an API process that runs one request at a time, with a 500 ms bound on Redis calls
+    port = free_port()
+    env = {
+        **live_env(settings),
+        "REDIS_URL": own_redis.url,
+        "REDIS_TIMEOUT_MS": "500",
+        "MAX_RUNNING": "1",
+    }
+    server = _start_server(port, env, "fault-turns.log")
+    user = await make_user()
+    headers = {"authorization": f"Bearer {token_for(user, settings)}"}
+    viewer = {"query": "{ viewer { username } }"}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            assert (await http.post("/graphql", json=viewer, headers=headers)).status_code == 200
+
+            # when: Redis stops answering, and eight requests arrive together
+            own_redis.freeze()
+            started = time.monotonic()
+            answers = await asyncio.gather(
+                *(http.post("/graphql", json=viewer, headers=headers) for _ in range(8))
+            )
+            elapsed = time.monotonic() - started
+            own_redis.thaw()
+
+            # then: the one running and those waiting for its turn all end within about the
+            # bound (not one bound after another), each a typed, retryable outage
+            assert elapsed < 2.0, elapsed
+            for response in answers:
+                assert response.status_code == 503, response.text
+                (error,) = response.json()["errors"]
+                assert error["extensions"] == {"code": "UNAVAILABLE", "retryable": True}
+            assert (await http.post("/graphql", json=viewer, headers=headers)).status_code == 200
+    finally:
+        own_redis.thaw()
+        _stop(server)
+
+
 def _serve(port: int, env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
     with output.open("wb") as log_file:
         return subprocess.Popen(  # noqa: S603 - our own CLI
