@@ -12,9 +12,8 @@ opening the app again), so the answer is kept per viewer and per document, under
 - whom the viewer follows (the cached `fol:{viewer}` set the tray itself reads), and for each of
   them and the viewer `users:changed` (domain/users/store): when their row or their stories
   last changed (a story posted or removed, a profile edited, a follow, a block, a deactivation
-  or suspension). A new follow of an account with no story in a day changes nothing here, as it
-  changes nothing in the tray. On one Redis that is a ZINTER of the two, whose reply holds only
-  the accounts that changed in the last day; on a cluster, where they are on different nodes,
+  or suspension). On one Redis that is a ZINTER of the two, whose reply holds only the
+  followed accounts that changed in the last day; on a cluster, where they are on different nodes,
   the followed set is read and looked up in `users:changed`;
 - the served ranking model's version (its author affinity orders the tray).
 
