@@ -214,10 +214,14 @@ class CostPlan:
 
     operations: dict[str, Term]
 
-    def cost(self, operation_name: str | None, variables: dict[str, object] | None) -> int:
+    def _operation(self, operation_name: str | None) -> Term | None:
         term = self.operations.get(operation_name or "")
         if term is None and len(self.operations) == 1:
             term = next(iter(self.operations.values()))
+        return term
+
+    def cost(self, operation_name: str | None, variables: dict[str, object] | None) -> int:
+        term = self._operation(operation_name)
         if term is None:
             return 0
         return _evaluate(term, variables or {}, {})
@@ -226,9 +230,7 @@ class CostPlan:
         self, operation_name: str | None, variables: dict[str, object] | None
     ) -> list[GraphQLError]:
         """The first bad page argument of the operation, as the request's error."""
-        term = self.operations.get(operation_name or "")
-        if term is None and len(self.operations) == 1:
-            term = next(iter(self.operations.values()))
+        term = self._operation(operation_name)
         pending, seen = [term] if term else [], set()
         while pending:
             term = pending.pop()

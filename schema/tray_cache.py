@@ -77,7 +77,6 @@ class _Directives(Visitor):
 
 
 def _covered(
-    schema: GraphQLSchema,
     parent: GraphQLObjectType,
     selection_set: SelectionSetNode,
     fragments: dict[str, FragmentDefinitionNode],
@@ -95,7 +94,7 @@ def _covered(
             if node.selection_set is not None:
                 child = get_named_type(definition.type)
                 if not isinstance(child, GraphQLObjectType) or not _covered(
-                    schema, child, node.selection_set, fragments, open_fragments
+                    child, node.selection_set, fragments, open_fragments
                 ):
                     return False
         else:
@@ -111,7 +110,7 @@ def _covered(
                 return False
             if condition is not None and condition.name.value != parent.name:
                 return False
-            if not _covered(schema, parent, selections, fragments, open_fragments):
+            if not _covered(parent, selections, fragments, open_fragments):
                 return False
     return True
 
@@ -132,9 +131,7 @@ def _tray_document(schema: GraphQLSchema, document: DocumentNode, name: str | No
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     query = schema.query_type
-    if query is None or not _covered(
-        schema, query, operation.selection_set, fragments, frozenset()
-    ):
+    if query is None or not _covered(query, operation.selection_set, fragments, frozenset()):
         return None
     return (root.alias or root.name).value
 
