@@ -35,7 +35,7 @@ from config.runtime import Runtime, build_store, start
 from config.settings import PROJECT_ROOT, Settings
 from domain.media.object_store import S3Store
 from tests.client import GraphQLClient
-from tests.servers import PostgresServer, RedisClusterServers, free_port
+from tests.servers import PostgresServer, RedisClusterServers, free_port, streaming_pair
 
 TABLES = (
     "refresh_tokens",
@@ -106,19 +106,12 @@ def postgres_pair() -> Iterator[tuple[PostgresServer, PostgresServer] | None]:
     if not CLUSTER:
         yield None
         return
-    primary = PostgresServer(synchronous_commit="remote_apply").start()
-    replica = None
-    try:
-        replica = PostgresServer(primary=primary).start()
+    with streaming_pair(synchronous_commit="remote_apply") as (primary, replica):
         # the replica is the synchronous standby from now on
         primary.execute(
             "ALTER SYSTEM SET synchronous_standby_names = '*'", "SELECT pg_reload_conf()"
         )
         yield primary, replica
-    finally:
-        if replica is not None:
-            replica.remove()
-        primary.remove()
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -359,3 +361,19 @@ class RedisClusterServers:
                 process.kill()
         self.processes.clear()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def streaming_pair(
+    *, synchronous_commit: str = "off"
+) -> Iterator[tuple[PostgresServer, PostgresServer]]:
+    """A Postgres primary of the test's own and its streaming replica, both removed after."""
+    primary = PostgresServer(synchronous_commit=synchronous_commit).start()
+    replica = None
+    try:
+        replica = PostgresServer(primary=primary).start()
+        yield primary, replica
+    finally:
+        if replica is not None:
+            replica.remove()
+        primary.remove()

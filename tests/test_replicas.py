@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -22,7 +22,7 @@ from domain.ids import next_id
 from domain.users.tokens import create_access_token
 from tests.client import GraphQLClient
 from tests.conftest import _start_server, _stop, live_env
-from tests.servers import PostgresServer, RedisServer, free_port
+from tests.servers import PostgresServer, RedisServer, free_port, streaming_pair
 
 pytestmark = pytest.mark.faults
 # Waits below poll the servers' own state (replay position, /metrics): nothing to await there.
@@ -36,9 +36,7 @@ def pair(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[PostgresServer, PostgresServer]]:
     """A migrated primary and its streaming replica."""
-    primary = PostgresServer().start()
-    replica = None
-    try:
+    with streaming_pair() as (primary, replica):
         migrate = subprocess.run(
             [sys.executable, "-m", "config.cli", "migrate"],
             env={**os.environ, "DATABASE_URL": primary.url, "REDIS_URL": "redis://127.0.0.1:1/0"},
@@ -47,12 +45,7 @@ def pair(
             check=False,
         )
         assert migrate.returncode == 0, migrate.stderr
-        replica = PostgresServer(primary=primary).start()
-        yield primary, replica
-    finally:
-        if replica is not None:
-            replica.remove()
-        primary.remove()
+        yield primary, replica  # the replica replays the schema: each test waits for it
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +126,17 @@ async def _caught_up(primary: PostgresServer, replica: PostgresServer) -> None:
         await conn.close()
 
 
+async def _until(done: Callable[[], Awaitable[bool]], *, seconds: float = 15) -> None:
+    """Ask `done` every 0.2 s until it says yes, for at most `seconds`."""
+    async with asyncio.timeout(seconds):
+        while not await done():
+            await asyncio.sleep(0.2)
+
+
+async def _usable(http: httpx.AsyncClient, value: int) -> bool:
+    return await _gauge(http, "shutter_replica_usable") == value
+
+
 async def _gauge(http: httpx.AsyncClient, name: str) -> float:
     text = (await http.get("/metrics")).text
     found = re.search(rf'^{name}{{replica="replica0"}} (\S+)$', text, re.MULTILINE)
@@ -198,18 +202,16 @@ async def test_a_replica_behind_its_bound_is_skipped_and_used_again_once_it_catc
             await _replay(replica, paused=True)
             await client.mutate("updateProfile", "user { bio }", {"bio": "later"}, token=ana)
             # when: its lag passes the bound, then: reads leave it, and bo sees the write
-            async with asyncio.timeout(15):
-                while await _gauge(http, "shutter_replica_usable") != 0:
-                    await asyncio.sleep(0.2)
-                while (await client.query(BIO, {"name": "ana_s"}, token=bo))["user"][
-                    "bio"
-                ] != "later":
-                    await asyncio.sleep(0.2)
+            await _until(lambda: _usable(http, 0))
+
+            async def bo_sees_it() -> bool:
+                body = await client.query(BIO, {"name": "ana_s"}, token=bo)
+                return bool(body["user"]["bio"] == "later")
+
+            await _until(bo_sees_it)
             # and once it has caught up, it is read again
             await _replay(replica, paused=False)
-            async with asyncio.timeout(15):
-                while await _gauge(http, "shutter_replica_usable") != 1:
-                    await asyncio.sleep(0.2)
+            await _until(lambda: _usable(http, 1))
     finally:
         await _replay(replica, paused=False)
         _stop(server)
@@ -248,9 +250,7 @@ async def test_the_replica_stopped_and_restarted_under_load_fails_no_request(
             await asyncio.sleep(3)
             down = await _gauge(http, "shutter_replica_usable")
             await asyncio.to_thread(replica.start)
-            async with asyncio.timeout(20):
-                while await _gauge(http, "shutter_replica_usable") != 1:
-                    await asyncio.sleep(0.2)
+            await _until(lambda: _usable(http, 1), seconds=20)
             await asyncio.sleep(1)
             stop.set()
             await asyncio.gather(*loads)

@@ -171,8 +171,9 @@ def queue_note_changed(pipe: Any, *user_ids: int) -> None:
 
 async def note_changed(redis: Redis, *user_ids: int) -> None:
     if user_ids:
-        args = [str(now_ms()), *map(str, user_ids)]
-        await cast(Awaitable[object], redis.eval(NOTE_CHANGED, 1, CHANGED, *args))
+        async with redis.pipeline(transaction=False) as pipe:
+            queue_note_changed(pipe, *user_ids)
+            await pipe.execute()
 
 
 # KEYS: lease, set; ARGV: token, ttl, members. SADD in slices: Lua's unpack has a stack limit.
