@@ -12,7 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -365,12 +365,17 @@ class RedisClusterServers:
 
 @contextmanager
 def streaming_pair(
-    *, synchronous_commit: str = "off"
+    *,
+    synchronous_commit: str = "off",
+    prepare: Callable[[PostgresServer], None] | None = None,
 ) -> Iterator[tuple[PostgresServer, PostgresServer]]:
-    """A Postgres primary of the test's own and its streaming replica, both removed after."""
+    """A Postgres primary of the test's own and its streaming replica, both removed after;
+    `prepare` runs on the primary before the replica is copied from it."""
     primary = PostgresServer(synchronous_commit=synchronous_commit).start()
     replica = None
     try:
+        if prepare is not None:
+            prepare(primary)
         replica = PostgresServer(primary=primary).start()
         yield primary, replica
     finally:

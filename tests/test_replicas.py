@@ -36,16 +36,19 @@ def pair(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[PostgresServer, PostgresServer]]:
     """A migrated primary and its streaming replica."""
-    with streaming_pair() as (primary, replica):
-        migrate = subprocess.run(
-            [sys.executable, "-m", "config.cli", "migrate"],
-            env={**os.environ, "DATABASE_URL": primary.url, "REDIS_URL": "redis://127.0.0.1:1/0"},
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            check=False,
-        )
-        assert migrate.returncode == 0, migrate.stderr
-        yield primary, replica  # the replica replays the schema: each test waits for it
+    with streaming_pair(prepare=_migrate) as (primary, replica):
+        yield primary, replica
+
+
+def _migrate(primary: PostgresServer) -> None:
+    migrate = subprocess.run(
+        [sys.executable, "-m", "config.cli", "migrate"],
+        env={**os.environ, "DATABASE_URL": primary.url, "REDIS_URL": "redis://127.0.0.1:1/0"},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stderr
 
 
 @pytest.fixture(scope="module")
